@@ -1,0 +1,35 @@
+{#- The flight-date window of an incremental run. Dagster passes start_date / end_date
+    (inclusive, ISO dates) as --vars; without them every date is rebuilt. -#}
+{% macro in_date_window(column, extend_end_days=0) -%}
+    {%- set start_date = var('start_date', none) -%}
+    {%- set end_date = var('end_date', none) -%}
+    {%- if start_date is none or end_date is none -%}
+        true
+    {%- else -%}
+        {{ column }} between date '{{ start_date }}'
+        and date '{{ end_date }}' + interval {{ extend_end_days }} day
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Like in_date_window, reaching lookback_days before the window start: the history the
+    rolling features of the window's first day need. -#}
+{% macro in_history_window(column, lookback_days, extend_end_days=0) -%}
+    {%- set start_date = var('start_date', none) -%}
+    {%- set end_date = var('end_date', none) -%}
+    {%- if start_date is none or end_date is none -%}
+        true
+    {%- else -%}
+        {{ column }} between date '{{ start_date }}' - interval {{ lookback_days }} day
+        and date '{{ end_date }}' + interval {{ extend_end_days }} day
+    {%- endif -%}
+{%- endmacro %}
+
+{#- HHMM local clock time (as the feeds publish it, 2400 included) to a local timestamp. -#}
+{% macro hhmm_to_local_timestamp(date_column, hhmm_column) -%}
+    ({{ date_column }} + to_minutes(({{ hhmm_column }} // 100) * 60 + {{ hhmm_column }} % 100))
+{%- endmacro %}
+
+{#- A New York local timestamp to the same instant as a UTC timestamp (without zone). -#}
+{% macro new_york_to_utc(timestamp_expression) -%}
+    timezone('UTC', timezone('America/New_York', {{ timestamp_expression }}))
+{%- endmacro %}

@@ -1,0 +1,61 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='flight_date',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        tags=['daily'],
+    )
+}}
+
+with
+
+schedules as (
+    select * from {{ ref('stg_ops__schedules') }}
+    where {{ in_date_window('flight_date') }}
+),
+
+actuals as (
+    select * from {{ ref('stg_ops__actuals') }}
+    where {{ in_date_window('flight_date') }}
+),
+
+joined as (
+    select
+        schedules.flight_id,
+        schedules.flight_date,
+        schedules.carrier,
+        schedules.flight_number,
+        schedules.origin,
+        schedules.dest,
+        schedules.tailnum,
+        schedules.scheduled_departure_local,
+        schedules.scheduled_arrival_local,
+        schedules.scheduled_departure_at,
+        schedules.distance_miles,
+        actuals.flight_id is not null as has_actuals,
+        actuals.departure_delay_minutes,
+        actuals.arrival_delay_minutes,
+        actuals.air_time_minutes,
+        schedules.scheduled_departure_local
+        + to_minutes(actuals.departure_delay_minutes) as actual_departure_local,
+        schedules.scheduled_arrival_local
+        + to_minutes(actuals.arrival_delay_minutes) as actual_arrival_local,
+        actuals.is_cancelled,
+        actuals.is_diverted
+    from schedules
+    left join actuals on schedules.flight_id = actuals.flight_id
+),
+
+final as (
+    select
+        *,
+        -- The label: unknown (null) until the flight's actuals are published.
+        case
+            when not has_actuals then null
+            else is_cancelled or is_diverted or arrival_delay_minutes >= 15
+        end as is_delayed
+    from joined
+)
+
+select * from final

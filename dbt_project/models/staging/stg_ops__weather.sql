@@ -1,0 +1,42 @@
+with
+
+source as (
+    select * from {{ source('ops', 'weather') }}
+),
+
+renamed as (
+    select
+        origin,
+        timezone('UTC', time_hour) as observed_at,
+        obs_date as observed_date,
+        hour as observed_hour_local,
+        temp as temperature_f,
+        dewp as dew_point_f,
+        humid as relative_humidity_pct,
+        wind_dir as wind_direction_deg,
+        wind_speed as wind_speed_mph,
+        wind_gust as wind_gust_mph,
+        precip as precipitation_in,
+        pressure as pressure_mb,
+        visib as visibility_miles,
+        _loaded_at,
+        _row_number
+    from source
+),
+
+-- Keyed by the UTC hour. The local hour 01:00 on 2013-11-03 occurs twice (EDT, then EST):
+-- those are two real readings, distinct in UTC, and both stay. A reading published twice
+-- for the same airport and UTC hour (a re-filed day) keeps its latest load.
+deduplicated as (
+    select * from renamed
+    qualify row_number() over (
+        partition by origin, observed_at
+        order by _loaded_at desc, _row_number desc
+    ) = 1
+),
+
+final as (
+    select * exclude (_row_number) from deduplicated
+)
+
+select * from final

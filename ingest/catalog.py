@@ -1,0 +1,160 @@
+"""The feeds flightline ingests, declared once: where they land, their format and their contract.
+
+Adding a feed is adding an entry here (and a dbt source and staging model for it): the loader,
+the Dagster ingest assets and the sensor are all driven by this list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    name: str
+    description: str
+    pattern: str
+    """Glob relative to the landing directory."""
+    format: Literal["csv", "jsonl", "parquet"]
+    columns: tuple[Column, ...]
+    natural_key: tuple[str, ...]
+    partition_column: str | None = None
+    """Daily feeds: the date column that must equal the file's date (its name). A file
+    replaces its partition. Reference feeds (None): a file replaces the whole table."""
+
+    @property
+    def table(self) -> str:
+        return f"raw.{self.name}"
+
+    @property
+    def is_daily(self) -> bool:
+        return self.partition_column is not None
+
+    @property
+    def column_names(self) -> list[str]:
+        return [column.name for column in self.columns]
+
+
+FEEDS: tuple[FeedSpec, ...] = (
+    FeedSpec(
+        name="schedules",
+        description="One row per scheduled flight, published the day before it flies: "
+        "identity and scheduled times only.",
+        pattern="schedules/*.csv",
+        format="csv",
+        columns=(
+            Column("flight_date", "DATE", required=True),
+            Column("carrier", "VARCHAR", required=True),
+            Column("flight", "INTEGER", required=True),
+            Column("origin", "VARCHAR", required=True),
+            Column("dest", "VARCHAR", required=True),
+            Column("tailnum", "VARCHAR"),
+            Column("sched_dep_time", "SMALLINT", required=True),
+            Column("sched_arr_time", "SMALLINT", required=True),
+            Column("distance", "INTEGER", required=True),
+        ),
+        natural_key=("flight_date", "carrier", "flight", "origin"),
+        partition_column="flight_date",
+    ),
+    FeedSpec(
+        name="actuals",
+        description="One row per flight after the day: actual times and delays. Cancelled "
+        "flights have no departure time, diverted ones no arrival delay.",
+        pattern="actuals/*.csv",
+        format="csv",
+        columns=(
+            Column("flight_date", "DATE", required=True),
+            Column("carrier", "VARCHAR", required=True),
+            Column("flight", "INTEGER", required=True),
+            Column("origin", "VARCHAR", required=True),
+            Column("dep_time", "SMALLINT"),
+            Column("dep_delay", "SMALLINT"),
+            Column("arr_time", "SMALLINT"),
+            Column("arr_delay", "SMALLINT"),
+            Column("air_time", "SMALLINT"),
+        ),
+        natural_key=("flight_date", "carrier", "flight", "origin"),
+        partition_column="flight_date",
+    ),
+    FeedSpec(
+        name="weather",
+        description="One row per airport and hour, filed per local day.",
+        pattern="weather/*.jsonl",
+        format="jsonl",
+        columns=(
+            Column("origin", "VARCHAR", required=True),
+            Column("time_hour", "TIMESTAMPTZ", required=True),
+            Column("obs_date", "DATE", required=True),
+            Column("hour", "TINYINT", required=True),
+            Column("temp", "DOUBLE"),
+            Column("dewp", "DOUBLE"),
+            Column("humid", "DOUBLE"),
+            Column("wind_dir", "DOUBLE"),
+            Column("wind_speed", "DOUBLE"),
+            Column("wind_gust", "DOUBLE"),
+            Column("precip", "DOUBLE"),
+            Column("pressure", "DOUBLE"),
+            Column("visib", "DOUBLE"),
+        ),
+        natural_key=("origin", "time_hour"),
+        partition_column="obs_date",
+    ),
+    FeedSpec(
+        name="planes",
+        description="Aircraft registry: one row per tail number.",
+        pattern="reference/planes.parquet",
+        format="parquet",
+        columns=(
+            Column("tailnum", "VARCHAR", required=True),
+            Column("year", "SMALLINT"),
+            Column("type", "VARCHAR"),
+            Column("manufacturer", "VARCHAR"),
+            Column("model", "VARCHAR"),
+            Column("engines", "TINYINT"),
+            Column("seats", "SMALLINT"),
+            Column("speed", "SMALLINT"),
+            Column("engine", "VARCHAR"),
+        ),
+        natural_key=("tailnum",),
+    ),
+    FeedSpec(
+        name="airports",
+        description="Airports: one row per FAA code.",
+        pattern="reference/airports.parquet",
+        format="parquet",
+        columns=(
+            Column("faa", "VARCHAR", required=True),
+            Column("name", "VARCHAR", required=True),
+            Column("lat", "DOUBLE"),
+            Column("lon", "DOUBLE"),
+            Column("alt", "INTEGER"),
+            Column("tz", "TINYINT"),
+            Column("dst", "VARCHAR"),
+            Column("tzone", "VARCHAR"),
+        ),
+        natural_key=("faa",),
+    ),
+    FeedSpec(
+        name="airlines",
+        description="Airlines: one row per carrier code.",
+        pattern="reference/airlines.csv",
+        format="csv",
+        columns=(
+            Column("carrier", "VARCHAR", required=True),
+            Column("name", "VARCHAR", required=True),
+        ),
+        natural_key=("carrier",),
+    ),
+)
+
+FEEDS_BY_NAME = {feed.name: feed for feed in FEEDS}
+DAILY_FEEDS = tuple(feed for feed in FEEDS if feed.is_daily)
+REFERENCE_FEEDS = tuple(feed for feed in FEEDS if not feed.is_daily)

