@@ -1,0 +1,47 @@
+"""Decisions about which dates a run covers, as plain functions."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import date
+
+
+def dbt_window_vars(start: str | date, end: str | date) -> dict[str, str]:
+    """The --vars of a dbt run over the inclusive flight-date window [start, end]."""
+    start, end = str(start), str(end)
+    if start > end:
+        raise ValueError(f"window start {start} is after its end {end}")
+    date.fromisoformat(start), date.fromisoformat(end)
+    return {"start_date": start, "end_date": end}
+
+
+def dbt_build_args(start: str | date, end: str | date) -> list[str]:
+    return ["build", "--vars", json.dumps(dbt_window_vars(start, end))]
+
+
+def partition_range(partitions: Iterable[str]) -> tuple[str, str] | None:
+    """The smallest inclusive range covering some daily partitions (one backfill run)."""
+    keys = sorted(set(partitions))
+    return (keys[0], keys[-1]) if keys else None
+
+
+def plan_window(
+    pending_partitions: Iterable[str],
+    unbuilt_partitions: Iterable[str],
+    reference_changed: bool,
+    loaded_range: tuple[str, str] | None,
+) -> tuple[str, str] | None:
+    """The partition window the next run must cover, or None when there is nothing to do.
+
+    - pending: dates of landed files not yet loaded (new or corrected);
+    - unbuilt: dates loaded by a run that did not finish (its dbt build must be redone);
+    - a changed reference table (planes, airports, airlines) feeds every date's features,
+      so it widens the window to every date loaded so far.
+    """
+    dates = set(pending_partitions) | set(unbuilt_partitions)
+    if reference_changed and loaded_range is not None:
+        dates |= set(loaded_range)
+    return partition_range(dates) if dates else (
+        loaded_range if reference_changed else None
+    )

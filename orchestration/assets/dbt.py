@@ -1,0 +1,99 @@
+"""dbt models as Dagster assets; dbt tests run in the same `dbt build` and show as checks.
+
+Two invocations split the project by partitioning: models tagged `daily` (staging views of
+the daily feeds, the incremental marts and features) run per partition window, everything
+else (reference staging, dimensions, seeds) is unpartitioned.
+"""
+
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import duckdb
+from dagster import AssetExecutionContext, AssetKey, Output
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+
+from ingest.settings import get_settings
+from ingest.windows import dbt_build_args
+from orchestration.partitions import WAREHOUSE_POOL, daily_partitions, single_run
+from orchestration.resources import dbt_project
+
+GROUPS = {"staging": "staging", "marts": "marts", "features": "features"}
+
+
+class FlightlineTranslator(DagsterDbtTranslator):
+    """Asset keys are the warehouse's schema.table, so raw.schedules written by the ingest
+    asset is the same asset as dbt's source('ops', 'schedules')."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
+        return AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "seed":
+            return "reference"
+        folder = dbt_resource_props["fqn"][1] if len(dbt_resource_props["fqn"]) > 2 else None
+        return GROUPS.get(folder, "warehouse")
+
+
+translator = FlightlineTranslator(
+    settings=DagsterDbtTranslatorSettings(enable_asset_checks=True, enable_code_references=False)
+)
+
+
+def _with_row_counts(context: AssetExecutionContext, events: list[Any]) -> Iterator[Any]:
+    """Add row counts once dbt has exited: DuckDB lets one process hold the file, so the
+    counts cannot be read while dbt (a subprocess) is still writing. Asset keys are
+    [schema, table], so the key names the relation."""
+    outputs = [event for event in events if isinstance(event, Output)]
+    counts: dict[str, int] = {}
+    if outputs:
+        con = duckdb.connect(str(get_settings().warehouse), read_only=True)
+        try:
+            for event in outputs:
+                schema, table = context.asset_key_for_output(event.output_name).path[-2:]
+                counts[event.output_name] = con.execute(
+                    f'select count(*) from "{schema}"."{table}"'
+                ).fetchone()[0]
+        finally:
+            con.close()
+    for event in events:
+        if isinstance(event, Output):
+            yield event.with_metadata(
+                {**event.metadata, "dagster/row_count": counts[event.output_name]}
+            )
+        else:
+            yield event
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    select="tag:daily",
+    name="dbt_daily_models",
+    partitions_def=daily_partitions,
+    backfill_policy=single_run,
+    dagster_dbt_translator=translator,
+    project=dbt_project,
+    pool=WAREHOUSE_POOL,
+)
+def dbt_daily_models(context: AssetExecutionContext, dbt: DbtCliResource):
+    """Incremental models over the run's partition window, one dbt invocation per run."""
+    window = context.partition_key_range
+    context.log.info(f"dbt build for flight dates {window.start} .. {window.end}")
+    events = list(dbt.cli(dbt_build_args(window.start, window.end), context=context).stream())
+    yield from _with_row_counts(context, events)
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    exclude="tag:daily",
+    name="dbt_reference_models",
+    dagster_dbt_translator=translator,
+    project=dbt_project,
+    pool=WAREHOUSE_POOL,
+)
+def dbt_reference_models(context: AssetExecutionContext, dbt: DbtCliResource):
+    """Reference staging, dimensions and seeds: small, rebuilt whole."""
+    events = list(dbt.cli(["build"], context=context).stream())
+    yield from _with_row_counts(context, events)

