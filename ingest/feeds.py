@@ -8,11 +8,11 @@ a file whose content is already there unchanged (the ingest sensor watches modif
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import os
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-import importlib.util
 from pathlib import Path
 
 import pandas as pd

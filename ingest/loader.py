@@ -111,9 +111,7 @@ class IngestResult:
 
     @property
     def partitions(self) -> list[str]:
-        return sorted(
-            {outcome.partition_key for outcome in self.outcomes if outcome.partition_key}
-        )
+        return sorted({outcome.partition_key for outcome in self.outcomes if outcome.partition_key})
 
     def merge(self, other: IngestResult) -> None:
         self.outcomes.extend(other.outcomes)
@@ -197,8 +195,9 @@ def _file_columns(con: duckdb.DuckDBPyConnection, spec: FeedSpec, path: Path) ->
     if spec.format == "jsonl":
         rows = con.execute(
             f"""
-            select distinct unnest(json_keys(line)) from {_jsonl_reader([path])}
-            where json_valid(line) and json_type(line) = 'OBJECT'
+            select distinct unnest(json_keys(object)) from (
+                select {_JSON_OBJECT} as object from {_jsonl_reader([path])}
+            ) where object is not null
             """
         ).fetchall()
         if not rows:
@@ -211,6 +210,13 @@ def _file_columns(con: duckdb.DuckDBPyConnection, spec: FeedSpec, path: Path) ->
     except duckdb.Error as error:
         raise FileRejected(f"not a readable Parquet file: {error}") from error
     return [row[0] for row in described]
+
+
+# The line when it is a JSON object, else null. CASE evaluates per row, where AND does not
+# short-circuit in DuckDB's vectorised execution: json_type() on a malformed line raises.
+_JSON_OBJECT = (
+    "case when json_valid(line) then case when json_type(line) = 'OBJECT' then line end end"
+)
 
 
 def _jsonl_reader(paths: list[Path]) -> str:
@@ -242,15 +248,14 @@ def _stage_select(spec: FeedSpec, paths: list[Path]) -> str:
         )
     if spec.format == "jsonl":
         fields = ", ".join(
-            f"case when _is_object then json_extract_string(line, '$.\"{name}\"') end "
-            f'as "{name}"'
+            f'case when _is_object then json_extract_string(line, \'$."{name}"\') end as "{name}"'
             for name in names
         )
         return (
             f"select {fields}, filename as _source_file, _row_number, line as _raw, "
             "_is_object from (select line, filename, "
             "row_number() over (partition by filename) as _row_number, "
-            "coalesce(json_valid(line) and json_type(line) = 'OBJECT', false) as _is_object "
+            f"{_JSON_OBJECT} is not null as _is_object "
             f"from {_jsonl_reader(paths)})"
         )
     fields = ", ".join(f'cast("{name}" as varchar) as "{name}"' for name in names)
@@ -269,9 +274,7 @@ def _reason_sql(spec: FeedSpec) -> str:
     for column in spec.columns:
         name = f'"{column.name}"'
         shown = f"left({name}, 40)"
-        missing = (
-            f"when {name} is null then '{column.name} is required'" if column.required else ""
-        )
+        missing = f"when {name} is null then '{column.name} is required'" if column.required else ""
         checks.append(
             f"case {missing} when {name} is not null and try_cast({name} as {column.type}) "
             f"is null then '{column.name}: ''' || {shown} || ''' is not a valid {column.type}' "
@@ -384,7 +387,9 @@ class Loader:
         staged = self._stage(spec, groups, rejected)
         result.outcomes.extend(staged)
         result.outcomes.extend(rejected)
-        self._commit(spec, staged, rejected, [o for o in result.outcomes if o.status == "duplicate"])
+        self._commit(
+            spec, staged, rejected, [o for o in result.outcomes if o.status == "duplicate"]
+        )
         for outcome in rejected:
             self._move_to_quarantine(spec, outcome)
         result.seconds = time.perf_counter() - started

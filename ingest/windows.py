@@ -42,6 +42,4 @@ def plan_window(
     dates = set(pending_partitions) | set(unbuilt_partitions)
     if reference_changed and loaded_range is not None:
         dates |= set(loaded_range)
-    return partition_range(dates) if dates else (
-        loaded_range if reference_changed else None
-    )
+    return partition_range(dates) if dates else (loaded_range if reference_changed else None)

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-import sys
 from pathlib import Path
 
 import duckdb

@@ -2,7 +2,6 @@
 the partitions they belong to. It never opens the warehouse (a DuckDB reader would block
 the writer); it compares file sizes and modification times with its cursor."""
 
-
 import hashlib
 import json
 

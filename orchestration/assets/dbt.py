@@ -5,13 +5,17 @@ the daily feeds, the incremental marts and features) run per partition window, e
 else (reference staging, dimensions, seeds) is unpartitioned.
 """
 
-
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import duckdb
 from dagster import AssetExecutionContext, AssetKey, Output
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    dbt_assets,
+)
 
 from ingest.settings import get_settings
 from ingest.windows import dbt_build_args

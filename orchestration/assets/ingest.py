@@ -1,6 +1,5 @@
 """Ingest assets: one per feed of ingest.catalog, each landing its files into raw.<feed>."""
 
-
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -8,10 +7,10 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
+    AssetSpec,
     MaterializeResult,
     MetadataValue,
     multi_asset,
-    AssetSpec,
 )
 
 from ingest.catalog import FEEDS, FeedSpec

@@ -50,12 +50,14 @@ schedule_load as (
         ) as origin_departures_same_hour,
         count(*) over (partition by origin, flight_date) as origin_departures_same_day,
         case when tailnum is not null then row_number() over (
-            partition by tailnum, flight_date
-            order by scheduled_departure_local, flight_id
-        ) end as plane_leg_of_day,
+                    partition by tailnum, flight_date
+                    order by scheduled_departure_local, flight_id
+                )
+        end as plane_leg_of_day,
         case when tailnum is not null then count(*) over (
-            partition by tailnum, flight_date
-        ) end as plane_legs_of_day
+                    partition by tailnum, flight_date
+                )
+        end as plane_legs_of_day
     from flights
 ),
 

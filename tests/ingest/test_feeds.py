@@ -1,0 +1,74 @@
+from datetime import date
+
+import pandas as pd
+
+from ingest.feeds import ACTUAL_COLUMNS, SCHEDULE_COLUMNS, export_feeds
+
+
+def _stems(folder):
+    return sorted(path.stem for path in folder.glob("*"))
+
+
+def test_until_exports_the_world_at_the_end_of_that_day(tmp_path, source):
+    landing = tmp_path / "landing"
+    export_feeds(landing, until=date(2013, 3, 5), since=date(2013, 3, 1), source=source)
+
+    assert _stems(landing / "actuals") == [f"2013-03-0{d}" for d in range(1, 6)]
+    assert _stems(landing / "weather") == [f"2013-03-0{d}" for d in range(1, 6)]
+    # Schedules are published the day before: through D + 1.
+    assert _stems(landing / "schedules") == [f"2013-03-0{d}" for d in range(1, 7)]
+    assert sorted(p.name for p in (landing / "reference").iterdir()) == [
+        "airlines.csv",
+        "airports.parquet",
+        "planes.parquet",
+    ]
+
+
+def test_schedules_carry_nothing_known_after_departure(tmp_path, source):
+    landing = tmp_path / "landing"
+    export_feeds(landing, until=date(2013, 1, 1), source=source)
+    schedules = pd.read_csv(landing / "schedules" / "2013-01-02.csv")
+
+    assert list(schedules.columns) == SCHEDULE_COLUMNS
+    assert not {"dep_time", "arr_time", "dep_delay", "arr_delay", "air_time"} & set(
+        schedules.columns
+    )
+    flights = source["flights"]
+    assert len(schedules) == (flights.flight_date == "2013-01-02").sum()
+
+
+def test_actuals_keep_the_gaps_of_cancelled_flights(tmp_path, source):
+    landing = tmp_path / "landing"
+    export_feeds(landing, until=date(2013, 2, 9), since=date(2013, 2, 8), source=source)
+    actuals = pd.read_csv(landing / "actuals" / "2013-02-08.csv")
+
+    assert list(actuals.columns) == ACTUAL_COLUMNS
+    flights = source["flights"]
+    day = flights[flights.flight_date == "2013-02-08"]
+    assert actuals.dep_time.isna().sum() == day.dep_time.isna().sum() > 0
+    # Integers stay integers in the CSV (no "517.0").
+    first_line = (landing / "actuals" / "2013-02-08.csv").read_text().splitlines()[1]
+    assert ".0," not in first_line
+
+
+def test_export_again_rewrites_nothing_unchanged(tmp_path, source):
+    landing = tmp_path / "landing"
+    first = export_feeds(landing, until=date(2013, 1, 3), source=source)
+    mtimes = {p: p.stat().st_mtime_ns for p in landing.rglob("*") if p.is_file()}
+
+    again = export_feeds(landing, until=date(2013, 1, 3), source=source)
+    assert again.written == []
+    assert again.unchanged == len(first.written)
+    assert {p: p.stat().st_mtime_ns for p in landing.rglob("*") if p.is_file()} == mtimes
+
+
+def test_one_more_day_writes_only_that_days_files(tmp_path, source):
+    landing = tmp_path / "landing"
+    export_feeds(landing, until=date(2013, 1, 3), source=source)
+    more = export_feeds(landing, until=date(2013, 1, 4), source=source)
+
+    assert sorted(str(p.relative_to(landing)) for p in more.written) == [
+        "actuals/2013-01-04.csv",
+        "schedules/2013-01-05.csv",
+        "weather/2013-01-04.jsonl",
+    ]

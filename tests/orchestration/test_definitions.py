@@ -1,0 +1,70 @@
+from datetime import date
+
+from dagster import AssetKey, BackfillPolicy, RunRequest, SkipReason, build_sensor_context
+
+from ingest.feeds import export_feeds
+from orchestration.partitions import WAREHOUSE_POOL
+
+
+def _defs():
+    from orchestration.definitions import defs
+
+    return defs
+
+
+def test_definitions_load_with_every_feed_and_model(dbt_manifest):
+    graph = _defs().resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    assert {
+        "raw/schedules",
+        "raw/actuals",
+        "raw/weather",
+        "raw/planes",
+        "marts/fct_flights",
+        "marts/dim_carriers",
+        "features/flight_features",
+    } <= keys
+    # dbt's sources are the ingest assets themselves, not separate source assets.
+    assert graph.get(AssetKey(["raw", "schedules"])).is_materializable
+    assert (
+        AssetKey(["raw", "schedules"])
+        in graph.get(AssetKey(["staging", "stg_ops__schedules"])).parent_keys
+    )
+
+
+def test_daily_assets_backfill_in_one_run_and_every_writer_shares_one_pool(dbt_manifest):
+    defs = _defs()
+    for assets_def in defs.assets:
+        assert assets_def.op.pool == WAREHOUSE_POOL, assets_def.node_def.name
+        if assets_def.partitions_def is not None:
+            assert assets_def.backfill_policy == BackfillPolicy.single_run()
+
+
+def test_dbt_tests_are_asset_checks(dbt_manifest):
+    checks = {
+        (key.asset_key.to_user_string(), key.name)
+        for key in _defs().resolve_asset_graph().asset_check_keys
+    }
+    assert ("marts/fct_flights", "unique_fct_flights_flight_id") in checks
+    assert ("raw/schedules", "nothing_quarantined") in checks
+
+
+def test_sensor_requests_one_run_for_the_dates_of_new_files(home, source, dbt_manifest):
+    from orchestration.sensors import landing_files_sensor
+
+    export_feeds(home.landing, until=date(2013, 1, 3), source=source)
+    first = landing_files_sensor(build_sensor_context())
+    assert isinstance(first, RunRequest)
+    assert first.partition_key_range.start == "2013-01-01"
+    assert first.partition_key_range.end == "2013-01-04"
+
+    context = build_sensor_context(cursor=None)
+    landing_files_sensor(context)
+    assert isinstance(landing_files_sensor(build_sensor_context(cursor=context.cursor)), SkipReason)
+
+    export_feeds(home.landing, until=date(2013, 1, 4), source=source)
+    later = landing_files_sensor(build_sensor_context(cursor=context.cursor))
+    assert (later.partition_key_range.start, later.partition_key_range.end) == (
+        "2013-01-04",
+        "2013-01-05",
+    )

@@ -1,0 +1,66 @@
+"""End to end: the real Dagster graph over a few days of real data, in a temporary home."""
+
+from datetime import date
+
+import duckdb
+from dagster import DagsterInstance, DagsterRunStatus
+
+from ingest.feeds import export_feeds
+from orchestration.runner import run_pipeline
+
+
+def _count(settings, sql):
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        return con.execute(sql).fetchone()[0]
+    finally:
+        con.close()
+
+
+def test_the_feature_pipeline_runs_end_to_end_and_only_on_new_work(
+    home, source, dbt_manifest, monkeypatch, capsys
+):
+    monkeypatch.setenv("DAGSTER_HOME", str(home.dagster_home))
+    export_feeds(home.landing, until=date(2013, 1, 3), source=source)
+
+    assert run_pipeline(home) == 0
+    flights = source["flights"]
+    scheduled = int((flights.flight_date <= "2013-01-04").sum())
+    assert _count(home, "select count(*) from marts.fct_flights") == scheduled
+    assert _count(home, "select count(*) from features.flight_features") == scheduled
+    assert _count(home, "select count(*) from marts.dim_planes") > 3000
+
+    instance = DagsterInstance.get()
+    runs = instance.get_runs()
+    assert len(runs) == 1 and runs[0].status == DagsterRunStatus.SUCCESS
+    assert runs[0].tags["dagster/asset_partition_range_start"] == "2013-01-01"
+    assert runs[0].tags["dagster/asset_partition_range_end"] == "2013-01-04"
+    check = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+        [_check_key("marts", "fct_flights", "unique_fct_flights_flight_id")]
+    )
+    assert next(iter(check.values())).status.value == "SUCCEEDED"
+
+    # Nothing new: no run, no rows.
+    capsys.readouterr()
+    assert run_pipeline(home) == 0
+    assert "nothing new" in capsys.readouterr().out
+    assert len(instance.get_runs()) == 1
+
+    # One more day: one run over that day's actuals and the next day's schedules.
+    export_feeds(home.landing, until=date(2013, 1, 4), source=source)
+    assert run_pipeline(home) == 0
+    latest = instance.get_runs(limit=1)[0]
+    assert latest.status == DagsterRunStatus.SUCCESS
+    assert latest.tags["dagster/asset_partition_range_start"] == "2013-01-04"
+    assert latest.tags["dagster/asset_partition_range_end"] == "2013-01-05"
+    scheduled = int((flights.flight_date <= "2013-01-05").sum())
+    assert _count(home, "select count(*) from marts.fct_flights") == scheduled
+    assert _count(
+        home, "select count(*) from features.flight_features where is_delayed is null"
+    ) == int((flights.flight_date == "2013-01-05").sum())
+
+
+def _check_key(schema, table, name):
+    from dagster import AssetCheckKey, AssetKey
+
+    return AssetCheckKey(AssetKey([schema, table]), name)
