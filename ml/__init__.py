@@ -1,0 +1,1 @@
+"""Training, registry, scoring, evaluation and drift: plain Python, no Dagster imports."""

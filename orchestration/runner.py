@@ -3,6 +3,7 @@ feature pipeline for it on the instance under data/dagster_home, and print a sum
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 from ingest.catalog import FEEDS
@@ -122,7 +123,26 @@ def run_pipeline(settings: Settings, window: tuple[str, str] | None = None) -> i
             key for key in graph.executable_asset_keys if graph.get(key).partitions_def is not None
         ]
     print(f"feature_pipeline: one Dagster run for flight dates {window[0]} .. {window[1]}")
-    result = job.execute_in_process(
+    # dagster-dbt echoes every dbt log line to stdout; keep the console to progress and
+    # the summary, and the full output (also in the UI's run logs) in a file.
+    log_dir = settings.home / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"run-{time.strftime('%Y%m%dT%H%M%S')}.log"
+    print(f"  dbt and Dagster output: {log_path}")
+    with log_path.open("w") as log, contextlib.redirect_stdout(log):
+        result = _execute(job, instance, window, selection)
+    _report_steps(result)
+    if not result.success:
+        print(f"run {result.run_id} failed; its logs are in the UI (flightline ui) and {log_path}")
+        return 1
+    _report_checks(result)
+    print(f"run {result.run_id} succeeded")
+    print_summary(settings, time.perf_counter() - started)
+    return 0
+
+
+def _execute(job, instance, window: tuple[str, str], selection):
+    return job.execute_in_process(
         instance=instance,
         tags={
             "dagster/asset_partition_range_start": window[0],
@@ -133,17 +153,32 @@ def run_pipeline(settings: Settings, window: tuple[str, str] | None = None) -> i
         raise_on_error=False,
         asset_selection=selection,
     )
+
+
+def _report_steps(result) -> None:
     for event in result.all_events:
         if event.event_type_value == "STEP_SUCCESS":
             seconds = event.event_specific_data.duration_ms / 1000
             print(f"  {event.step_key:<28} {seconds:7.1f}s")
-    if not result.success:
-        for event in result.all_events:
-            if event.event_type_value == "STEP_FAILURE":
-                error = event.event_specific_data.error
-                print(f"  FAILED {event.step_key}: {error.message.strip() if error else ''}")
-        print(f"run {result.run_id} failed; see it in the UI (flightline ui)")
-        return 1
-    print(f"run {result.run_id} succeeded")
-    print_summary(settings, time.perf_counter() - started)
-    return 0
+        elif event.event_type_value == "STEP_FAILURE":
+            error = event.event_specific_data.error
+            message = error.message.strip() if error else "(no message)"
+            print(f"  FAILED {event.step_key}: {message}")
+
+
+def _report_checks(result) -> None:
+    """Name the checks that did not pass: warnings do not fail a run, but must be seen."""
+    failed = []
+    for event in result.all_events:
+        if event.event_type_value != "ASSET_CHECK_EVALUATION":
+            continue
+        evaluation = event.event_specific_data
+        if not evaluation.passed:
+            failed.append(
+                f"{evaluation.asset_key.to_user_string()}: {evaluation.check_name} "
+                f"({evaluation.severity.value.lower()})"
+            )
+    if failed:
+        print(f"  {len(failed)} check(s) did not pass:")
+        for line in sorted(failed):
+            print(f"    {line}")

@@ -1,8 +1,11 @@
 """dbt models as Dagster assets; dbt tests run in the same `dbt build` and show as checks.
 
 Two invocations split the project by partitioning: models tagged `daily` (staging views of
-the daily feeds, the incremental marts and features) run per partition window, everything
-else (reference staging, dimensions, seeds) is unpartitioned.
+the daily feeds, the incremental marts and features) run over the run's partition window;
+everything else (reference staging, dimensions, seeds) is unpartitioned. The staging views
+of the daily feeds are partitioned although a view holds no data: it keeps them, and so the
+marts, downstream of the daily ingest assets within a run that skips the unpartitioned
+assets (an unchanged reference). Without it Dagster ran dbt before ingest.
 """
 
 from collections.abc import Iterator, Mapping

@@ -68,3 +68,25 @@ def test_sensor_requests_one_run_for_the_dates_of_new_files(home, source, dbt_ma
         "2013-01-04",
         "2013-01-05",
     )
+
+
+def test_partitioned_marts_stay_downstream_of_ingest_without_the_unpartitioned_assets(
+    dbt_manifest,
+):
+    """`flightline run` skips the unpartitioned assets when the reference tables did not
+    change. The marts must still reach the daily ingest assets through partitioned assets
+    only, or Dagster is free to run dbt before the files are loaded."""
+    graph = _defs().resolve_asset_graph()
+
+    def partitioned_ancestors(key):
+        found, stack = set(), [key]
+        while stack:
+            for parent in graph.get(stack.pop()).parent_keys:
+                if graph.get(parent).partitions_def is not None and parent not in found:
+                    found.add(parent)
+                    stack.append(parent)
+        return found
+
+    ancestors = partitioned_ancestors(AssetKey(["features", "flight_features"]))
+    for feed in ("schedules", "actuals", "weather"):
+        assert AssetKey(["raw", feed]) in ancestors
