@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 import time
+import warnings
 from datetime import date
 from pathlib import Path
 
@@ -50,7 +51,8 @@ def cmd_feeds_export(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from orchestration.runner import run_pipeline
+    from ml.planning import DEFAULT_CUTOFF
+    from orchestration.runner import RunOptions, run_pipeline
 
     settings = get_settings()
     if _landing_is_empty(settings) and not args.no_export:
@@ -64,7 +66,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     if window and not all(window):
         print("--from and --to go together", file=sys.stderr)
         return 2
-    return run_pipeline(settings, window=window)
+    options = RunOptions(
+        window=window,
+        train=not args.no_train,
+        retrain=args.retrain,
+        cutoff=args.cutoff or DEFAULT_CUTOFF,
+        validation_days=args.validation_days,
+        scoring_range=None if args.no_score else (args.score_from, args.score_to),
+    )
+    return run_pipeline(settings, options)
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
@@ -118,6 +128,18 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--no-export", action="store_true", help="do not export the year into an empty landing/"
     )
+    run.add_argument("--cutoff", type=_date, help="train on flights before this day (2013-10-01)")
+    run.add_argument(
+        "--validation-days",
+        type=int,
+        default=28,
+        help="validation weeks before the cutoff, in days",
+    )
+    run.add_argument("--retrain", action="store_true", help="train even if a model exists")
+    run.add_argument("--no-train", action="store_true", help="skip the training pipeline")
+    run.add_argument("--score-from", type=_iso, default="2013-10-01", help="first day to score")
+    run.add_argument("--score-to", type=_iso, default="2013-12-31", help="last day to score")
+    run.add_argument("--no-score", action="store_true", help="skip the inference pipeline")
     run.set_defaults(handler=cmd_run)
 
     ui = commands.add_parser("ui", help="open the Dagster UI (dagster dev) on this data directory")
@@ -128,6 +150,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Dagster marks single-run backfill policies and pools as beta; we rely on them knowingly.
+    warnings.filterwarnings("ignore", message=".*is currently in beta.*")
+    warnings.filterwarnings("ignore", message=".*is currently in preview.*")
     args = parser().parse_args(argv)
     return args.handler(args)
 

@@ -1,14 +1,22 @@
 from dagster import Definitions
 
-from orchestration.assets.dbt import dbt_daily_models, dbt_reference_models
+from orchestration.assets.dbt import dbt_daily_models, dbt_evaluation_models, dbt_reference_models
 from orchestration.assets.ingest import ingest_assets
-from orchestration.jobs import feature_pipeline_job
-from orchestration.resources import WarehouseResource, dbt_resource
+from orchestration.assets.ml import ml_assets, ml_checks
+from orchestration.jobs import feature_pipeline_job, inference_pipeline_job, training_pipeline_job
+from orchestration.resources import MlSettings, WarehouseResource, dbt_resource
 from orchestration.sensors import landing_files_sensor
 
 defs = Definitions(
-    assets=[*ingest_assets, dbt_reference_models, dbt_daily_models],
-    jobs=[feature_pipeline_job],
+    assets=[
+        *ingest_assets,
+        dbt_reference_models,
+        dbt_daily_models,
+        *ml_assets,
+        dbt_evaluation_models,
+    ],
+    asset_checks=ml_checks,
+    jobs=[feature_pipeline_job, training_pipeline_job, inference_pipeline_job],
     sensors=[landing_files_sensor],
-    resources={"warehouse": WarehouseResource(), "dbt": dbt_resource()},
+    resources={"warehouse": WarehouseResource(), "ml": MlSettings(), "dbt": dbt_resource()},
 )

@@ -7,8 +7,27 @@ feature_pipeline_job = define_asset_job(
     selection=AssetSelection.groups("ingest", "reference", "staging", "marts", "features"),
     partitions_def=daily_partitions,
     description=(
-        "Land new feed files in raw (exactly once), then build staging, marts and "
-        "features.flight_features with dbt for the run's partition window, dbt tests as "
-        "checks. A date range is one run."
+        "Feature pipeline: land new feed files in raw (exactly once), then build staging, "
+        "marts and features.flight_features with dbt for the run's partition window, dbt "
+        "tests as checks. A date range is one run."
+    ),
+)
+
+training_pipeline_job = define_asset_job(
+    name="training_pipeline",
+    selection=AssetSelection.groups("training"),
+    description=(
+        "Training pipeline: train and compare candidates, register the best, and promote it "
+        "only if it passes the blocking promotion gate (beats_champion)."
+    ),
+)
+
+inference_pipeline_job = define_asset_job(
+    name="inference_pipeline",
+    selection=AssetSelection.groups("inference", "evaluation"),
+    partitions_def=daily_partitions,
+    description=(
+        "Inference pipeline: score the days of the run's partition window with the champion "
+        "into ml.predictions, then rebuild prediction outcomes and daily model performance."
     ),
 )

@@ -35,6 +35,13 @@ class WarehouseResource(ConfigurableResource):
             con.close()
 
 
+class MlSettings(ConfigurableResource):
+    """Knobs of the ML pipelines."""
+
+    promotion_margin: float = 0.002
+    """A candidate must beat the champion's ROC AUC by this much to replace it."""
+
+
 def dbt_executable() -> str:
     """dbt from this interpreter's environment: `.venv/bin/python -m ...` or `dagster dev`
     started without activating the venv would otherwise not find `dbt` on PATH."""

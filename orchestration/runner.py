@@ -1,19 +1,47 @@
-"""`flightline run`: plan the window of dates with new work, launch one Dagster run of the
-feature pipeline for it on the instance under data/dagster_home, and print a summary."""
+"""`flightline run`: plan what has to happen, launch one Dagster run per pipeline on the
+instance under data/dagster_home, and print what came out.
+
+1. feature pipeline over the window of dates with new (or not yet built) files;
+2. training pipeline when no model has been trained for the cutoff yet (or --retrain);
+3. inference pipeline over the days of the scoring range the champion has not scored.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import time
+from dataclasses import dataclass, field
+from datetime import date
+
+import duckdb
 
 from ingest.catalog import FEEDS
 from ingest.loader import PARTITION_RE, Loader, connect
 from ingest.settings import Settings
 from ingest.summary import quarantine_counts, table_counts
-from ingest.windows import plan_window
+from ingest.windows import partition_range, plan_window
+from ml.planning import DEFAULT_CUTOFF, days_to_score
+
+SCORING_RANGE = ("2013-10-01", "2013-12-31")
 
 
-def _pending(settings: Settings) -> tuple[set[str], bool, tuple[str, str] | None, dict, bool]:
+@dataclass
+class RunOptions:
+    window: tuple[str, str] | None = None
+    train: bool = True
+    retrain: bool = False
+    cutoff: date = DEFAULT_CUTOFF
+    validation_days: int = 28
+    scoring_range: tuple[str, str] | None = SCORING_RANGE
+    trigger: str = "flightline run"
+
+
+@dataclass
+class RunReport:
+    failed: list[str] = field(default_factory=list)
+
+
+def _pending(settings: Settings):
     con = connect(settings.warehouse)
     try:
         loader = Loader(con, settings.landing, settings.quarantine)
@@ -25,8 +53,6 @@ def _pending(settings: Settings) -> tuple[set[str], bool, tuple[str, str] | None
                     partitions.add(path.stem)
                 elif not feed.is_daily:
                     reference_changed = True
-                else:
-                    partitions.add(min(partitions or {"2013-01-01"}))
         loaded = con.execute(
             "select min(flight_date)::varchar, max(flight_date)::varchar from raw.schedules"
         ).fetchone()
@@ -37,36 +63,69 @@ def _pending(settings: Settings) -> tuple[set[str], bool, tuple[str, str] | None
             ).fetchone()[0]
             > 0
         )
-        batches = dict(
-            con.execute(
+        batches = {
+            batch_id: (keys, loaded_at)
+            for batch_id, keys, loaded_at in con.execute(
                 """
-                select batch_id, list(distinct partition_key)
+                select batch_id, list(distinct partition_key), epoch(max(logged_at))
                 from ingest.file_log where status = 'loaded' group by batch_id
                 """
             ).fetchall()
-        )
+        }
     finally:
         con.close()
     loaded_range = (loaded[0], loaded[1]) if loaded[0] else None
     return partitions, reference_changed, loaded_range, batches, dims_built
 
 
-def _unbuilt(instance, batches: dict) -> tuple[set[str], bool]:
-    """Dates loaded by runs that did not succeed: their dbt build has to be redone."""
-    from dagster import DagsterRunStatus
+def _unbuilt(launcher: Launcher, batches: dict) -> tuple[set[str], bool]:
+    """Dates loaded by a batch whose run did not succeed, and that no successful feature run
+    has covered since: their dbt build has to be redone."""
+    from dagster import DagsterRunStatus, RunsFilter
 
+    instance = launcher.instance
+    statuses = {batch_id: instance.get_run_by_id(batch_id) for batch_id in batches}
+    if all(run is not None and run.status == DagsterRunStatus.SUCCESS for run in statuses.values()):
+        return set(), False
+    successes = [
+        (
+            record.start_time or 0.0,
+            record.dagster_run.tags.get("dagster/asset_partition_range_start"),
+            record.dagster_run.tags.get("dagster/asset_partition_range_end"),
+            # An empty selection is the whole job; the CLI tags runs that skip the reference.
+            not record.dagster_run.asset_selection
+            or record.dagster_run.tags.get("flightline/includes_reference") == "true",
+        )
+        for record in instance.get_run_records(
+            RunsFilter(job_name="feature_pipeline", statuses=[DagsterRunStatus.SUCCESS])
+        )
+    ]
     partitions: set[str] = set()
     reference = False
-    for batch_id, keys in batches.items():
-        run = instance.get_run_by_id(batch_id)
+    for batch_id, (keys, loaded_at) in batches.items():
+        run = statuses[batch_id]
         if run is not None and run.status == DagsterRunStatus.SUCCESS:
             continue
+        later = [s for s in successes if s[0] >= loaded_at]
         for key in keys:
             if key is None:
-                reference = True
-            else:
+                if not any(full for *_, full in later):
+                    reference = True
+            elif not any(start and start <= key <= end for _, start, end, _ in later):
                 partitions.add(key)
     return partitions, reference
+
+
+def _read(settings: Settings, sql: str, params: list | None = None) -> list[tuple]:
+    if not settings.warehouse.exists():
+        return []
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    except duckdb.CatalogException:
+        return []
+    finally:
+        con.close()
 
 
 def print_summary(settings: Settings, seconds: float) -> None:
@@ -87,98 +146,254 @@ def print_summary(settings: Settings, seconds: float) -> None:
     print(f"done in {seconds:.1f}s")
 
 
-def run_pipeline(settings: Settings, window: tuple[str, str] | None = None) -> int:
-    from dagster import DagsterInstance
+class Launcher:
+    """Runs jobs of the Definitions in process, on the persistent instance, output to a log."""
 
-    from orchestration.cli import prepare_dagster_home
-    from orchestration.dbt_manifest import ensure_manifest
+    def __init__(self, settings: Settings) -> None:
+        from dagster import DagsterInstance
 
-    started = time.perf_counter()
-    prepare_dagster_home(settings)
-    ensure_manifest()
-    instance = DagsterInstance.get()
-    include_reference = True
-    if window is None:
-        pending, reference_changed, loaded_range, batches, dims_built = _pending(settings)
-        unbuilt, unbuilt_reference = _unbuilt(instance, batches)
-        if pending and loaded_range is None:
-            loaded_range = (min(pending), max(pending))
-        reference_changed = reference_changed or unbuilt_reference
-        include_reference = reference_changed or not dims_built
-        window = plan_window(pending, unbuilt, reference_changed, loaded_range)
-        if window is None:
-            print("nothing new has landed: the warehouse is up to date")
-            print_summary(settings, time.perf_counter() - started)
-            return 0
+        self.instance = DagsterInstance.get()
+        self._defs = None
+        log_dir = settings.home / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = log_dir / f"run-{time.strftime('%Y%m%dT%H%M%S')}.log"
+        self.announced = False
 
-    from orchestration.definitions import defs
+    @property
+    def defs(self):
+        # Loading the Definitions imports dbt, scikit-learn and matplotlib: only when needed.
+        if self._defs is None:
+            from orchestration.definitions import defs
 
-    job = defs.resolve_job_def("feature_pipeline")
-    selection = None
-    if not include_reference:
-        # Reference tables unchanged: skip the unpartitioned assets (their loader pass and
-        # a dbt invocation, ~10 s); the daily ones read the dimensions already built.
-        graph = job.asset_layer.asset_graph
-        selection = [
-            key for key in graph.executable_asset_keys if graph.get(key).partitions_def is not None
-        ]
-    print(f"feature_pipeline: one Dagster run for flight dates {window[0]} .. {window[1]}")
-    # dagster-dbt echoes every dbt log line to stdout; keep the console to progress and
-    # the summary, and the full output (also in the UI's run logs) in a file.
-    log_dir = settings.home / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / f"run-{time.strftime('%Y%m%dT%H%M%S')}.log"
-    print(f"  dbt and Dagster output: {log_path}")
-    with log_path.open("w") as log, contextlib.redirect_stdout(log):
-        result = _execute(job, instance, window, selection)
-    _report_steps(result)
-    if not result.success:
-        print(f"run {result.run_id} failed; its logs are in the UI (flightline ui) and {log_path}")
-        return 1
-    _report_checks(result)
-    print(f"run {result.run_id} succeeded")
-    print_summary(settings, time.perf_counter() - started)
-    return 0
+            self._defs = defs
+        return self._defs
 
+    def launch(self, job_name: str, window=None, run_config=None, selection=None, tags=None):
+        job = self.defs.resolve_job_def(job_name)
+        all_tags = {"flightline/trigger": "cli", **(tags or {})}
+        if window is not None:
+            all_tags["dagster/asset_partition_range_start"] = window[0]
+            all_tags["dagster/asset_partition_range_end"] = window[1]
+        if not self.announced:
+            # dagster-dbt echoes every dbt log line to stdout: keep the console to progress
+            # and results, and the full output (also in the UI's run logs) in a file.
+            print(f"  full dbt and Dagster output: {self.log_path}")
+            self.announced = True
+        with (
+            self.log_path.open("a") as log,
+            contextlib.redirect_stdout(log),
+            contextlib.redirect_stderr(log),
+        ):
+            result = job.execute_in_process(
+                instance=self.instance,
+                tags=all_tags,
+                run_config={
+                    "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+                    **(run_config or {}),
+                },
+                raise_on_error=False,
+                asset_selection=selection,
+            )
+        _report_steps(result)
+        _report_checks(result)
+        status = "succeeded" if result.success else "FAILED"
+        print(f"  {job_name} run {result.run_id} {status}")
+        return result
 
-def _execute(job, instance, window: tuple[str, str], selection):
-    return job.execute_in_process(
-        instance=instance,
-        tags={
-            "dagster/asset_partition_range_start": window[0],
-            "dagster/asset_partition_range_end": window[1],
-            "flightline/trigger": "cli",
-        },
-        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-        raise_on_error=False,
-        asset_selection=selection,
-    )
+    def partitioned_keys(self, job_name: str):
+        graph = self.defs.resolve_job_def(job_name).asset_layer.asset_graph
+        return [key for key in graph.executable_asset_keys if graph.get(key).partitions_def]
 
 
 def _report_steps(result) -> None:
     for event in result.all_events:
         if event.event_type_value == "STEP_SUCCESS":
             seconds = event.event_specific_data.duration_ms / 1000
-            print(f"  {event.step_key:<28} {seconds:7.1f}s")
+            print(f"  {event.step_key:<32} {seconds:7.1f}s")
         elif event.event_type_value == "STEP_FAILURE":
             error = event.event_specific_data.error
+            # The step error wraps the asset's own exception: show the cause, it says why.
+            while error is not None and error.cause is not None:
+                error = error.cause
             message = error.message.strip() if error else "(no message)"
             print(f"  FAILED {event.step_key}: {message}")
+        elif event.event_type_value == "STEP_SKIPPED":
+            print(f"  skipped {event.step_key} (an upstream blocking check did not pass)")
 
 
 def _report_checks(result) -> None:
     """Name the checks that did not pass: warnings do not fail a run, but must be seen."""
-    failed = []
     for event in result.all_events:
         if event.event_type_value != "ASSET_CHECK_EVALUATION":
             continue
         evaluation = event.event_specific_data
         if not evaluation.passed:
-            failed.append(
-                f"{evaluation.asset_key.to_user_string()}: {evaluation.check_name} "
-                f"({evaluation.severity.value.lower()})"
+            description = evaluation.description or ""
+            print(
+                f"  check did not pass ({evaluation.severity.value.lower()}): "
+                f"{evaluation.asset_key.to_user_string()} {evaluation.check_name}"
+                + (f": {description}" if description else "")
             )
-    if failed:
-        print(f"  {len(failed)} check(s) did not pass:")
-        for line in sorted(failed):
-            print(f"    {line}")
+
+
+def run_feature_pipeline(
+    settings: Settings, launcher: Launcher, window
+) -> tuple[bool, tuple | None]:
+    include_reference = True
+    if window is None:
+        pending, reference_changed, loaded_range, batches, dims_built = _pending(settings)
+        unbuilt, unbuilt_reference = _unbuilt(launcher, batches)
+        if pending and loaded_range is None:
+            loaded_range = (min(pending), max(pending))
+        reference_changed = reference_changed or unbuilt_reference
+        include_reference = reference_changed or not dims_built
+        window = plan_window(pending, unbuilt, reference_changed, loaded_range)
+        if window is None:
+            print("feature pipeline: nothing new has landed, the warehouse is up to date")
+            return True, None
+    selection = None
+    if not include_reference:
+        # Reference tables unchanged: skip the unpartitioned assets (their loader pass and a
+        # dbt invocation, ~10 s); the daily ones read the dimensions already built.
+        selection = launcher.partitioned_keys("feature_pipeline")
+    print(f"feature pipeline: one run for flight dates {window[0]} .. {window[1]}")
+    result = launcher.launch(
+        "feature_pipeline",
+        window=window,
+        selection=selection,
+        tags={"flightline/includes_reference": str(selection is None).lower()},
+    )
+    return result.success, window
+
+
+def run_training_pipeline(settings: Settings, launcher: Launcher, options: RunOptions) -> bool:
+    cutoff = options.cutoff.isoformat()
+    trained = _read(
+        settings, "select count(*) from ml.model_registry where cutoff_date = ?::date", [cutoff]
+    )
+    if trained and trained[0][0] and not options.retrain:
+        print(
+            f"training pipeline: a model for the cutoff {cutoff} is registered; "
+            "not retraining (--retrain forces it)"
+        )
+        return True
+    print(f"training pipeline: train on flights before {cutoff}")
+    result = launcher.launch(
+        "training_pipeline",
+        run_config={
+            "ops": {
+                "ml__candidate_model": {
+                    "config": {
+                        "cutoff": cutoff,
+                        "validation_days": options.validation_days,
+                        "trigger": options.trigger,
+                    }
+                }
+            }
+        },
+    )
+    return result.success
+
+
+def run_inference_pipeline(
+    settings: Settings, launcher: Launcher, options: RunOptions, rebuilt
+) -> bool:
+    if options.scoring_range is None:
+        return True
+    start, end = options.scoring_range
+    champion = _read(
+        settings, "select model_version from ml.model_registry where status = 'champion'"
+    )
+    if not champion:
+        print("inference pipeline: no champion model yet; nothing scored")
+        return True
+    feature_days = [
+        day
+        for (day,) in _read(
+            settings,
+            "select distinct flight_date::varchar from features.flight_features "
+            "where flight_date between ?::date and ?::date",
+            [start, end],
+        )
+    ]
+    scored = [
+        day
+        for (day,) in _read(
+            settings,
+            "select distinct flight_date::varchar from ml.predictions where model_version = ?",
+            [champion[0][0]],
+        )
+    ]
+    days = days_to_score(feature_days, scored, rebuilt)
+    if not days:
+        print(f"inference pipeline: every day of {start} .. {end} is scored by {champion[0][0]}")
+        return True
+    window = partition_range(days)
+    print(f"inference pipeline: score {window[0]} .. {window[1]} with {champion[0][0]}")
+    return launcher.launch("inference_pipeline", window=window).success
+
+
+def print_model_report(settings: Settings, options: RunOptions) -> None:
+    rows = _read(
+        settings,
+        """
+        select model_version, algorithm, validation_roc_auc,
+            metrics->>'baseline_roc_auc', validation_start::varchar, validation_end::varchar
+        from ml.model_registry where status = 'champion'
+        """,
+    )
+    if not rows:
+        return
+    version, algorithm, validation_auc, baseline_auc, val_start, val_end = rows[0]
+    print(f"\nchampion {version} ({algorithm})")
+    print(f"  validation ROC AUC    {validation_auc:.4f}  ({val_start} .. {val_end})")
+    if baseline_auc is not None:
+        print(f"  baseline ROC AUC      {float(baseline_auc):.4f}  (route delay rate, same window)")
+    if options.scoring_range:
+        pooled = _read(settings, POOLED_AUC_SQL, [version, *options.scoring_range])
+        if pooled and pooled[0][0]:
+            flights, auc = pooled[0]
+            print(
+                f"  out-of-time ROC AUC   {auc:.4f}  ({options.scoring_range[0]} .. "
+                f"{options.scoring_range[1]}, {flights:,} flights with outcomes)"
+            )
+
+
+# ROC AUC of all the range's predictions pooled (Mann-Whitney with tied ranks averaged), in
+# SQL: the same statistic as ml.model_performance_daily, without importing scikit-learn.
+POOLED_AUC_SQL = """
+with ranked as (
+    select is_delayed,
+        rank() over (order by score) + (count(*) over (partition by score) - 1) / 2.0 as r
+    from ml.prediction_outcomes
+    where model_version = ? and flight_date between ?::date and ?::date
+)
+select count(*),
+    (sum(r) filter (where is_delayed)
+        - count(*) filter (where is_delayed) * (count(*) filter (where is_delayed) + 1) / 2.0)
+    / nullif(count(*) filter (where is_delayed) * count(*) filter (where not is_delayed), 0)
+from ranked
+"""
+
+
+def run_pipeline(settings: Settings, options: RunOptions | None = None) -> int:
+    from orchestration.cli import prepare_dagster_home
+    from orchestration.dbt_manifest import ensure_manifest
+
+    options = options or RunOptions()
+    started = time.perf_counter()
+    prepare_dagster_home(settings)
+    ensure_manifest()
+    launcher = Launcher(settings)
+
+    ok, rebuilt = run_feature_pipeline(settings, launcher, options.window)
+    if ok and options.train:
+        ok = run_training_pipeline(settings, launcher, options)
+    if ok:
+        ok = run_inference_pipeline(settings, launcher, options, rebuilt)
+    if not ok:
+        print(f"a run failed; see its logs in the UI (flightline ui) or {launcher.log_path}")
+        return 1
+    print_model_report(settings, options)
+    print_summary(settings, time.perf_counter() - started)
+    return 0

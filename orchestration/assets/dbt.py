@@ -25,7 +25,7 @@ from ingest.windows import dbt_build_args
 from orchestration.partitions import WAREHOUSE_POOL, daily_partitions, single_run
 from orchestration.resources import dbt_project
 
-GROUPS = {"staging": "staging", "marts": "marts", "features": "features"}
+GROUPS = {"staging": "staging", "marts": "marts", "features": "features", "ml": "evaluation"}
 
 
 class FlightlineTranslator(DagsterDbtTranslator):
@@ -94,7 +94,7 @@ def dbt_daily_models(context: AssetExecutionContext, dbt: DbtCliResource):
 
 @dbt_assets(
     manifest=dbt_project.manifest_path,
-    exclude="tag:daily",
+    exclude="tag:daily tag:ml",
     name="dbt_reference_models",
     dagster_dbt_translator=translator,
     project=dbt_project,
@@ -102,5 +102,19 @@ def dbt_daily_models(context: AssetExecutionContext, dbt: DbtCliResource):
 )
 def dbt_reference_models(context: AssetExecutionContext, dbt: DbtCliResource):
     """Reference staging, dimensions and seeds: small, rebuilt whole."""
+    events = list(dbt.cli(["build"], context=context).stream())
+    yield from _with_row_counts(context, events)
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    select="tag:ml",
+    name="dbt_evaluation_models",
+    dagster_dbt_translator=translator,
+    project=dbt_project,
+    pool=WAREHOUSE_POOL,
+)
+def dbt_evaluation_models(context: AssetExecutionContext, dbt: DbtCliResource):
+    """Predictions joined with outcomes, and daily model performance: rebuilt after scoring."""
     events = list(dbt.cli(["build"], context=context).stream())
     yield from _with_row_counts(context, events)

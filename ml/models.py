@@ -1,0 +1,127 @@
+"""The candidate model families: a naive baseline, logistic regression, gradient boosting."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+
+from ml.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
+
+SEED = 20130101
+
+
+class RouteRateBaseline(ClassifierMixin, BaseEstimator):
+    """Predicts the historical delay rate of the flight's route in the training data,
+    shrunk towards the overall rate for routes with few flights."""
+
+    def __init__(self, prior_strength: float = 20.0) -> None:
+        self.prior_strength = prior_strength
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> RouteRateBaseline:
+        y = np.asarray(y, dtype=float)
+        self.global_rate_ = float(y.mean())
+        routes = pd.DataFrame({"route": _route(X), "y": y}).groupby("route").y.agg(["sum", "count"])
+        self.rates_ = (
+            (routes["sum"] + self.prior_strength * self.global_rate_)
+            / (routes["count"] + self.prior_strength)
+        ).to_dict()
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        rates = pd.Series(_route(X)).map(self.rates_).fillna(self.global_rate_).to_numpy()
+        return np.column_stack([1 - rates, rates])
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+
+def _route(X: pd.DataFrame) -> np.ndarray:
+    return (X["origin"].astype(str) + "-" + X["dest"].astype(str)).to_numpy()
+
+
+def logistic_regression(C: float = 1.0) -> Pipeline:
+    preprocess = ColumnTransformer(
+        [
+            (
+                "categorical",
+                OneHotEncoder(handle_unknown="ignore", min_frequency=50),
+                CATEGORICAL_FEATURES,
+            ),
+            (
+                "numeric",
+                Pipeline(
+                    [
+                        ("impute", SimpleImputer(strategy="median", add_indicator=True)),
+                        ("scale", StandardScaler()),
+                    ]
+                ),
+                NUMERIC_FEATURES,
+            ),
+        ]
+    )
+    return Pipeline([("preprocess", preprocess), ("model", LogisticRegression(C=C, max_iter=2000))])
+
+
+def gradient_boosting(
+    learning_rate: float = 0.1, max_leaf_nodes: int = 31, max_iter: int = 200
+) -> Pipeline:
+    preprocess = ColumnTransformer(
+        [
+            (
+                "categorical",
+                OrdinalEncoder(
+                    handle_unknown="use_encoded_value",
+                    unknown_value=np.nan,
+                    encoded_missing_value=np.nan,
+                ),
+                CATEGORICAL_FEATURES,
+            ),
+            ("numeric", "passthrough", NUMERIC_FEATURES),
+        ],
+        verbose_feature_names_out=False,
+    ).set_output(transform="pandas")
+    model = HistGradientBoostingClassifier(
+        learning_rate=learning_rate,
+        max_leaf_nodes=max_leaf_nodes,
+        max_iter=max_iter,
+        min_samples_leaf=100,
+        l2_regularization=1.0,
+        categorical_features=CATEGORICAL_FEATURES,
+        early_stopping=False,
+        random_state=SEED,
+    )
+    return Pipeline([("preprocess", preprocess), ("model", model)])
+
+
+def candidates() -> list[tuple[str, str, dict[str, Any], Any]]:
+    """(name, family, params, estimator) of every candidate a training run compares."""
+    found: list[tuple[str, str, dict[str, Any], Any]] = [
+        ("route_baseline", "baseline", {"prior_strength": 20.0}, RouteRateBaseline()),
+        ("logistic_regression", "logistic_regression", {"C": 1.0}, logistic_regression()),
+    ]
+    for learning_rate in (0.05, 0.1):
+        for max_leaf_nodes in (31, 63):
+            params = {
+                "learning_rate": learning_rate,
+                "max_leaf_nodes": max_leaf_nodes,
+                "max_iter": 200,
+            }
+            found.append(
+                (
+                    f"gradient_boosting_lr{learning_rate}_leaves{max_leaf_nodes}",
+                    "gradient_boosting",
+                    params,
+                    gradient_boosting(**params),
+                )
+            )
+    return found

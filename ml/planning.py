@@ -1,0 +1,23 @@
+"""Which days the inference pipeline scores: plain decisions, tested directly."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+# Train on flights before this day by default; score the quarter from it.
+DEFAULT_CUTOFF = date(2013, 10, 1)
+
+
+def days_to_score(
+    feature_days: Iterable[str],
+    scored_by_champion: Iterable[str],
+    rebuilt: tuple[str, str] | None,
+) -> list[str]:
+    """Days with features that the current champion has not scored, plus days whose
+    features were just rebuilt (their scores may be stale)."""
+    available = set(feature_days)
+    todo = available - set(scored_by_champion)
+    if rebuilt is not None:
+        todo |= {day for day in available if rebuilt[0] <= day <= rebuilt[1]}
+    return sorted(todo)

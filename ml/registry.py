@@ -1,0 +1,244 @@
+"""The model registry: ml.model_registry in the warehouse, artifacts under models/<version>/.
+
+A model is addressed by its registered version, never by "the newest file". Status moves
+candidate -> champion -> retired; only the promotion gate makes a champion.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import joblib
+
+from ml.features import FEATURES
+
+REGISTRY_DDL = """
+create schema if not exists ml;
+create table if not exists ml.model_registry (
+    model_version varchar primary key,
+    trained_at timestamptz not null,
+    trigger varchar not null,
+    cutoff_date date not null,
+    training_start date not null,
+    training_end date not null,
+    validation_start date not null,
+    validation_end date not null,
+    training_rows bigint not null,
+    validation_rows bigint not null,
+    feature_columns varchar[] not null,
+    code_version varchar not null,
+    data_fingerprint varchar not null,
+    algorithm varchar not null,
+    params json not null,
+    metrics json not null,
+    validation_roc_auc double not null,
+    threshold double not null,
+    artifact_path varchar not null,
+    status varchar not null,
+    decision varchar,
+    decision_reason varchar,
+    champion_roc_auc_on_validation double,
+    decided_at timestamptz
+);
+"""
+
+
+class RegistryError(Exception):
+    """The registry cannot answer: no champion, missing artifact, unknown version."""
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    model_version: str
+    status: str
+    threshold: float
+    artifact_path: str
+    validation_start: str
+    validation_end: str
+    validation_roc_auc: float
+    algorithm: str
+
+    def load(self) -> Any:
+        path = Path(self.artifact_path) / "model.joblib"
+        if not path.exists():
+            raise RegistryError(
+                f"artifact of model {self.model_version} is missing at {path}; "
+                "retrain it (flightline train) or restore data/models/"
+            )
+        return joblib.load(path)
+
+
+def ensure_registry(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(REGISTRY_DDL)
+
+
+def code_version(repo: Path) -> str:
+    """The git commit of the code, with '-dirty' when the work tree has changes."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("-dirty" if dirty else "")
+
+
+def model_version(cutoff: str, data_fingerprint: str, params: dict, code: str) -> str:
+    """Same data, parameters and code give the same version: training is deterministic."""
+    digest = hashlib.sha256(
+        json.dumps([data_fingerprint, params, code], sort_keys=True).encode()
+    ).hexdigest()
+    return f"{cutoff.replace('-', '')}-{digest[:10]}"
+
+
+_COLUMNS = (
+    "model_version, status, threshold, artifact_path, validation_start::varchar, "
+    "validation_end::varchar, validation_roc_auc, algorithm"
+)
+
+
+def get(con: duckdb.DuckDBPyConnection, version: str) -> RegisteredModel | None:
+    ensure_registry(con)
+    row = con.execute(
+        f"select {_COLUMNS} from ml.model_registry where model_version = ?", [version]
+    ).fetchone()
+    return RegisteredModel(*row) if row else None
+
+
+def champion(con: duckdb.DuckDBPyConnection) -> RegisteredModel | None:
+    ensure_registry(con)
+    rows = con.execute(
+        f"select {_COLUMNS} from ml.model_registry where status = 'champion'"
+    ).fetchall()
+    if len(rows) > 1:
+        raise RegistryError(f"{len(rows)} champions in ml.model_registry; there must be one")
+    return RegisteredModel(*rows[0]) if rows else None
+
+
+def require_champion(con: duckdb.DuckDBPyConnection) -> RegisteredModel:
+    model = champion(con)
+    if model is None:
+        raise RegistryError(
+            "no champion model in ml.model_registry: train one first (flightline run trains "
+            "the first model; the promotion gate makes it champion)"
+        )
+    return model
+
+
+def register(
+    con: duckdb.DuckDBPyConnection, record: dict[str, Any], model: Any, files: dict[str, bytes]
+) -> RegisteredModel:
+    """Write the artifacts, then the registry row (status candidate)."""
+    ensure_registry(con)
+    artifact_dir = Path(record["artifact_path"])
+    artifact_dir.mkdir(parents=True, exist_ok=True)
+    joblib.dump(model, artifact_dir / "model.joblib")
+    for name, content in files.items():
+        (artifact_dir / name).write_bytes(content)
+    con.execute(
+        """
+        insert or replace into ml.model_registry (
+            model_version, trained_at, trigger, cutoff_date, training_start, training_end,
+            validation_start, validation_end, training_rows, validation_rows,
+            feature_columns, code_version, data_fingerprint, algorithm, params, metrics,
+            validation_roc_auc, threshold, artifact_path, status
+        ) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'candidate')
+        """,
+        [
+            record["model_version"],
+            datetime.now(UTC),
+            record["trigger"],
+            record["cutoff_date"],
+            record["training_start"],
+            record["training_end"],
+            record["validation_start"],
+            record["validation_end"],
+            record["training_rows"],
+            record["validation_rows"],
+            list(FEATURES),
+            record["code_version"],
+            record["data_fingerprint"],
+            record["algorithm"],
+            json.dumps(record["params"], sort_keys=True),
+            json.dumps(record["metrics"], sort_keys=True),
+            record["metrics"]["roc_auc"],
+            record["threshold"],
+            str(artifact_dir),
+        ],
+    )
+    registered = get(con, record["model_version"])
+    assert registered is not None
+    return registered
+
+
+def decide_promotion(
+    candidate_auc: float, champion_auc: float | None, margin: float
+) -> tuple[bool, str]:
+    """The gate: promote when there is no champion, or when the candidate beats the
+    champion's ROC AUC on the candidate's validation window by at least `margin`."""
+    if champion_auc is None:
+        return True, f"no champion yet; candidate ROC AUC {candidate_auc:.4f}"
+    if candidate_auc >= champion_auc + margin:
+        return True, (
+            f"candidate ROC AUC {candidate_auc:.4f} beats the champion's {champion_auc:.4f} "
+            f"on the same validation window by {candidate_auc - champion_auc:+.4f} "
+            f"(margin {margin})"
+        )
+    return False, (
+        f"candidate ROC AUC {candidate_auc:.4f} does not beat the champion's "
+        f"{champion_auc:.4f} on the same validation window by the margin {margin} "
+        f"({candidate_auc - champion_auc:+.4f})"
+    )
+
+
+def record_decision(
+    con: duckdb.DuckDBPyConnection,
+    version: str,
+    promote: bool,
+    reason: str,
+    champion_auc: float | None,
+) -> None:
+    con.execute(
+        """
+        update ml.model_registry
+        set decision = ?, decision_reason = ?, champion_roc_auc_on_validation = ?,
+            decided_at = now()
+        where model_version = ?
+        """,
+        ["promote" if promote else "reject", reason, champion_auc, version],
+    )
+
+
+def promote(con: duckdb.DuckDBPyConnection, version: str) -> None:
+    """Make `version` the champion and retire the previous one, in one transaction."""
+    model = get(con, version)
+    if model is None:
+        raise RegistryError(f"unknown model version {version}")
+    con.execute("begin transaction")
+    try:
+        con.execute(
+            "update ml.model_registry set status = 'retired' "
+            "where status = 'champion' and model_version <> ?",
+            [version],
+        )
+        con.execute(
+            "update ml.model_registry set status = 'champion' where model_version = ?", [version]
+        )
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise

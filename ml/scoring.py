@@ -1,0 +1,97 @@
+"""Batch inference: score every scheduled flight of a day with the champion."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from ml.features import FEATURES, read_features
+from ml.registry import RegisteredModel
+
+PREDICTIONS_DDL = """
+create schema if not exists ml;
+create table if not exists ml.predictions (
+    flight_id varchar not null,
+    flight_date date not null,
+    model_version varchar not null,
+    score double not null,
+    predicted_label boolean not null,
+    threshold double not null,
+    scored_at timestamptz not null
+);
+"""
+
+
+class ScoringError(Exception):
+    """A day cannot be scored; the message says why and what to do."""
+
+
+@dataclass
+class DayScores:
+    day: str
+    rows: int
+    scores: np.ndarray
+
+
+def ensure_predictions(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(PREDICTIONS_DDL)
+
+
+def predict(model: RegisteredModel, estimator, features: pd.DataFrame) -> pd.DataFrame:
+    scores = estimator.predict_proba(features[FEATURES])[:, 1]
+    return pd.DataFrame(
+        {
+            "flight_id": features.flight_id.to_numpy(),
+            "flight_date": features.flight_date.to_numpy(),
+            "model_version": model.model_version,
+            "score": scores,
+            "predicted_label": scores >= model.threshold,
+            "threshold": model.threshold,
+            "scored_at": datetime.now(UTC),
+        }
+    )
+
+
+def score_days(
+    con: duckdb.DuckDBPyConnection, model: RegisteredModel, days: list[date | str]
+) -> list[DayScores]:
+    """Score each day with `model` and replace that day's rows in ml.predictions.
+
+    Reads the same feature relation as training (ml.features.read_features). A day with no
+    feature rows fails: an empty partition would look like a day without flights.
+    """
+    ensure_predictions(con)
+    estimator = model.load()
+    frames, results = [], []
+    for day in days:
+        features = read_features(con, start=day, end=day)
+        if features.empty:
+            raise ScoringError(
+                f"no rows in features.flight_features for {day}: its schedules have not been "
+                "loaded and built yet (land the feed, then flightline run); nothing was written"
+            )
+        frame = predict(model, estimator, features)
+        frames.append(frame)
+        results.append(DayScores(str(day), len(frame), frame.score.to_numpy()))
+    predictions = pd.concat(frames, ignore_index=True)
+    con.execute("begin transaction")
+    try:
+        con.execute(
+            "delete from ml.predictions where flight_date in (select unnest(?::date[]))",
+            [[str(day) for day in days]],
+        )
+        con.register("_new_predictions", predictions)
+        con.execute(
+            "insert into ml.predictions select flight_id, flight_date::date, model_version, "
+            "score, predicted_label, threshold, scored_at from _new_predictions"
+        )
+        con.unregister("_new_predictions")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return results

@@ -1,0 +1,152 @@
+"""Time-ordered training: compare the candidates on the weeks before the cutoff, keep the best.
+
+Training set: labelled feature rows with flight_date < cutoff. Validation: the last
+`validation_days` before the cutoff, never a random split (flights of a day share weather
+and congestion; a random split leaks them). Every candidate is fitted on the earlier days and
+scored on the validation window; the best by ROC AUC is refitted on all days before the
+cutoff. Deterministic: the same rows and code give the same metrics and predictions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.inspection import permutation_importance
+
+from ml.features import FEATURES, KEY_COLUMNS, LABEL
+from ml.metrics import best_f1_threshold, calibration_table, classification_metrics
+from ml.models import SEED, candidates
+from ml.planning import DEFAULT_CUTOFF
+
+
+class TrainingError(Exception):
+    """Training cannot run on the data it was given; the message says why."""
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    cutoff: date = DEFAULT_CUTOFF
+    validation_days: int = 28
+    min_training_rows: int = 1000
+
+    @property
+    def validation_start(self) -> date:
+        return self.cutoff - timedelta(days=self.validation_days)
+
+
+@dataclass
+class TrainingResult:
+    config: TrainingConfig
+    chosen: str
+    family: str
+    params: dict[str, Any]
+    model: Any
+    metrics: dict[str, float]
+    threshold: float
+    f1_at_threshold: float
+    comparison: pd.DataFrame
+    calibration: pd.DataFrame
+    importance: pd.DataFrame
+    windows: dict[str, str]
+    data_fingerprint: str
+    training_rows: int
+    validation_rows: int
+    validation_labels: np.ndarray = field(repr=False)
+    validation_scores: np.ndarray = field(repr=False)
+
+
+def fingerprint(frame: pd.DataFrame) -> str:
+    """A content hash of the training rows (keys, features, label), order-independent."""
+    ordered = frame.sort_values("flight_id")[[*KEY_COLUMNS, *FEATURES, LABEL]]
+    hashed = pd.util.hash_pandas_object(ordered.astype(str), index=False).to_numpy()
+    return hashlib.sha256(hashed.tobytes()).hexdigest()
+
+
+def split(frame: pd.DataFrame, config: TrainingConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    labelled = frame[frame[LABEL].notna() & (frame.flight_date < config.cutoff)]
+    train = labelled[labelled.flight_date < config.validation_start]
+    validation = labelled[labelled.flight_date >= config.validation_start]
+    if len(train) < config.min_training_rows or validation.empty:
+        raise TrainingError(
+            f"not enough labelled features before the cutoff {config.cutoff}: "
+            f"{len(train)} training rows before {config.validation_start}, "
+            f"{len(validation)} validation rows; load more days (flightline run)"
+        )
+    return train, validation
+
+
+def train_models(frame: pd.DataFrame, config: TrainingConfig | None = None) -> TrainingResult:
+    config = config or TrainingConfig()
+    train, validation = split(frame, config)
+    x_train, y_train = train[FEATURES], train[LABEL].astype(int).to_numpy()
+    x_val, y_val = validation[FEATURES], validation[LABEL].astype(int).to_numpy()
+
+    rows, fitted = [], {}
+    for name, family, params, estimator in candidates():
+        model = clone(estimator).fit(x_train, y_train)
+        scores = model.predict_proba(x_val)[:, 1]
+        fitted[name] = (family, params, estimator, scores, model)
+        rows.append({"candidate": name, "family": family, **classification_metrics(y_val, scores)})
+    comparison = pd.DataFrame(rows).sort_values(["roc_auc", "candidate"], ascending=[False, True])
+    chosen = comparison.iloc[0].candidate
+    family, params, estimator, scores, validation_model = fitted[chosen]
+    threshold, f1 = best_f1_threshold(y_val, scores)
+
+    labelled = pd.concat([train, validation])
+    final_model = clone(estimator).fit(labelled[FEATURES], labelled[LABEL].astype(int).to_numpy())
+    return TrainingResult(
+        config=config,
+        chosen=chosen,
+        family=family,
+        params=params,
+        model=final_model,
+        metrics=classification_metrics(y_val, scores),
+        threshold=threshold,
+        f1_at_threshold=f1,
+        comparison=comparison.reset_index(drop=True),
+        calibration=calibration_table(y_val, scores),
+        importance=feature_importance(validation_model, x_val, y_val),
+        windows={
+            "training_start": str(train.flight_date.min()),
+            "training_end": str(train.flight_date.max()),
+            "validation_start": str(validation.flight_date.min()),
+            "validation_end": str(validation.flight_date.max()),
+        },
+        data_fingerprint=fingerprint(labelled),
+        training_rows=len(train),
+        validation_rows=len(validation),
+        validation_labels=y_val,
+        validation_scores=scores,
+    )
+
+
+def feature_importance(
+    model: Any, x: pd.DataFrame, y: np.ndarray, rows: int = 20000
+) -> pd.DataFrame:
+    """Permutation importance (drop in ROC AUC) on a fixed sample of the validation rows."""
+    sample = x.sample(n=min(rows, len(x)), random_state=SEED)
+    result = permutation_importance(
+        model,
+        sample,
+        y[x.index.get_indexer(sample.index)],
+        scoring="roc_auc",
+        n_repeats=3,
+        random_state=SEED,
+        n_jobs=1,
+    )
+    return (
+        pd.DataFrame({"feature": FEATURES, "importance": result.importances_mean})
+        .sort_values("importance", ascending=False)
+        .reset_index(drop=True)
+    )
+
+
+def params_digest(result: TrainingResult) -> str:
+    return json.dumps({"chosen": result.chosen, "params": result.params}, sort_keys=True)

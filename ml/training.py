@@ -1,0 +1,126 @@
+"""A training run end to end, and the promotion gate, as plain functions."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from ml import registry
+from ml.features import FEATURES, LABEL, read_features
+from ml.metrics import classification_metrics
+from ml.registry import RegisteredModel
+from ml.report import calibration_plot, importance_plot, model_card, roc_plot
+from ml.train import TrainingConfig, TrainingResult, train_models
+
+
+@dataclass
+class TrainingRun:
+    model: RegisteredModel
+    result: TrainingResult | None
+    reused: bool
+    """True when a model with the same data, parameters and code was already registered."""
+
+
+def train_and_register(
+    con: duckdb.DuckDBPyConnection,
+    models_dir: Path,
+    repo: Path,
+    config: TrainingConfig | None = None,
+    trigger: str = "manual",
+) -> TrainingRun:
+    config = config or TrainingConfig()
+    frame = read_features(con, end=config.cutoff, labelled_only=True)
+    result = train_models(frame, config)
+    code = registry.code_version(repo)
+    version = registry.model_version(
+        str(config.cutoff),
+        result.data_fingerprint,
+        {"chosen": result.chosen, **result.params, "validation_days": config.validation_days},
+        code,
+    )
+    existing = registry.get(con, version)
+    if existing is not None:
+        return TrainingRun(model=existing, result=result, reused=True)
+    record = {
+        "model_version": version,
+        "trigger": trigger,
+        "cutoff_date": str(config.cutoff),
+        **result.windows,
+        "training_rows": result.training_rows,
+        "validation_rows": result.validation_rows,
+        "code_version": code,
+        "data_fingerprint": result.data_fingerprint,
+        "algorithm": result.chosen,
+        "params": result.params,
+        "metrics": {**result.metrics, **_family_aucs(result)},
+        "threshold": result.threshold,
+        "artifact_path": str(models_dir / version),
+    }
+    files = {
+        "model_card.md": model_card(result, version, code).encode(),
+        "metadata.json": json.dumps(
+            {
+                **record,
+                "comparison": result.comparison.to_dict(orient="records"),
+                "features": FEATURES,
+            },
+            indent=2,
+            default=str,
+        ).encode(),
+        "roc.png": roc_plot(result),
+        "calibration.png": calibration_plot(result),
+        "importance.png": importance_plot(result),
+    }
+    model = registry.register(con, record, result.model, files)
+    return TrainingRun(model=model, result=result, reused=False)
+
+
+def _family_aucs(result: TrainingResult) -> dict[str, float]:
+    """The best validation ROC AUC of each model family (baseline, logistic, boosting)."""
+    best = result.comparison.groupby("family").roc_auc.max()
+    return {f"{family}_roc_auc": float(auc) for family, auc in best.items()}
+
+
+@dataclass
+class GateDecision:
+    promote: bool
+    reason: str
+    candidate_auc: float
+    champion_version: str | None
+    champion_auc: float | None
+
+
+def evaluate_gate(
+    con: duckdb.DuckDBPyConnection, candidate_version: str, margin: float
+) -> GateDecision:
+    """Score the current champion on the candidate's validation window and decide."""
+    candidate = registry.get(con, candidate_version)
+    if candidate is None:
+        raise registry.RegistryError(f"unknown candidate model {candidate_version}")
+    current = registry.champion(con)
+    champion_auc = None
+    if current is not None and current.model_version != candidate_version:
+        window = read_features(
+            con, candidate.validation_start, candidate.validation_end, labelled_only=True
+        )
+        scores = current.load().predict_proba(window[FEATURES])[:, 1]
+        champion_auc = classification_metrics(window[LABEL].astype(int), scores)["roc_auc"]
+    if current is not None and current.model_version == candidate_version:
+        return GateDecision(
+            True,
+            "candidate is already the champion",
+            candidate.validation_roc_auc,
+            current.model_version,
+            candidate.validation_roc_auc,
+        )
+    promote, reason = registry.decide_promotion(candidate.validation_roc_auc, champion_auc, margin)
+    return GateDecision(
+        promote,
+        reason,
+        candidate.validation_roc_auc,
+        current.model_version if current else None,
+        champion_auc,
+    )

@@ -1,0 +1,238 @@
+"""Training and inference pipelines: candidate -> promotion gate -> champion -> predictions.
+
+All decisions live in ml/ (training, the gate, scoring); these assets wire them to Dagster
+and put what a person needs to judge a model into the UI."""
+
+import base64
+from datetime import date
+
+import numpy as np
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetExecutionContext,
+    AssetKey,
+    Config,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    asset_check,
+)
+
+from ingest.settings import REPO_ROOT
+from ml import registry
+from ml.planning import DEFAULT_CUTOFF
+from ml.report import importance_markdown, score_histogram
+from ml.scoring import score_days
+from ml.train import TrainingConfig
+from ml.training import evaluate_gate, train_and_register
+from orchestration.partitions import WAREHOUSE_POOL, daily_partitions, single_run
+from orchestration.resources import MlSettings, WarehouseResource
+
+CANDIDATE = AssetKey(["ml", "candidate_model"])
+FEATURES_ASSET = AssetKey(["features", "flight_features"])
+
+
+class TrainingRunConfig(Config):
+    cutoff: str = DEFAULT_CUTOFF.isoformat()
+    """Train on flight dates before this day; validate on the weeks just before it."""
+    validation_days: int = 28
+    trigger: str = "manual"
+    """Why this training runs (manual, first model, drift, schedule, ...): recorded."""
+
+
+def _image(png: bytes, alt: str) -> str:
+    return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})"
+
+
+def _window(windows: dict[str, str], name: str) -> str:
+    return f"{windows[name + '_start']} .. {windows[name + '_end']}"
+
+
+def _candidate_version(instance) -> str:
+    event = instance.get_latest_materialization_event(CANDIDATE)
+    if event is None or event.asset_materialization is None:
+        raise registry.RegistryError("ml/candidate_model has never been materialized: train first")
+    return str(event.asset_materialization.metadata["model_version"].value)
+
+
+@asset(
+    key=CANDIDATE,
+    group_name="training",
+    deps=[FEATURES_ASSET],
+    pool=WAREHOUSE_POOL,
+    kinds={"scikitlearn", "duckdb"},
+    description=(
+        "Trains and compares a route-rate baseline, logistic regression and gradient "
+        "boosting (small grid) on features.flight_features before the cutoff, validated on "
+        "the last weeks before it (time-ordered). Registers the best as a candidate in "
+        "ml.model_registry with its artifacts under models/<version>/."
+    ),
+)
+def candidate_model(
+    context: AssetExecutionContext, config: TrainingRunConfig, warehouse: WarehouseResource
+) -> MaterializeResult:
+    settings = warehouse.settings
+    training = TrainingConfig(
+        cutoff=date.fromisoformat(config.cutoff), validation_days=config.validation_days
+    )
+    with warehouse.connect() as con:
+        run = train_and_register(con, settings.models, REPO_ROOT, training, config.trigger)
+    result, model = run.result, run.model
+    metrics = result.metrics
+    comparison = result.comparison[["candidate", "roc_auc", "pr_auc", "log_loss", "brier"]]
+    files = settings.models / model.model_version
+    context.log.info(
+        f"candidate {model.model_version}: {result.chosen}, ROC AUC {metrics['roc_auc']:.4f}"
+    )
+    return MaterializeResult(
+        metadata={
+            "model_version": model.model_version,
+            "reused_existing_version": run.reused,
+            "algorithm": result.chosen,
+            "trigger": config.trigger,
+            "cutoff": config.cutoff,
+            "training_window": _window(result.windows, "training"),
+            "validation_window": _window(result.windows, "validation"),
+            "training_rows": result.training_rows,
+            "validation_rows": result.validation_rows,
+            "validation_roc_auc": metrics["roc_auc"],
+            "validation_pr_auc": metrics["pr_auc"],
+            "validation_log_loss": metrics["log_loss"],
+            "validation_brier": metrics["brier"],
+            "threshold": result.threshold,
+            "candidates": MetadataValue.md(comparison.round(4).to_markdown(index=False)),
+            "calibration": MetadataValue.md(result.calibration.round(4).to_markdown(index=False)),
+            "top_features": MetadataValue.md(importance_markdown(result)),
+            "plots": MetadataValue.md(
+                "\n\n".join(
+                    _image((files / name).read_bytes(), name)
+                    for name in ("roc.png", "calibration.png", "importance.png")
+                )
+            ),
+            "model_card": MetadataValue.path(str(files / "model_card.md")),
+        }
+    )
+
+
+@asset_check(
+    asset=CANDIDATE,
+    name="beats_champion",
+    blocking=True,
+    description=(
+        "The promotion gate: the candidate becomes champion only if there is none yet, or if "
+        "its ROC AUC beats the champion's on the candidate's validation window by the margin. "
+        "Blocking: a worse model never reaches scoring."
+    ),
+)
+def beats_champion(
+    context: AssetCheckExecutionContext, warehouse: WarehouseResource, ml: MlSettings
+) -> AssetCheckResult:
+    version = _candidate_version(context.instance)
+    with warehouse.connect() as con:
+        decision = evaluate_gate(con, version, ml.promotion_margin)
+        registry.record_decision(
+            con, version, decision.promote, decision.reason, decision.champion_auc
+        )
+    return AssetCheckResult(
+        passed=decision.promote,
+        severity=AssetCheckSeverity.ERROR,
+        description=decision.reason,
+        metadata={
+            "candidate_version": version,
+            "candidate_roc_auc": decision.candidate_auc,
+            "champion_version": decision.champion_version or "none",
+            "champion_roc_auc_same_window": decision.champion_auc
+            if decision.champion_auc is not None
+            else float("nan"),
+            "margin": ml.promotion_margin,
+            "reason": decision.reason,
+        },
+    )
+
+
+@asset(
+    key=AssetKey(["ml", "champion_model"]),
+    group_name="training",
+    deps=[CANDIDATE],
+    pool=WAREHOUSE_POOL,
+    description=(
+        "Promotes the candidate that passed the gate to champion in ml.model_registry (the "
+        "previous champion is retired). Runs only when beats_champion passed."
+    ),
+)
+def champion_model(
+    context: AssetExecutionContext, warehouse: WarehouseResource
+) -> MaterializeResult:
+    version = _candidate_version(context.instance)
+    with warehouse.connect() as con:
+        previous = registry.champion(con)
+        decision = con.execute(
+            "select decision from ml.model_registry where model_version = ?", [version]
+        ).fetchone()
+        if decision is None or decision[0] != "promote":
+            raise registry.RegistryError(
+                f"candidate {version} has no 'promote' decision from the gate; not promoting"
+            )
+        registry.promote(con, version)
+    return MaterializeResult(
+        metadata={
+            "champion_version": version,
+            "previous_champion": previous.model_version if previous else "none",
+        }
+    )
+
+
+@asset(
+    key=AssetKey(["ml", "predictions"]),
+    group_name="inference",
+    deps=[FEATURES_ASSET, AssetKey(["ml", "champion_model"])],
+    partitions_def=daily_partitions,
+    backfill_policy=single_run,
+    pool=WAREHOUSE_POOL,
+    kinds={"duckdb"},
+    description=(
+        "Batch inference: every scheduled flight of the partition's day scored by the "
+        "champion, from the same feature rows training reads. Re-scoring a day replaces it."
+    ),
+)
+def predictions(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+    days = context.partition_keys
+    with warehouse.connect() as con:
+        model = registry.require_champion(con)
+        scored = score_days(con, model, days)
+    scores = np.concatenate([day.scores for day in scored])
+    context.log.info(
+        f"scored {len(scores)} flights of {len(days)} day(s) with {model.model_version}"
+    )
+    return MaterializeResult(
+        metadata={
+            "model_version": model.model_version,
+            "partition_window": f"{days[0]} .. {days[-1]}",
+            "dagster/row_count": len(scores),
+            "mean_score": float(scores.mean()),
+            "predicted_delay_share": float((scores >= model.threshold).mean()),
+            "threshold": model.threshold,
+            "score_distribution": MetadataValue.md(score_histogram(scores)),
+        }
+    )
+
+
+@asset_check(
+    asset=AssetKey(["ml", "predictions"]),
+    name="no_flight_scored_twice",
+    blocking=True,
+    description="Every flight appears at most once in ml.predictions.",
+)
+def no_flight_scored_twice(warehouse: WarehouseResource) -> AssetCheckResult:
+    with warehouse.connect() as con:
+        duplicates = con.execute(
+            "select count(*) from (select flight_id from ml.predictions "
+            "group by flight_id having count(*) > 1)"
+        ).fetchone()[0]
+    return AssetCheckResult(passed=duplicates == 0, metadata={"duplicated_flights": duplicates})
+
+
+ml_assets = [candidate_model, champion_model, predictions]
+ml_checks = [beats_champion, no_flight_scored_twice]
