@@ -72,8 +72,8 @@ def model_card(result: TrainingResult, version: str, code: str) -> str:
         f"{result.windows['training_end']} ({result.training_rows:,} flights)",
         f"- validation window: {result.windows['validation_start']} .. "
         f"{result.windows['validation_end']} ({result.validation_rows:,} flights), time-ordered",
-        f"- the final model is refitted on both windows (all labelled flights before "
-        f"{result.config.cutoff})",
+        "- the model is the one fitted on the training window and measured on the "
+        "validation window (not refitted), so the metrics below are its own",
         f"- data fingerprint `{result.data_fingerprint[:16]}`",
         "",
         "## Validation metrics",

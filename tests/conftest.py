@@ -55,3 +55,32 @@ def run_dbt(settings: Settings, *args: str) -> subprocess.CompletedProcess:
     if completed.returncode != 0:
         pytest.fail(f"dbt {' '.join(args)} failed:\n{completed.stdout[-6000:]}{completed.stderr}")
     return completed
+
+
+@pytest.fixture(scope="session")
+def six_weeks(tmp_path_factory, source, dbt_manifest) -> Settings:
+    """A warehouse built by the real loader and dbt over 2013-01-01 .. 2013-02-14 (actuals
+    through 02-13, schedules through 02-14). Read-only for tests: copy it to change it."""
+    from datetime import date
+
+    from ingest.feeds import export_feeds
+    from ingest.loader import connect, ingest_all
+
+    settings = Settings(home=tmp_path_factory.mktemp("six_weeks"))
+    export_feeds(settings.landing, until=date(2013, 2, 13), source=source)
+    con = connect(settings.warehouse)
+    try:
+        ingest_all(con, settings.landing, settings.quarantine)
+    finally:
+        con.close()
+    run_dbt(settings, "build")
+    return settings
+
+
+def copy_of(settings: Settings, tmp_path: Path) -> Settings:
+    import shutil
+
+    copy = Settings(home=tmp_path / "copy")
+    copy.warehouse_dir.mkdir(parents=True)
+    shutil.copy(settings.warehouse, copy.warehouse)
+    return copy

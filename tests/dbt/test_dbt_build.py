@@ -127,3 +127,28 @@ def test_features_of_the_next_day_are_point_in_time_correct(tmp_path_factory, so
     pd.testing.assert_frame_equal(
         features_of(partial, D.isoformat()), features_of(full, D.isoformat()), check_dtype=False
     )
+
+
+def test_no_outcome_of_the_day_or_after_reaches_its_features(six_weeks, tmp_path):
+    """Rewrite every outcome from D on (all flights 3 hours late) and rebuild: the features
+    of D are unchanged, those of D + 1 are not (so the rewrite did reach the features)."""
+    from tests.conftest import copy_of
+
+    day, next_day = "2013-02-05", "2013-02-06"
+    settings = copy_of(six_weeks, tmp_path)
+    before_d, before_next = features_of(settings, day), features_of(settings, next_day)
+
+    con = duckdb.connect(str(settings.warehouse))
+    con.execute(
+        f"update raw.actuals set arr_delay = 180, dep_delay = 180, dep_time = 900 "
+        f"where flight_date >= '{day}'"
+    )
+    con.close()
+    run_dbt(settings, "build", "--full-refresh", "--exclude", "tag:ml")
+
+    after_d, after_next = features_of(settings, day), features_of(settings, next_day)
+    assert after_d.is_delayed.all() and not before_d.is_delayed.all()
+    features = [c for c in before_d.columns if c != "is_delayed"]
+    pd.testing.assert_frame_equal(before_d[features], after_d[features], check_dtype=False)
+    assert (after_next.origin_delay_rate_1d == 1.0).all()
+    assert not before_next.origin_delay_rate_1d.equals(after_next.origin_delay_rate_1d)

@@ -1,0 +1,224 @@
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from ingest.settings import REPO_ROOT
+from ml import registry
+from ml.features import FEATURE_RELATION, FEATURES, read_features
+from ml.scoring import ScoringError, score_days
+from ml.train import TrainingConfig, TrainingError, train_models
+from ml.training import evaluate_gate, train_and_register
+from tests.conftest import copy_of
+
+CONFIG = TrainingConfig(cutoff=date(2013, 2, 7), validation_days=7)
+
+
+@pytest.fixture
+def warehouse(six_weeks, tmp_path):
+    settings = copy_of(six_weeks, tmp_path)
+    con = duckdb.connect(str(settings.warehouse))
+    yield settings, con
+    con.close()
+
+
+@pytest.fixture(scope="module")
+def trained(six_weeks, tmp_path_factory):
+    """six_weeks with one model trained, registered and promoted (trained once per module)."""
+    settings = copy_of(six_weeks, tmp_path_factory.mktemp("trained"))
+    con = duckdb.connect(str(settings.warehouse))
+    run = train_and_register(con, settings.models, REPO_ROOT, CONFIG, trigger="test")
+    registry.promote(con, run.model.model_version)
+    con.close()
+    return settings, run
+
+
+@pytest.fixture
+def with_champion(trained, tmp_path):
+    settings, run = trained
+    copy = copy_of(settings, tmp_path)
+    con = duckdb.connect(str(copy.warehouse))
+    yield copy, con, run
+    con.close()
+
+
+def test_training_is_deterministic(six_weeks):
+    con = duckdb.connect(str(six_weeks.warehouse), read_only=True)
+    frame = read_features(con, labelled_only=True)
+    con.close()
+    first, second = train_models(frame, CONFIG), train_models(frame, CONFIG)
+
+    assert first.chosen == second.chosen
+    assert first.metrics == second.metrics
+    pd.testing.assert_frame_equal(first.comparison, second.comparison)
+    np.testing.assert_array_equal(first.validation_scores, second.validation_scores)
+    later = frame[frame.flight_date >= date(2013, 2, 7)]
+    np.testing.assert_array_equal(
+        first.model.predict_proba(later[FEATURES]), second.model.predict_proba(later[FEATURES])
+    )
+    assert first.data_fingerprint == second.data_fingerprint
+
+
+def test_validation_is_the_weeks_before_the_cutoff_never_a_random_split(trained):
+    result = trained[1].result
+
+    assert result.windows["validation_start"] == "2013-01-31"
+    assert result.windows["validation_end"] == "2013-02-06"
+    assert result.windows["training_end"] == "2013-01-30"
+    assert set(result.comparison.family) == {"baseline", "logistic_regression", "gradient_boosting"}
+    assert result.metrics["roc_auc"] == result.comparison.roc_auc.max()
+    assert 0.05 <= result.threshold <= 0.95
+
+
+def test_training_without_enough_history_says_so(six_weeks):
+    con = duckdb.connect(str(six_weeks.warehouse), read_only=True)
+    frame = read_features(con, labelled_only=True)
+    con.close()
+    with pytest.raises(TrainingError, match="not enough labelled features before the cutoff"):
+        train_models(frame, TrainingConfig(cutoff=date(2013, 1, 5), validation_days=7))
+
+
+def test_the_first_model_is_promoted_and_a_worse_one_is_not(six_weeks, trained, tmp_path):
+    settings, first = trained
+    fresh = copy_of(six_weeks, tmp_path / "fresh")
+    con = duckdb.connect(str(fresh.warehouse))
+    registry.register(
+        con,
+        {**_record_of(first), "artifact_path": first.model.artifact_path},
+        first.model.load(),
+        {},
+    )
+    decision = evaluate_gate(con, first.model.model_version, margin=0.002)
+    assert decision.promote and "no champion yet" in decision.reason
+    registry.promote(con, first.model.model_version)
+
+    # A candidate that is the naive baseline, registered on the same window, must lose.
+    baseline = first.result.comparison.set_index("candidate").loc["route_baseline"]
+    from ml.models import RouteRateBaseline
+
+    train = read_features(con, end="2013-01-30", labelled_only=True)
+    weak = RouteRateBaseline().fit(train[FEATURES], train.is_delayed.astype(int))
+    record = {
+        "model_version": "worse-1",
+        "trigger": "test",
+        "cutoff_date": "2013-02-07",
+        **first.result.windows,
+        "training_rows": len(train),
+        "validation_rows": first.result.validation_rows,
+        "code_version": "test",
+        "data_fingerprint": "x",
+        "algorithm": "route_baseline",
+        "params": {},
+        "metrics": {"roc_auc": float(baseline.roc_auc)},
+        "threshold": 0.3,
+        "artifact_path": str(settings.models / "worse-1"),
+    }
+    registry.register(con, record, weak, {})
+    decision = evaluate_gate(con, "worse-1", margin=0.002)
+
+    assert not decision.promote
+    assert decision.champion_version == first.model.model_version
+    assert decision.champion_auc == pytest.approx(first.result.metrics["roc_auc"])
+    assert "does not beat the champion" in decision.reason
+    con.close()
+
+
+def _record_of(run):
+    result = run.result
+    return {
+        "model_version": run.model.model_version,
+        "trigger": "test",
+        "cutoff_date": str(result.config.cutoff),
+        **result.windows,
+        "training_rows": result.training_rows,
+        "validation_rows": result.validation_rows,
+        "code_version": "test",
+        "data_fingerprint": result.data_fingerprint,
+        "algorithm": result.chosen,
+        "params": result.params,
+        "metrics": result.metrics,
+        "threshold": result.threshold,
+    }
+
+
+def test_the_gate_decision_rule():
+    assert registry.decide_promotion(0.70, None, 0.01)[0]
+    assert registry.decide_promotion(0.72, 0.70, 0.01)[0]
+    assert not registry.decide_promotion(0.705, 0.70, 0.01)[0]
+    assert not registry.decide_promotion(0.69, 0.70, 0.0)[0]
+
+
+def test_same_data_and_code_give_the_same_registered_version(with_champion):
+    settings, con, first = with_champion
+    again = train_and_register(con, settings.models, REPO_ROOT, CONFIG)
+    assert again.reused and again.model.model_version == first.model.model_version
+    assert con.execute("select count(*) from ml.model_registry").fetchone()[0] == 1
+    card = (Path(first.model.artifact_path) / "model_card.md").read_text()
+    assert "validation window: 2013-01-31 .. 2013-02-06" in card
+
+
+def test_scoring_a_day_twice_gives_the_same_rows_once(with_champion):
+    settings, con, run = with_champion
+    champion = registry.require_champion(con)
+
+    score_days(con, champion, ["2013-02-10", "2013-02-11"])
+    first = con.execute("select * exclude (scored_at) from ml.predictions order by all").df()
+    score_days(con, champion, ["2013-02-10"])
+    second = con.execute("select * exclude (scored_at) from ml.predictions order by all").df()
+
+    pd.testing.assert_frame_equal(first, second)
+    flights = con.execute(
+        "select count(*) from features.flight_features "
+        "where flight_date between '2013-02-10' and '2013-02-11'"
+    ).fetchone()[0]
+    assert len(second) == second.flight_id.nunique() == flights
+
+
+def test_a_day_without_features_fails_and_writes_nothing(with_champion):
+    settings, con, run = with_champion
+    champion = registry.require_champion(con)
+    score_days(con, champion, ["2013-02-12"])
+
+    with pytest.raises(ScoringError, match="no rows in features.flight_features for 2013-03-01"):
+        score_days(con, champion, ["2013-02-12", "2013-03-01"])
+    assert con.execute("select count(distinct flight_date) from ml.predictions").fetchone()[0] == 1
+
+
+def test_scoring_without_a_champion_says_what_to_do(warehouse):
+    _, con = warehouse
+    with pytest.raises(registry.RegistryError, match="no champion model"):
+        registry.require_champion(con)
+
+
+class RecordingConnection:
+    """Wraps a DuckDB connection and records every SQL statement it runs."""
+
+    def __init__(self, con):
+        self.con, self.statements = con, []
+
+    def execute(self, sql, *args, **kwargs):
+        self.statements.append(sql)
+        return self.con.execute(sql, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.con, name)
+
+
+def test_training_and_scoring_read_the_same_feature_relation(with_champion):
+    settings, con, _ = with_champion
+    training = RecordingConnection(con)
+    train_and_register(training, settings.models, REPO_ROOT, CONFIG)
+    scoring = RecordingConnection(con)
+    score_days(scoring, registry.require_champion(con), ["2013-02-12"])
+
+    def feature_reads(statements):
+        return {s.split(" from ")[1].split()[0] for s in statements if " from features." in s}
+
+    assert (
+        feature_reads(training.statements)
+        == feature_reads(scoring.statements)
+        == {FEATURE_RELATION}
+    )

@@ -1,0 +1,72 @@
+"""The training and inference pipelines through Dagster, with the gate blocking promotion."""
+
+from datetime import date
+
+import duckdb
+from dagster import DagsterInstance, materialize
+
+from ingest.feeds import export_feeds
+from orchestration.runner import RunOptions, run_pipeline
+
+
+def _query(settings, sql):
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_train_promote_score_evaluate_and_a_blocked_promotion(
+    home, source, dbt_manifest, monkeypatch, capsys
+):
+    monkeypatch.setenv("DAGSTER_HOME", str(home.dagster_home))
+    export_feeds(home.landing, until=date(2013, 1, 20), source=source)
+    options = RunOptions(
+        cutoff=date(2013, 1, 15), validation_days=4, scoring_range=("2013-01-15", "2013-01-21")
+    )
+    assert run_pipeline(home, options) == 0
+    out = capsys.readouterr().out
+    assert "out-of-time ROC AUC" in out and "validation ROC AUC" in out
+
+    ((version, status, decision),) = _query(
+        home, "select model_version, status, decision from ml.model_registry"
+    )
+    assert status == "champion" and decision == "promote"
+    scheduled = _query(
+        home,
+        "select count(*) from features.flight_features "
+        "where flight_date between '2013-01-15' and '2013-01-21'",
+    )[0][0]
+    assert _query(home, "select count(*), count(distinct flight_id) from ml.predictions")[0] == (
+        scheduled,
+        scheduled,
+    )
+    days = _query(home, "select count(*) from ml.model_performance_daily")[0][0]
+    assert days == 6  # the 21st has schedules but no outcomes yet
+
+    # A candidate that cannot clear the margin: the blocking gate stops the promotion.
+    from orchestration.assets.ml import beats_champion, candidate_model, champion_model
+    from orchestration.resources import MlSettings, WarehouseResource
+
+    result = materialize(
+        [candidate_model, champion_model, beats_champion],
+        instance=DagsterInstance.get(),
+        resources={"warehouse": WarehouseResource(), "ml": MlSettings(promotion_margin=1.0)},
+        run_config={
+            "ops": {
+                "ml__candidate_model": {
+                    "config": {"cutoff": "2013-01-16", "validation_days": 4, "trigger": "test"}
+                }
+            }
+        },
+        raise_on_error=False,
+    )
+    checks = result.get_asset_check_evaluations()
+    assert [c.passed for c in checks] == [False]
+    assert "does not beat the champion" in checks[0].description
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert materialized == {"ml/candidate_model"}
+    rows = _query(home, "select model_version, status, decision from ml.model_registry order by 1")
+    assert (version, "champion", "promote") in rows
+    assert any(status == "candidate" and decision == "reject" for _, status, decision in rows)
