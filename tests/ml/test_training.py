@@ -161,7 +161,7 @@ def test_same_data_and_code_give_the_same_registered_version(with_champion):
 
 
 def test_scoring_a_day_twice_gives_the_same_rows_once(with_champion):
-    settings, con, run = with_champion
+    _settings, con, _run = with_champion
     champion = registry.require_champion(con)
 
     score_days(con, champion, ["2013-02-10", "2013-02-11"])
@@ -178,11 +178,11 @@ def test_scoring_a_day_twice_gives_the_same_rows_once(with_champion):
 
 
 def test_a_day_without_features_fails_and_writes_nothing(with_champion):
-    settings, con, run = with_champion
+    _settings, con, _run = with_champion
     champion = registry.require_champion(con)
     score_days(con, champion, ["2013-02-12"])
 
-    with pytest.raises(ScoringError, match="no rows in features.flight_features for 2013-03-01"):
+    with pytest.raises(ScoringError, match=r"no rows in features\.flight_features for 2013-03-01"):
         score_days(con, champion, ["2013-02-12", "2013-03-01"])
     assert con.execute("select count(distinct flight_date) from ml.predictions").fetchone()[0] == 1
 
