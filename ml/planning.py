@@ -7,6 +7,8 @@ from datetime import date
 
 # Train on flights before this day by default; score the quarter from it.
 DEFAULT_CUTOFF = date(2013, 10, 1)
+# Fewer labelled training rows than this and training refuses to run.
+MIN_TRAINING_ROWS = 1000
 
 
 def days_to_score(

@@ -26,7 +26,7 @@ from sklearn.inspection import permutation_importance
 from ml.features import FEATURES, KEY_COLUMNS, LABEL
 from ml.metrics import best_f1_threshold, calibration_table, classification_metrics
 from ml.models import SEED, candidates
-from ml.planning import DEFAULT_CUTOFF
+from ml.planning import DEFAULT_CUTOFF, MIN_TRAINING_ROWS
 
 
 class TrainingError(Exception):
@@ -37,7 +37,7 @@ class TrainingError(Exception):
 class TrainingConfig:
     cutoff: date = DEFAULT_CUTOFF
     validation_days: int = 28
-    min_training_rows: int = 1000
+    min_training_rows: int = MIN_TRAINING_ROWS
 
     @property
     def validation_start(self) -> date:

@@ -77,6 +77,34 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run_pipeline(settings, options)
 
 
+def cmd_ingest(args: argparse.Namespace) -> int:
+    """The loader alone, without Dagster: for a dbt slice in CI, or a quick look."""
+    from ingest.loader import connect, ingest_all
+
+    settings = get_settings()
+    con = connect(settings.warehouse)
+    try:
+        results = ingest_all(con, settings.landing, settings.quarantine)
+    finally:
+        con.close()
+    for name, result in results.items():
+        print(
+            f"  {name:<10} {len(result.outcomes):>4} files, {result.skipped:>4} unchanged, "
+            f"{result.rows_loaded:>8,} rows loaded, {result.rows_quarantined:>5,} quarantined"
+        )
+        for outcome in result.files_quarantined:
+            print(f"    quarantined {outcome.path.name}: {outcome.reason}")
+    return 0
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from ingest.publish import publish_snapshot
+
+    published = publish_snapshot(get_settings().warehouse)
+    print(f"published {published.path} ({published.seconds:.1f}s)")
+    return 0
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     from orchestration.dbt_manifest import ensure_manifest
 
@@ -141,6 +169,14 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--score-to", type=_iso, default="2013-12-31", help="last day to score")
     run.add_argument("--no-score", action="store_true", help="skip the inference pipeline")
     run.set_defaults(handler=cmd_run)
+
+    ingest = commands.add_parser("ingest", help="load landed files into raw (no Dagster, no dbt)")
+    ingest.set_defaults(handler=cmd_ingest)
+
+    publish = commands.add_parser(
+        "publish", help="publish the analysts' snapshot data/warehouse/analytics.duckdb"
+    )
+    publish.set_defaults(handler=cmd_publish)
 
     ui = commands.add_parser("ui", help="open the Dagster UI (dagster dev) on this data directory")
     ui.add_argument("--port", type=int, default=3000)

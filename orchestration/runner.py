@@ -11,16 +11,17 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 import duckdb
 
 from ingest.catalog import FEEDS
 from ingest.loader import PARTITION_RE, Loader, connect
+from ingest.publish import publish_snapshot, snapshot_path
 from ingest.settings import Settings
 from ingest.summary import quarantine_counts, table_counts
 from ingest.windows import partition_range, plan_window
-from ml.planning import DEFAULT_CUTOFF, days_to_score
+from ml.planning import DEFAULT_CUTOFF, MIN_TRAINING_ROWS, days_to_score
 
 SCORING_RANGE = ("2013-10-01", "2013-12-31")
 
@@ -154,6 +155,7 @@ class Launcher:
 
         self.instance = DagsterInstance.get()
         self._defs = None
+        self.run_ids: list[str] = []
         log_dir = settings.home / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = log_dir / f"run-{time.strftime('%Y%m%dT%H%M%S')}.log"
@@ -194,6 +196,7 @@ class Launcher:
                 raise_on_error=False,
                 asset_selection=selection,
             )
+        self.run_ids.append(result.run_id)
         _report_steps(result)
         _report_checks(result)
         status = "succeeded" if result.success else "FAILED"
@@ -275,6 +278,22 @@ def run_training_pipeline(settings: Settings, launcher: Launcher, options: RunOp
         print(
             f"training pipeline: a model for the cutoff {cutoff} is registered; "
             "not retraining (--retrain forces it)"
+        )
+        return True
+    validation_start = (options.cutoff - timedelta(days=options.validation_days)).isoformat()
+    counts = _read(
+        settings,
+        "select count(*) filter (where flight_date < ?::date), "
+        "count(*) filter (where flight_date >= ?::date and flight_date < ?::date) "
+        "from features.flight_features where is_delayed is not null",
+        [validation_start, validation_start, cutoff],
+    )
+    training_rows, validation_rows = counts[0] if counts else (0, 0)
+    if training_rows < MIN_TRAINING_ROWS or validation_rows == 0:
+        print(
+            f"training pipeline: skipped, the warehouse has {training_rows:,} labelled flights "
+            f"before {validation_start} and {validation_rows:,} in the validation window "
+            f"{validation_start} .. {cutoff}; land more days or pass --cutoff"
         )
         return True
     print(f"training pipeline: train on flights before {cutoff}")
@@ -395,5 +414,11 @@ def run_pipeline(settings: Settings, options: RunOptions | None = None) -> int:
         print(f"a run failed; see its logs in the UI (flightline ui) or {launcher.log_path}")
         return 1
     print_model_report(settings, options)
+    if launcher.run_ids or not snapshot_path(settings.warehouse).exists():
+        published = publish_snapshot(settings.warehouse, launcher.run_ids)
+        print(
+            f"\npublished the analysts' snapshot {published.path} "
+            f"({published.bytes / 1e6:.0f} MB in {published.seconds:.1f}s)"
+        )
     print_summary(settings, time.perf_counter() - started)
     return 0

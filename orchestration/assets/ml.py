@@ -67,7 +67,7 @@ def _candidate_version(instance) -> str:
         "Trains and compares a route-rate baseline, logistic regression and gradient "
         "boosting (small grid) on features.flight_features before the cutoff, validated on "
         "the last weeks before it (time-ordered). Registers the best as a candidate in "
-        "ml.model_registry with its artifacts under models/<version>/."
+        "ml.model_registry with its artifacts under models/{version}/."
     ),
 )
 def candidate_model(

@@ -6,6 +6,8 @@ import duckdb
 from dagster import DagsterInstance, materialize
 
 from ingest.feeds import export_feeds
+from ingest.publish import snapshot_path
+from ingest.settings import DBT_PROJECT_DIR
 from orchestration.runner import RunOptions, run_pipeline
 
 
@@ -44,6 +46,15 @@ def test_train_promote_score_evaluate_and_a_blocked_promotion(
     )
     days = _query(home, "select count(*) from ml.model_performance_daily")[0][0]
     assert days == 6  # the 21st has schedules but no outcomes yet
+
+    # The analysts' questions all answer from the published snapshot.
+    snapshot = duckdb.connect(str(snapshot_path(home.warehouse)), read_only=True)
+    questions = sorted((DBT_PROJECT_DIR / "analyses").glob("*.sql"))
+    assert len(questions) == 10
+    for question in questions:
+        rows = snapshot.execute(question.read_text()).fetchall()
+        assert rows, f"{question.name} returned no rows"
+    snapshot.close()
 
     # A candidate that cannot clear the margin: the blocking gate stops the promotion.
     from orchestration.assets.ml import beats_champion, candidate_model, champion_model

@@ -24,6 +24,7 @@ def test_the_feature_pipeline_runs_end_to_end_and_only_on_new_work(
     export_feeds(home.landing, until=date(2013, 1, 3), source=source)
 
     assert run_pipeline(home) == 0
+    assert "training pipeline: skipped" in capsys.readouterr().out
     flights = source["flights"]
     scheduled = int((flights.flight_date <= "2013-01-04").sum())
     assert _count(home, "select count(*) from marts.fct_flights") == scheduled
@@ -33,6 +34,7 @@ def test_the_feature_pipeline_runs_end_to_end_and_only_on_new_work(
     instance = DagsterInstance.get()
     runs = instance.get_runs()
     assert len(runs) == 1 and runs[0].status == DagsterRunStatus.SUCCESS
+    assert runs[0].job_name == "feature_pipeline"
     assert runs[0].tags["dagster/asset_partition_range_start"] == "2013-01-01"
     assert runs[0].tags["dagster/asset_partition_range_end"] == "2013-01-04"
     check = instance.event_log_storage.get_latest_asset_check_execution_by_key(
