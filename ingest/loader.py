@@ -239,13 +239,7 @@ def _stage_select(spec: FeedSpec, paths: list[Path]) -> str:
             "quote='\"', escape='\"', store_rejects=true, rejects_table='_rejects', "
             "rejects_scan='_rejects_scan')"
         )
-        fields = ", ".join(f'"{name}"' for name in names)
-        raw = "to_json(struct_pack(" + ", ".join(f'"{n}" := "{n}"' for n in names) + "))"
-        return (
-            f"select {fields}, filename as _source_file, "
-            f"row_number() over (partition by filename) as _row_number, {raw}::varchar as _raw "
-            f"from {source}"
-        )
+        return _tabular_select([f'"{name}"' for name in names], names, source)
     if spec.format == "jsonl":
         fields = ", ".join(
             f'case when _is_object then json_extract_string(line, \'$."{name}"\') end as "{name}"'
@@ -258,12 +252,21 @@ def _stage_select(spec: FeedSpec, paths: list[Path]) -> str:
             f"{_JSON_OBJECT} is not null as _is_object "
             f"from {_jsonl_reader(paths)})"
         )
-    fields = ", ".join(f'cast("{name}" as varchar) as "{name}"' for name in names)
+    return _tabular_select(
+        [f'cast("{name}" as varchar) as "{name}"' for name in names],
+        names,
+        f"read_parquet({files}, filename=true, union_by_name=true)",
+    )
+
+
+def _tabular_select(fields: list[str], names: list[str], source: str) -> str:
+    """Records of a CSV or Parquet scan: the fields, their file, their row number in it, and
+    the record as JSON text (what ingest.quarantined_rows keeps of a rejected row)."""
     raw = "to_json(struct_pack(" + ", ".join(f'"{n}" := "{n}"' for n in names) + "))"
     return (
-        f"select {fields}, filename as _source_file, "
+        f"select {', '.join(fields)}, filename as _source_file, "
         f"row_number() over (partition by filename) as _row_number, {raw}::varchar as _raw "
-        f"from read_parquet({files}, filename=true, union_by_name=true)"
+        f"from {source}"
     )
 
 

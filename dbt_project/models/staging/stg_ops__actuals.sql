@@ -6,9 +6,7 @@ source as (
 
 final as (
     select
-        md5(
-            concat_ws('|', strftime(flight_date, '%Y-%m-%d'), carrier, flight, origin)
-        ) as flight_id,
+        {{ flight_id('flight_date', 'carrier', 'flight', 'origin') }} as flight_id,
         flight_date,
         dep_time as actual_departure_hhmm,
         dep_delay as departure_delay_minutes,

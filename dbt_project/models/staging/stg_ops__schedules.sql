@@ -6,9 +6,7 @@ source as (
 
 renamed as (
     select
-        md5(
-            concat_ws('|', strftime(flight_date, '%Y-%m-%d'), carrier, flight, origin)
-        ) as flight_id,
+        {{ flight_id('flight_date', 'carrier', 'flight', 'origin') }} as flight_id,
         flight_date,
         carrier,
         flight as flight_number,

@@ -33,3 +33,9 @@
 {% macro new_york_to_utc(timestamp_expression) -%}
     timezone('UTC', timezone('America/New_York', {{ timestamp_expression }}))
 {%- endmacro %}
+
+{#- The flight's surrogate key: md5 of its natural key (date, carrier, flight number, origin),
+    the same in every feed that names the flight. -#}
+{% macro flight_id(date_column, carrier, flight_number, origin) -%}
+    md5(concat_ws('|', strftime({{ date_column }}, '%Y-%m-%d'), {{ carrier }}, {{ flight_number }}, {{ origin }}))
+{%- endmacro %}
