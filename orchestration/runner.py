@@ -9,6 +9,7 @@ instance under data/dagster_home, and print what came out.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -172,7 +173,7 @@ class Launcher:
 
     def launch(self, job_name: str, window=None, run_config=None, selection=None, tags=None):
         job = self.defs.resolve_job_def(job_name)
-        all_tags = {"flightline/trigger": "cli", **(tags or {})}
+        all_tags = {"flightline/trigger": "cli", "flightline/pid": str(os.getpid()), **(tags or {})}
         if window is not None:
             all_tags["dagster/asset_partition_range_start"] = window[0]
             all_tags["dagster/asset_partition_range_end"] = window[1]
@@ -206,6 +207,41 @@ class Launcher:
     def partitioned_keys(self, job_name: str):
         graph = self.defs.resolve_job_def(job_name).asset_layer.asset_graph
         return [key for key in graph.executable_asset_keys if graph.get(key).partitions_def]
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover_abandoned_runs(instance) -> list[str]:
+    """Runs this CLI started in a process that is gone (killed, machine restarted) still say
+    STARTED and still hold the warehouse pool's one slot, so every later run would wait for it
+    forever. Mark them failed and free their slots."""
+    from dagster import DagsterRunStatus, RunsFilter
+
+    recovered = []
+    runs = instance.get_runs(
+        filters=RunsFilter(
+            statuses=[DagsterRunStatus.STARTED, DagsterRunStatus.STARTING],
+            tags={"flightline/trigger": "cli"},
+        )
+    )
+    for run in runs:
+        pid = int(run.tags.get("flightline/pid", "0"))
+        if pid and _process_alive(pid):
+            continue
+        instance.report_run_failed(
+            run, message=f"the flightline process (pid {pid}) that ran it is gone"
+        )
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        recovered.append(run.run_id)
+    return recovered
 
 
 def _report_steps(result) -> None:
@@ -404,6 +440,8 @@ def run_pipeline(settings: Settings, options: RunOptions | None = None) -> int:
     prepare_dagster_home(settings)
     ensure_manifest()
     launcher = Launcher(settings)
+    for run_id in recover_abandoned_runs(launcher.instance):
+        print(f"marked run {run_id} failed: its process is gone; freed its warehouse slot")
 
     ok, rebuilt = run_feature_pipeline(settings, launcher, options.window)
     if ok and options.train:

@@ -56,6 +56,19 @@ def test_train_promote_score_evaluate_and_a_blocked_promotion(
         assert rows, f"{question.name} returned no rows"
     snapshot.close()
 
+    # Every table and column analysts see in marts, features and ml is described in dbt.
+    described = _described_columns(dbt_manifest)
+    undocumented = [
+        f"{schema}.{table}.{column}"
+        for schema, table, column in _query(
+            home,
+            "select table_schema, table_name, column_name from information_schema.columns "
+            "where table_schema in ('marts', 'features', 'ml')",
+        )
+        if column not in described.get((schema, table), set())
+    ]
+    assert undocumented == []
+
     # A candidate that cannot clear the margin: the blocking gate stops the promotion.
     from orchestration.assets.ml import beats_champion, candidate_model, champion_model
     from orchestration.resources import MlSettings, WarehouseResource
@@ -81,3 +94,19 @@ def test_train_promote_score_evaluate_and_a_blocked_promotion(
     rows = _query(home, "select model_version, status, decision from ml.model_registry order by 1")
     assert (version, "champion", "promote") in rows
     assert any(status == "candidate" and decision == "reject" for _, status, decision in rows)
+
+
+def _described_columns(manifest_path):
+    import json
+
+    manifest = json.loads(manifest_path.read_text())
+    described = {}
+    for node in [*manifest["nodes"].values(), *manifest["sources"].values()]:
+        if node["resource_type"] not in ("model", "source") or not node.get("description"):
+            continue
+        schema = node["schema"]
+        name = node.get("alias") or node.get("identifier") or node["name"]
+        described[(schema, name)] = {
+            column for column, spec in node["columns"].items() if spec.get("description")
+        }
+    return described
