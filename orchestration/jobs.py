@@ -4,7 +4,7 @@ from orchestration.partitions import daily_partitions
 
 feature_pipeline_job = define_asset_job(
     name="feature_pipeline",
-    selection=AssetSelection.groups("ingest", "reference", "staging", "marts", "features"),
+    selection=AssetSelection.groups("ingest", "staging", "marts", "features"),
     partitions_def=daily_partitions,
     description=(
         "Feature pipeline: land new feed files in raw (exactly once), then build staging, "

@@ -39,7 +39,8 @@ class FlightlineTranslator(DagsterDbtTranslator):
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props["resource_type"] == "seed":
-            return "reference"
+            # Seeds are inputs like the feeds: one group holds everything that comes in.
+            return "ingest"
         folder = dbt_resource_props["fqn"][1] if len(dbt_resource_props["fqn"]) > 2 else None
         return GROUPS.get(folder, "warehouse")
 
