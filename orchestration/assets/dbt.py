@@ -19,6 +19,7 @@ from dagster_dbt import (
     DbtCliResource,
     dbt_assets,
 )
+from dagster_shared.record import replace
 
 from ingest.settings import get_settings
 from ingest.windows import dbt_build_args
@@ -43,6 +44,33 @@ class FlightlineTranslator(DagsterDbtTranslator):
             return "ingest"
         folder = dbt_resource_props["fqn"][1] if len(dbt_resource_props["fqn"]) > 2 else None
         return GROUPS.get(folder, "warehouse")
+
+    def get_asset_check_spec(self, asset_spec, manifest, unique_id, project):
+        """dagster-dbt describes a check only from the test's meta; use the test's own
+        description, or say what the test checks, so the UI explains every check."""
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None or spec.description:
+            return spec
+        return replace(spec, description=describe_test(manifest["nodes"][unique_id]))
+
+
+def describe_test(test: Mapping[str, Any]) -> str:
+    if test.get("description"):
+        return test["description"]
+    metadata = test.get("test_metadata") or {}
+    kind = metadata.get("name", "unit" if test.get("resource_type") == "unit_test" else "custom")
+    column = test.get("column_name")
+    kwargs = metadata.get("kwargs", {})
+    what = {
+        "unique": f"no two rows share {column}",
+        "not_null": f"{column} is never null",
+        "accepted_values": f"{column} only takes the accepted values {kwargs.get('values')}",
+        "relationships": f"every {column} exists in {kwargs.get('to', '')} "
+        f"({kwargs.get('field', '')})",
+        "unique_combination": f"no two rows share ({', '.join(kwargs.get('columns', []))})",
+    }.get(kind, f"dbt test {test.get('name')}")
+    severity = (test.get("config") or {}).get("severity", "error").lower()
+    return f"dbt {kind} test ({severity}): {what}."
 
 
 translator = FlightlineTranslator(

@@ -90,3 +90,22 @@ def test_partitioned_marts_stay_downstream_of_ingest_without_the_unpartitioned_a
     ancestors = partitioned_ancestors(AssetKey(["features", "flight_features"]))
     for feed in ("schedules", "actuals", "weather"):
         assert AssetKey(["raw", feed]) in ancestors
+
+
+def test_every_asset_and_check_explains_itself_in_the_ui(dbt_manifest):
+    graph = _defs().resolve_asset_graph()
+    undescribed = [
+        key.to_user_string()
+        for key in graph.get_all_asset_keys()
+        if graph.get(key).is_materializable and not graph.get(key).description
+    ]
+    unexplained = [
+        key.name for key in graph.asset_check_keys if not graph.get_check_spec(key).description
+    ]
+    assert undescribed == [] and unexplained == []
+    dest = next(
+        key
+        for key in graph.asset_check_keys
+        if key.name.startswith("relationships_fct_flights_dest")
+    )
+    assert "known gap of the real data" in graph.get_check_spec(dest).description
