@@ -1,5 +1,5 @@
 -- Which routes does the model find hardest? Brier score (mean squared error of the predicted
--- probability) per route with at least 200 scored flights, worst first.
+-- probability) per route with at least 30 scored flights, worst first.
 select
     origin || '-' || dest as route,
     count(*) as flights,
@@ -8,6 +8,6 @@ select
     round(avg(power(score - is_delayed::int, 2)), 4) as brier_score
 from ml.prediction_outcomes
 group by route
-having count(*) >= 200
+having count(*) >= 30
 order by brier_score desc
 limit 20
