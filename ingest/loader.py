@@ -154,7 +154,9 @@ def discover(landing: Path, spec: FeedSpec, partitions: set[str] | None = None) 
     """Landed files of a feed, optionally only those of some partitions (daily feeds)."""
     files = sorted(path for path in landing.glob(spec.pattern) if path.is_file())
     if partitions is not None and spec.is_daily:
-        files = [path for path in files if path.stem in partitions]
+        # A file not named by a date belongs to no partition: every load takes it, so that it
+        # is quarantined with its reason instead of waiting in landing/ unseen.
+        files = [p for p in files if p.stem in partitions or not PARTITION_RE.match(p.stem)]
     return files
 
 

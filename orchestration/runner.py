@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import duckdb
@@ -38,11 +38,6 @@ class RunOptions:
     trigger: str = "flightline run"
 
 
-@dataclass
-class RunReport:
-    failed: list[str] = field(default_factory=list)
-
-
 def _pending(settings: Settings):
     con = connect(settings.warehouse)
     try:
@@ -53,7 +48,9 @@ def _pending(settings: Settings):
             for path in loader.pending(feed):
                 if feed.is_daily and PARTITION_RE.match(path.stem):
                     partitions.add(path.stem)
-                elif not feed.is_daily:
+                else:
+                    # A reference file, or a daily one not named by a date (the run will
+                    # quarantine it): either way a run with the unpartitioned assets.
                     reference_changed = True
         loaded = con.execute(
             "select min(flight_date)::varchar, max(flight_date)::varchar from raw.schedules"

@@ -260,3 +260,16 @@ def test_pending_lists_only_files_not_yet_loaded(world):
         (landing / "schedules" / "2013-01-02.csv").read_text() + "\n"
     )
     assert [p.name for p in loader.pending(SCHEDULES)] == ["2013-01-02.csv"]
+
+
+def test_a_file_not_named_by_a_date_is_taken_by_every_partitioned_load(world):
+    landing, quarantine, con = world
+    (landing / "schedules" / "schedules-final.csv").write_text("x\n")
+
+    result = Loader(con, landing, quarantine).load(SCHEDULES, partitions={"2013-01-02"})
+
+    assert {o.path.name: o.status for o in result.outcomes} == {
+        "2013-01-02.csv": "loaded",
+        "schedules-final.csv": "quarantined",
+    }
+    assert (quarantine / "schedules").exists()
