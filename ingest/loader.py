@@ -490,6 +490,10 @@ class Loader:
         exists = con.execute(
             "select count(*) from duckdb_tables() where table_name = '_stage' and temporary"
         ).fetchone()[0]
+        # DuckDB appends every scan's rejects to the same tables: start each scan empty, or
+        # a second scan in this connection would count the first one's rejects again.
+        con.execute("drop table if exists _rejects")
+        con.execute("drop table if exists _rejects_scan")
         con.execute("begin")
         try:
             if exists:

@@ -273,3 +273,35 @@ def test_a_file_not_named_by_a_date_is_taken_by_every_partitioned_load(world):
         "schedules-final.csv": "quarantined",
     }
     assert (quarantine / "schedules").exists()
+
+
+def test_an_invalid_utf8_row_is_quarantined_and_an_extra_column_is_ignored(world):
+    landing, quarantine, con = world
+    path = landing / "schedules" / "2013-01-02.csv"
+    lines = path.read_bytes().splitlines()
+    fields = lines[2].split(b",")
+    fields[1] = b"\xff\xfe"
+    lines[2] = b",".join(fields)
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    other = landing / "schedules" / "2013-01-03.csv"
+    rows = other.read_text().splitlines()
+    other.write_text("\n".join([rows[0] + ",surprise", *(row + ",x" for row in rows[1:])]) + "\n")
+
+    result = Loader(con, landing, quarantine).load(SCHEDULES)
+    outcomes = {o.path.name: o for o in result.outcomes}
+
+    bad_encoding = outcomes["2013-01-02.csv"]
+    assert bad_encoding.status == "loaded"
+    assert bad_encoding.rows_quarantined == 1
+    assert bad_encoding.rows_loaded == len(lines) - 2
+    assert (
+        count(
+            con,
+            "select count(*) from ingest.quarantined_rows where reason like 'INVALID ENCODING%'",
+        )
+        == 1
+    )
+    extra = outcomes["2013-01-03.csv"]
+    assert extra.status == "loaded" and extra.rows_loaded == len(rows) - 1
+    assert extra.reason == "extra column(s) ignored: surprise"
+    assert_counts_add_up(con)
