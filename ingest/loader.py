@@ -176,9 +176,14 @@ def _partition_of(spec: FeedSpec, path: Path) -> str | None:
     return path.stem
 
 
-def _count_lines(path: Path) -> int:
+def _unreadable_rows(spec: FeedSpec, path: Path) -> int:
+    """Rows of a file quarantined whole, for the log: its non-empty lines (less the CSV
+    header); a Parquet file that cannot be read has no countable rows."""
+    if spec.format == "parquet" or not path.exists():
+        return 0
     with path.open("rb") as handle:
-        return sum(1 for line in handle if line.strip())
+        lines = sum(1 for line in handle if line.strip())
+    return max(lines - (spec.format == "csv"), 0)
 
 
 def _file_columns(con: duckdb.DuckDBPyConnection, spec: FeedSpec, path: Path) -> list[str]:
@@ -381,13 +386,7 @@ class Loader:
             groups[key].append(outcome)
 
         for outcome in rejected:
-            if outcome.path.exists():
-                outcome.rows_read = outcome.rows_quarantined = (
-                    _count_lines(outcome.path) - (1 if spec.format == "csv" else 0)
-                    if spec.format != "parquet"
-                    else 0
-                )
-                outcome.rows_read = outcome.rows_quarantined = max(outcome.rows_read, 0)
+            outcome.rows_read = outcome.rows_quarantined = _unreadable_rows(spec, outcome.path)
 
         staged = self._stage(spec, groups, rejected)
         result.outcomes.extend(staged)
@@ -428,8 +427,8 @@ class Loader:
                     except duckdb.Error as error:
                         outcome.status = "quarantined"
                         outcome.reason = f"cannot be parsed as {spec.format}: {error}"
-                        outcome.rows_read = outcome.rows_quarantined = max(
-                            _count_lines(outcome.path) - (spec.format == "csv"), 0
+                        outcome.rows_read = outcome.rows_quarantined = _unreadable_rows(
+                            spec, outcome.path
                         )
                         rejected.append(outcome)
         if not staged:

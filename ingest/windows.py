@@ -9,11 +9,10 @@ from datetime import date
 
 def dbt_window_vars(start: str | date, end: str | date) -> dict[str, str]:
     """The --vars of a dbt run over the inclusive flight-date window [start, end]."""
-    start, end = str(start), str(end)
+    start, end = date.fromisoformat(str(start)), date.fromisoformat(str(end))
     if start > end:
         raise ValueError(f"window start {start} is after its end {end}")
-    date.fromisoformat(start), date.fromisoformat(end)
-    return {"start_date": start, "end_date": end}
+    return {"start_date": start.isoformat(), "end_date": end.isoformat()}
 
 
 def dbt_build_args(start: str | date, end: str | date) -> list[str]:
@@ -42,4 +41,4 @@ def plan_window(
     dates = set(pending_partitions) | set(unbuilt_partitions)
     if reference_changed and loaded_range is not None:
         dates |= set(loaded_range)
-    return partition_range(dates) if dates else (loaded_range if reference_changed else None)
+    return partition_range(dates)

@@ -13,7 +13,6 @@ Deterministic: the same rows and code give the same metrics and predictions.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -148,7 +147,3 @@ def feature_importance(
         .sort_values("importance", ascending=False)
         .reset_index(drop=True)
     )
-
-
-def params_digest(result: TrainingResult) -> str:
-    return json.dumps({"chosen": result.chosen, "params": result.params}, sort_keys=True)

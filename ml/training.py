@@ -101,13 +101,6 @@ def evaluate_gate(
     if candidate is None:
         raise registry.RegistryError(f"unknown candidate model {candidate_version}")
     current = registry.champion(con)
-    champion_auc = None
-    if current is not None and current.model_version != candidate_version:
-        window = read_features(
-            con, candidate.validation_start, candidate.validation_end, labelled_only=True
-        )
-        scores = current.load().predict_proba(window[FEATURES])[:, 1]
-        champion_auc = classification_metrics(window[LABEL].astype(int), scores)["roc_auc"]
     if current is not None and current.model_version == candidate_version:
         return GateDecision(
             True,
@@ -116,6 +109,13 @@ def evaluate_gate(
             current.model_version,
             candidate.validation_roc_auc,
         )
+    champion_auc = None
+    if current is not None:
+        window = read_features(
+            con, candidate.validation_start, candidate.validation_end, labelled_only=True
+        )
+        scores = current.load().predict_proba(window[FEATURES])[:, 1]
+        champion_auc = classification_metrics(window[LABEL].astype(int), scores)["roc_auc"]
     promote, reason = registry.decide_promotion(candidate.validation_roc_auc, champion_auc, margin)
     return GateDecision(
         promote,

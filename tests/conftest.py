@@ -14,8 +14,6 @@ import pytest
 from ingest.feeds import load_source
 from ingest.settings import DBT_PROJECT_DIR, Settings
 
-REPO_DATA = Path(__file__).resolve().parents[1] / "data"
-
 
 @pytest.fixture(scope="session")
 def source() -> dict[str, pd.DataFrame]:

@@ -34,8 +34,6 @@ class FlightlineTranslator(DagsterDbtTranslator):
     asset is the same asset as dbt's source('ops', 'schedules')."""
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
-        if dbt_resource_props["resource_type"] == "source":
-            return AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
         return AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
