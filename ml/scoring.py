@@ -65,19 +65,22 @@ def score_days(
     feature rows fails: an empty partition would look like a day without flights.
     """
     ensure_predictions(con)
-    estimator = model.load()
-    frames, results = [], []
-    for day in days:
-        features = read_features(con, start=day, end=day)
-        if features.empty:
+    wanted = [date.fromisoformat(str(day)) for day in days]
+    # One read and one predict_proba for the whole window, not one per day.
+    features = read_features(con, start=min(wanted), end=max(wanted))
+    features = features[features.flight_date.isin(wanted)]
+    present = set(features.flight_date)
+    for day in wanted:
+        if day not in present:
             raise ScoringError(
                 f"no rows in features.flight_features for {day}: its schedules have not been "
                 "loaded and built yet (land the feed, then flightline run); nothing was written"
             )
-        frame = predict(model, estimator, features)
-        frames.append(frame)
-        results.append(DayScores(str(day), len(frame), frame.score.to_numpy()))
-    predictions = pd.concat(frames, ignore_index=True)
+    predictions = predict(model, model.load(), features)
+    results = [
+        DayScores(str(day), len(scores), scores.to_numpy())
+        for day, scores in predictions.groupby("flight_date", sort=True).score
+    ]
     con.execute("begin transaction")
     try:
         con.execute(

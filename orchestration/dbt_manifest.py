@@ -15,6 +15,13 @@ from ingest.settings import DBT_PROJECT_DIR
 SOURCE_DIRS = ("models", "macros", "seeds", "tests")
 
 
+def dbt_executable() -> str:
+    """dbt from this interpreter's environment: `.venv/bin/python -m ...` or `dagster dev`
+    started without activating the venv would otherwise not find `dbt` on PATH."""
+    candidate = Path(sys.executable).parent / "dbt"
+    return str(candidate) if candidate.exists() else "dbt"
+
+
 def manifest_path() -> Path:
     return DBT_PROJECT_DIR / "target" / "manifest.json"
 
@@ -33,9 +40,8 @@ def manifest_is_stale() -> bool:
 def ensure_manifest(force: bool = False) -> Path:
     """Run `dbt parse` when the manifest is missing or older than the project's files."""
     if force or manifest_is_stale():
-        dbt = Path(sys.executable).parent / "dbt"
         completed = subprocess.run(
-            [str(dbt) if dbt.exists() else "dbt", "parse", "--quiet", "--profiles-dir", "."],
+            [dbt_executable(), "parse", "--quiet", "--profiles-dir", "."],
             cwd=DBT_PROJECT_DIR,
             capture_output=True,
             text=True,

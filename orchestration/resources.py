@@ -1,9 +1,7 @@
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import duckdb
 from dagster import ConfigurableResource
@@ -11,6 +9,7 @@ from dagster_dbt import DbtCliResource, DbtProject
 
 from ingest.loader import connect
 from ingest.settings import DBT_PROJECT_DIR, Settings, get_settings
+from orchestration.dbt_manifest import dbt_executable
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
@@ -40,13 +39,6 @@ class MlSettings(ConfigurableResource):
 
     promotion_margin: float = 0.002
     """A candidate must beat the champion's ROC AUC by this much to replace it."""
-
-
-def dbt_executable() -> str:
-    """dbt from this interpreter's environment: `.venv/bin/python -m ...` or `dagster dev`
-    started without activating the venv would otherwise not find `dbt` on PATH."""
-    candidate = Path(sys.executable).parent / "dbt"
-    return str(candidate) if candidate.exists() else "dbt"
 
 
 def dbt_resource() -> DbtCliResource:

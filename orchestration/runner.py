@@ -429,8 +429,8 @@ from ranked
 
 
 def run_pipeline(settings: Settings, options: RunOptions | None = None) -> int:
-    from orchestration.cli import prepare_dagster_home
     from orchestration.dbt_manifest import ensure_manifest
+    from orchestration.instance import prepare_dagster_home
 
     options = options or RunOptions()
     started = time.perf_counter()

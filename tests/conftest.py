@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -13,6 +12,7 @@ import pytest
 
 from ingest.feeds import load_source
 from ingest.settings import DBT_PROJECT_DIR, Settings
+from orchestration.dbt_manifest import dbt_executable
 
 
 @pytest.fixture(scope="session")
@@ -37,13 +37,30 @@ def dbt_manifest() -> Path:
     return ensure_manifest()
 
 
+def fetch(settings: Settings, sql: str) -> list[tuple]:
+    """Rows of a query on a test warehouse, through a read-only connection closed after."""
+    import duckdb
+
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
 def run_dbt(settings: Settings, *args: str) -> subprocess.CompletedProcess:
     """Run the dbt CLI against a test warehouse; fails the test with dbt's output."""
-    dbt = Path(sys.executable).parent / "dbt"
     env = {**os.environ, "FLIGHTLINE_HOME": str(settings.home)}
     env.pop("FLIGHTLINE_WAREHOUSE", None)
     completed = subprocess.run(
-        [str(dbt), *args, "--profiles-dir", ".", "--target-path", str(settings.home / "dbt")],
+        [
+            dbt_executable(),
+            *args,
+            "--profiles-dir",
+            ".",
+            "--target-path",
+            str(settings.home / "dbt"),
+        ],
         cwd=DBT_PROJECT_DIR,
         env=env,
         capture_output=True,

@@ -101,47 +101,41 @@ def _with_row_counts(context: AssetExecutionContext, events: list[Any]) -> Itera
             yield event
 
 
+def _build(context: AssetExecutionContext, dbt: DbtCliResource, args: list[str]) -> Iterator[Any]:
+    events = list(dbt.cli(args, context=context).stream())
+    yield from _with_row_counts(context, events)
+
+
+# What every dbt asset shares: the manifest, the asset keys and checks, and the one-writer pool.
+DBT_ASSETS = {
+    "manifest": dbt_project.manifest_path,
+    "dagster_dbt_translator": translator,
+    "project": dbt_project,
+    "pool": WAREHOUSE_POOL,
+}
+
+
 @dbt_assets(
-    manifest=dbt_project.manifest_path,
+    **DBT_ASSETS,
     select="tag:daily",
     name="dbt_daily_models",
     partitions_def=daily_partitions,
     backfill_policy=single_run,
-    dagster_dbt_translator=translator,
-    project=dbt_project,
-    pool=WAREHOUSE_POOL,
 )
 def dbt_daily_models(context: AssetExecutionContext, dbt: DbtCliResource):
     """Incremental models over the run's partition window, one dbt invocation per run."""
     window = context.partition_key_range
     context.log.info(f"dbt build for flight dates {window.start} .. {window.end}")
-    events = list(dbt.cli(dbt_build_args(window.start, window.end), context=context).stream())
-    yield from _with_row_counts(context, events)
+    yield from _build(context, dbt, dbt_build_args(window.start, window.end))
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    exclude="tag:daily tag:ml",
-    name="dbt_reference_models",
-    dagster_dbt_translator=translator,
-    project=dbt_project,
-    pool=WAREHOUSE_POOL,
-)
+@dbt_assets(**DBT_ASSETS, exclude="tag:daily tag:ml", name="dbt_reference_models")
 def dbt_reference_models(context: AssetExecutionContext, dbt: DbtCliResource):
     """Reference staging, dimensions and seeds: small, rebuilt whole."""
-    events = list(dbt.cli(["build"], context=context).stream())
-    yield from _with_row_counts(context, events)
+    yield from _build(context, dbt, ["build"])
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    select="tag:ml",
-    name="dbt_evaluation_models",
-    dagster_dbt_translator=translator,
-    project=dbt_project,
-    pool=WAREHOUSE_POOL,
-)
+@dbt_assets(**DBT_ASSETS, select="tag:ml", name="dbt_evaluation_models")
 def dbt_evaluation_models(context: AssetExecutionContext, dbt: DbtCliResource):
     """Predictions joined with outcomes, and daily model performance: rebuilt after scoring."""
-    events = list(dbt.cli(["build"], context=context).stream())
-    yield from _with_row_counts(context, events)
+    yield from _build(context, dbt, ["build"])

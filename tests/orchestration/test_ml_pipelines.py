@@ -9,14 +9,7 @@ from ingest.feeds import export_feeds
 from ingest.publish import snapshot_path
 from ingest.settings import DBT_PROJECT_DIR
 from orchestration.runner import RunOptions, run_pipeline
-
-
-def _query(settings, sql):
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
+from tests.conftest import fetch
 
 
 def test_train_promote_score_evaluate_and_a_blocked_promotion(
@@ -31,20 +24,20 @@ def test_train_promote_score_evaluate_and_a_blocked_promotion(
     out = capsys.readouterr().out
     assert "out-of-time ROC AUC" in out and "validation ROC AUC" in out
 
-    ((version, status, decision),) = _query(
+    ((version, status, decision),) = fetch(
         home, "select model_version, status, decision from ml.model_registry"
     )
     assert status == "champion" and decision == "promote"
-    scheduled = _query(
+    scheduled = fetch(
         home,
         "select count(*) from features.flight_features "
         "where flight_date between '2013-01-15' and '2013-01-21'",
     )[0][0]
-    assert _query(home, "select count(*), count(distinct flight_id) from ml.predictions")[0] == (
+    assert fetch(home, "select count(*), count(distinct flight_id) from ml.predictions")[0] == (
         scheduled,
         scheduled,
     )
-    days = _query(home, "select count(*) from ml.model_performance_daily")[0][0]
+    days = fetch(home, "select count(*) from ml.model_performance_daily")[0][0]
     assert days == 6  # the 21st has schedules but no outcomes yet
 
     # The analysts' questions all answer from the published snapshot.
@@ -60,7 +53,7 @@ def test_train_promote_score_evaluate_and_a_blocked_promotion(
     described = _described_columns(dbt_manifest)
     undocumented = [
         f"{schema}.{table}.{column}"
-        for schema, table, column in _query(
+        for schema, table, column in fetch(
             home,
             "select table_schema, table_name, column_name from information_schema.columns "
             "where table_schema in ('marts', 'features', 'ml')",
@@ -91,7 +84,7 @@ def test_train_promote_score_evaluate_and_a_blocked_promotion(
     assert "does not beat the champion" in checks[0].description
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert materialized == {"ml/candidate_model"}
-    rows = _query(home, "select model_version, status, decision from ml.model_registry order by 1")
+    rows = fetch(home, "select model_version, status, decision from ml.model_registry order by 1")
     assert (version, "champion", "promote") in rows
     assert any(status == "candidate" and decision == "reject" for _, status, decision in rows)
 

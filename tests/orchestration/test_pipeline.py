@@ -2,19 +2,15 @@
 
 from datetime import date
 
-import duckdb
 from dagster import DagsterInstance, DagsterRunStatus
 
 from ingest.feeds import export_feeds
 from orchestration.runner import run_pipeline
+from tests.conftest import fetch
 
 
 def _count(settings, sql):
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
-    try:
-        return con.execute(sql).fetchone()[0]
-    finally:
-        con.close()
+    return fetch(settings, sql)[0][0]
 
 
 def test_the_feature_pipeline_runs_end_to_end_and_only_on_new_work(

@@ -3,7 +3,7 @@ import sys
 
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus
 
-from orchestration.cli import prepare_dagster_home
+from orchestration.instance import prepare_dagster_home
 from orchestration.partitions import WAREHOUSE_POOL
 from orchestration.runner import recover_abandoned_runs
 
