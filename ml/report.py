@@ -100,8 +100,8 @@ def model_card(result: TrainingResult, version: str, code: str) -> str:
         "",
         "## Caveats",
         "",
-        "- `forecast_*` features are the weather observed in the scheduled hour, a stand-in "
-        "for a forecast: real forecasts are worse, so live performance will be lower.",
+        "- `forecast_*` features come from a stand-in forecast feed (the weather later "
+        "observed in the hour): real forecasts are worse, so live performance will be lower.",
         "- Trained on one year (2013) of three New York airports; seasonality beyond the "
         "training months is unseen (month is deliberately not a feature).",
         "- Rolling delay rates are empty in the first weeks of the data (cold start).",

@@ -39,3 +39,11 @@
 {% macro flight_id(date_column, carrier, flight_number, origin) -%}
     md5(concat_ws('|', strftime({{ date_column }}, '%Y-%m-%d'), {{ carrier }}, {{ flight_number }}, {{ origin }}))
 {%- endmacro %}
+
+{#- Feeds may re-publish a row (a re-filed day): keep the latest load of each key. -#}
+{% macro keep_latest_load(key_columns) -%}
+    qualify row_number() over (
+            partition by {{ key_columns | join(', ') }}
+            order by _loaded_at desc, _row_number desc
+        ) = 1
+{%- endmacro %}

@@ -115,13 +115,15 @@ def test_features_of_the_next_day_are_point_in_time_correct(tmp_path_factory, so
     at_end_of_d = features_of(partial, NEXT)
     whole_year = features_of(full, NEXT)
     assert len(at_end_of_d) == len(whole_year) > 0
-    # Not yet known at the end of D: the label, and the forecast stand-in (the weather of
-    # D+1 lands with D+1). Every other column must be identical.
-    unknown = ["is_delayed", *[c for c in whole_year.columns if c.startswith("forecast_")]]
-    assert at_end_of_d[unknown].isna().all().all()
+    # Not yet known at the end of D: the label. Every other column, the forecast published
+    # the day before included, must be identical.
+    assert at_end_of_d.is_delayed.isna().all()
     assert whole_year.is_delayed.notna().all()
+    assert at_end_of_d.forecast_temperature_f.notna().mean() > 0.95
     pd.testing.assert_frame_equal(
-        at_end_of_d.drop(columns=unknown), whole_year.drop(columns=unknown), check_dtype=False
+        at_end_of_d.drop(columns="is_delayed"),
+        whole_year.drop(columns="is_delayed"),
+        check_dtype=False,
     )
     # The day D itself, rebuilt incrementally once its actuals arrived, equals the full build.
     pd.testing.assert_frame_equal(

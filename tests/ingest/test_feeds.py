@@ -15,8 +15,9 @@ def test_until_exports_the_world_at_the_end_of_that_day(tmp_path, source):
 
     assert _stems(landing / "actuals") == [f"2013-03-0{d}" for d in range(1, 6)]
     assert _stems(landing / "weather") == [f"2013-03-0{d}" for d in range(1, 6)]
-    # Schedules are published the day before: through D + 1.
+    # Schedules and forecasts are published the day before: through D + 1.
     assert _stems(landing / "schedules") == [f"2013-03-0{d}" for d in range(1, 7)]
+    assert _stems(landing / "forecasts") == [f"2013-03-0{d}" for d in range(1, 7)]
     assert sorted(p.name for p in (landing / "reference").iterdir()) == [
         "airlines.csv",
         "airports.parquet",
@@ -69,6 +70,7 @@ def test_one_more_day_writes_only_that_days_files(tmp_path, source):
 
     assert sorted(str(p.relative_to(landing)) for p in more.written) == [
         "actuals/2013-01-04.csv",
+        "forecasts/2013-01-05.jsonl",
         "schedules/2013-01-05.csv",
         "weather/2013-01-04.jsonl",
     ]

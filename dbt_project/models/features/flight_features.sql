@@ -24,9 +24,9 @@ planes as (
     select * from {{ ref('dim_planes') }}
 ),
 
-weather as (
-    select * from {{ ref('fct_weather_hourly') }}
-    where {{ in_history_window('observed_date', 1, lookback + 1) }}
+forecasts as (
+    select * from {{ ref('stg_ops__forecasts') }}
+    where {{ in_history_window('forecast_date', 1, lookback + 1) }}
 ),
 
 holidays as (
@@ -108,14 +108,14 @@ final as (
         route_rates.route_delay_rate_28d,
         plane_rates.plane_flights_28d,
         plane_rates.plane_delay_rate_28d,
-        -- The one stand-in for a forecast: the weather observed at the origin in the
-        -- scheduled hour. It is filled once that hour's weather has landed.
-        weather.temperature_f as forecast_temperature_f,
-        weather.wind_speed_mph as forecast_wind_speed_mph,
-        weather.wind_gust_mph as forecast_wind_gust_mph,
-        weather.precipitation_in as forecast_precipitation_in,
-        weather.visibility_miles as forecast_visibility_miles,
-        weather.pressure_mb as forecast_pressure_mb,
+        -- The forecast for the origin and scheduled hour, published the day before (the
+        -- feed's stand-in is the weather later observed in that hour).
+        forecasts.temperature_f as forecast_temperature_f,
+        forecasts.wind_speed_mph as forecast_wind_speed_mph,
+        forecasts.wind_gust_mph as forecast_wind_gust_mph,
+        forecasts.precipitation_in as forecast_precipitation_in,
+        forecasts.visibility_miles as forecast_visibility_miles,
+        forecasts.pressure_mb as forecast_pressure_mb,
         flights.is_delayed
     from flights
     inner join schedule_load on flights.flight_id = schedule_load.flight_id
@@ -138,10 +138,10 @@ final as (
         on
             flights.tailnum = plane_rates.tailnum
             and flights.flight_date = plane_rates.flight_date
-    left join weather
+    left join forecasts
         on
-            flights.origin = weather.origin
-            and date_trunc('hour', flights.scheduled_departure_at) = weather.observed_at
+            flights.origin = forecasts.origin
+            and date_trunc('hour', flights.scheduled_departure_at) = forecasts.forecast_for_at
 )
 
 select * from final

@@ -29,10 +29,7 @@ renamed as (
 -- for the same airport and UTC hour (a re-filed day) keeps its latest load.
 deduplicated as (
     select * from renamed
-    qualify row_number() over (
-            partition by origin, observed_at
-            order by _loaded_at desc, _row_number desc
-        ) = 1
+    {{ keep_latest_load(['origin', 'observed_at']) }}
 ),
 
 final as (
