@@ -8,6 +8,10 @@ Guarantees, per feed and call:
   quarantine directory with a ``.reason.txt`` beside it, and the other files keep loading;
 - a row that fails a type or required-column check, is malformed, duplicates a natural key,
   or belongs to another day than its file is written to ``ingest.quarantined_rows``;
+- with a quality directory, the rows that pass are validated against the feed's expectation
+  suite (ingest/expectations.py): a row failing a critical expectation is quarantined with
+  it as the reason, and a day failing a critical expectation as a whole (10% of its usual
+  rows, half its readings null) has its file quarantined and keeps its previous load;
 - ``ingest.file_log`` has one row per file seen, and rows_read = rows_loaded + rows_quarantined.
 
 Files are read with DuckDB's own readers (all columns as text first, then ``try_cast``), so
@@ -31,6 +35,7 @@ from pathlib import Path
 import duckdb
 
 from ingest.catalog import FEEDS, FeedSpec
+from ingest.quality import Validation
 
 PARTITION_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # Unit separator: never appears in a JSON Lines record, so each line reads as one text column.
@@ -89,6 +94,8 @@ class IngestResult:
     outcomes: list[FileOutcome] = field(default_factory=list)
     skipped: int = 0
     seconds: float = 0.0
+    validation: Validation | None = None
+    """The expectation suite's verdicts on what this call loaded (None: not validated)."""
 
     def _sum(self, attribute: str) -> int:
         return sum(getattr(outcome, attribute) for outcome in self.outcomes)
@@ -309,11 +316,14 @@ class Loader:
         landing: Path,
         quarantine: Path,
         batch_id: str | None = None,
+        quality: Path | None = None,
     ) -> None:
         self.con = con
         self.landing = landing
         self.quarantine = quarantine
         self.batch_id = batch_id or uuid.uuid4().hex
+        self.quality = quality
+        """Great Expectations' project directory; None loads without the expectation suites."""
         ensure_tables(con)
 
     def pending(self, spec: FeedSpec, partitions: set[str] | None = None) -> list[Path]:
@@ -388,11 +398,19 @@ class Loader:
         for outcome in rejected:
             outcome.rows_read = outcome.rows_quarantined = _unreadable_rows(spec, outcome.path)
 
-        staged = self._stage(spec, groups, rejected)
+        checked = self._stage(spec, groups, rejected)
+        staged = checked
+        if self.quality is not None and checked:
+            result.validation = self._validate(spec, checked, rejected)
+            staged = [o for o in checked if o.status == "loaded"]
         result.outcomes.extend(staged)
         result.outcomes.extend(rejected)
         self._commit(
-            spec, staged, rejected, [o for o in result.outcomes if o.status == "duplicate"]
+            spec,
+            staged,
+            rejected,
+            [o for o in result.outcomes if o.status == "duplicate"],
+            checked,
         )
         for outcome in rejected:
             self._move_to_quarantine(spec, outcome)
@@ -465,7 +483,13 @@ class Loader:
             from ranked
             """
         )
-        counts = con.execute(
+        self._count(staged)
+        return staged
+
+    def _count(self, staged: list[FileOutcome]) -> None:
+        """Rows read, loaded and quarantined per staged file, from _checked and the lines
+        DuckDB's reader rejected."""
+        counts = self.con.execute(
             """
             select _source_file, count(*), count(*) filter (where _final_reason is not null)
             from _checked group by all
@@ -473,7 +497,9 @@ class Loader:
         ).fetchall()
         by_file = {path: (total, bad) for path, total, bad in counts}
         rejects = dict(
-            con.execute("select source_file, count(*) from _rejected_lines group by all").fetchall()
+            self.con.execute(
+                "select source_file, count(*) from _rejected_lines group by all"
+            ).fetchall()
         )
         for outcome in staged:
             total, bad = by_file.get(str(outcome.path), (0, 0))
@@ -481,7 +507,58 @@ class Loader:
             outcome.rows_read = total + extra
             outcome.rows_quarantined = bad + extra
             outcome.rows_loaded = total - bad
-        return staged
+
+    def _validate(
+        self, spec: FeedSpec, staged: list[FileOutcome], rejected: list[FileOutcome]
+    ) -> Validation:
+        """Run the feed's suite on the rows about to load; quarantine what fails critically.
+        Files whose day is rejected move from `staged` to `rejected` (status quarantined)."""
+        from ingest.expectations import RAW_SUITES
+        from ingest.quality import validate
+
+        con = self.con
+        casts = ", ".join(f'try_cast("{c.name}" as {c.type}) as "{c.name}"' for c in spec.columns)
+        frame = con.execute(
+            f"select {casts}, _source_file, _row_number, "
+            "coalesce(_file_partition, 'all') as _partition "
+            "from _checked where _final_reason is null order by _source_file, _row_number"
+        ).df()
+        partitions = sorted({o.partition_key or "all" for o in staged})
+        validation = validate(self.quality, RAW_SUITES[spec.name], frame, "_partition", partitions)
+        bad = [
+            (frame.at[index, "_source_file"], int(frame.at[index, "_row_number"]), reason)
+            for index, reason in validation.bad_rows.items()
+        ]
+        for partition in validation.rejected_partitions():
+            reason = f"day failed its expectations: {validation.summary(partition)}"
+            bad.extend(
+                (path, int(row), reason)
+                for path, row in frame.loc[
+                    frame._partition == partition, ["_source_file", "_row_number"]
+                ].itertuples(index=False)
+            )
+            for outcome in staged:
+                if (outcome.partition_key or "all") == partition:
+                    outcome.status, outcome.reason = "quarantined", reason
+                    rejected.append(outcome)
+        if bad:
+            con.execute("drop table if exists _failed_expectations")
+            con.execute(
+                "create temp table _failed_expectations "
+                "(_source_file varchar, _row_number bigint, reason varchar)"
+            )
+            con.executemany("insert into _failed_expectations values (?, ?, ?)", bad)
+            con.execute(
+                """
+                update _checked set _final_reason = failed.reason
+                from (select _source_file, _row_number, min(reason) as reason
+                      from _failed_expectations group by all) as failed
+                where _checked._source_file = failed._source_file
+                    and _checked._row_number = failed._row_number
+                """
+            )
+            self._count(staged)
+        return validation
 
     def _stage_files(self, spec: FeedSpec, paths: list[Path]) -> None:
         con = self.con
@@ -520,7 +597,10 @@ class Loader:
         staged: list[FileOutcome],
         rejected: list[FileOutcome],
         duplicates: list[FileOutcome],
+        checked: list[FileOutcome],
     ) -> None:
+        """Write the rows of `staged` files, the quarantined rows of every `checked` file
+        (staged, or rejected whole by its expectations), and the file log, atomically."""
         con = self.con
         columns = ", ".join(f'"{name}"' for name in spec.column_names)
         casts = ", ".join(f'try_cast("{c.name}" as {c.type})' for c in spec.columns)
@@ -548,18 +628,19 @@ class Loader:
                     """.replace("_hashes", self._hash_table(staged)),
                     [self.batch_id],
                 )
+            if checked:
                 con.execute(
                     f"""
                     insert into ingest.quarantined_rows
                     select ?, ?, _checked._source_file, hashes.content_hash, _file_partition,
                         _row_number, _final_reason, _raw, now()
-                    from _checked join {self._hash_table(staged)} as hashes using (_source_file)
+                    from _checked join {self._hash_table(checked)} as hashes using (_source_file)
                     where _final_reason is not null
                     union all
                     select ?, ?, source_file, hashes.content_hash, partitions.partition_key,
                         line, reason, raw, now()
                     from _rejected_lines
-                    join {self._hash_table(staged)} as hashes on hashes._source_file = source_file
+                    join {self._hash_table(checked)} as hashes on hashes._source_file = source_file
                     join _file_partitions as partitions on partitions._source_file = source_file
                     """,
                     [self.batch_id, spec.name, self.batch_id, spec.name],
@@ -612,6 +693,7 @@ def ingest_all(
     feeds: tuple[FeedSpec, ...] = FEEDS,
     partitions: set[str] | None = None,
     batch_id: str | None = None,
+    quality: Path | None = None,
 ) -> dict[str, IngestResult]:
-    loader = Loader(con, landing, quarantine, batch_id)
+    loader = Loader(con, landing, quarantine, batch_id, quality)
     return {spec.name: loader.load(spec, partitions) for spec in feeds}

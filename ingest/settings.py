@@ -40,6 +40,15 @@ class Settings:
         return self.home / "models"
 
     @property
+    def training_sets(self) -> Path:
+        return self.home / "training_sets"
+
+    @property
+    def quality(self) -> Path:
+        """Great Expectations' project: suites as stored, results, Data Docs."""
+        return self.home / "quality"
+
+    @property
     def reports(self) -> Path:
         return self.home / "reports"
 

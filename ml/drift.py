@@ -5,36 +5,57 @@ binned at the reference's deciles (missing values are a bin of their own); categ
 ones by category, rare reference categories (< 1%) and unseen ones pooled as "other".
 Common reading: < 0.1 stable, 0.1 - 0.25 moderate shift, > 0.25 major shift.
 
-Not wired into the pipeline yet (issue 4). What a first wiring showed, on one scored day
-against a 5-week training window: weather features scored PSI 3 to 22 and the score 7 on
-ordinary days, because one day's weather is ~70 hourly readings in a narrow range; daily
-PSI alerts every day. The monitor needs a pooled trailing window (or a reference of daily
-PSIs) before its thresholds mean anything.
+The reference is the champion's training window for the features and its scores on its
+validation window for the score (scores on the rows it was fitted on are overconfident).
+It is built once per model and kept beside the model as drift_reference.json.
+
+What is compared with it, for a scored day D, is the pooled window of the TRAILING_DAYS
+days ending at D, not D alone. A first wiring compared single days: weather features scored
+PSI 3 to 22 and the score 7 on ordinary days, because one day's weather is ~70 hourly
+readings in a narrow range, and calendar, carrier and airport rates are one value per day;
+daily PSI alerted every day and meant nothing. A week holds every weekday and a spread of
+weather, so its PSI measures the shift of the population, which is what the thresholds
+were made for.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 
-from ml.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
+from ml.features import CATEGORICAL_FEATURES, FEATURES, NUMERIC_FEATURES, read_features
+from ml.registry import RegisteredModel
 
-# Constant within a flight date by construction (calendar), or one value per carrier or
-# airport and day (16 carriers, 3 airports): a single day's distribution of these is a few
-# spikes whatever the world does, so their daily PSI is large and says nothing. They are
-# watched through what they feed: the score's PSI and the daily performance.
-NOT_MONITORED = frozenset(
-    {"day_of_week", "is_weekend", "days_to_nearest_holiday"}
-    | {f for f in NUMERIC_FEATURES if f.startswith(("origin_", "carrier_"))}
-)
-MONITORED_NUMERIC = [f for f in NUMERIC_FEATURES if f not in NOT_MONITORED]
+TRAILING_DAYS = 7
+REFERENCE_FILE = "drift_reference.json"
 SCORE = "score"
 EPSILON = 1e-4
 MISSING = "__missing__"
 OTHER = "__other__"
+
+
+FEATURE_DRIFT_DDL = """
+create schema if not exists ml;
+create table if not exists ml.feature_drift (
+    flight_date date not null,
+    model_version varchar not null,
+    feature varchar not null,
+    kind varchar not null,
+    psi double not null,
+    status varchar not null,
+    window_start date not null,
+    window_end date not null,
+    window_rows bigint not null,
+    computed_at timestamptz not null
+);
+"""
 
 
 @dataclass(frozen=True)
@@ -73,7 +94,7 @@ def _categorical_counts(values: pd.Series, categories: list[str]) -> np.ndarray:
 def build_reference(frame: pd.DataFrame, scores: np.ndarray | None = None) -> dict[str, Any]:
     """Bins and proportions of every monitored feature (and the score) in the reference."""
     reference: dict[str, Any] = {}
-    columns = {name: frame[name] for name in MONITORED_NUMERIC}
+    columns = {name: frame[name] for name in NUMERIC_FEATURES}
     if scores is not None:
         columns[SCORE] = pd.Series(scores)
     for name, values in columns.items():
@@ -115,3 +136,90 @@ def population_stability(
             actual = _categorical_counts(values, spec["categories"])
         result[name] = psi(spec["expected"], actual)
     return result
+
+
+def reference_for(con: duckdb.DuckDBPyConnection, model: RegisteredModel) -> dict[str, Any]:
+    """The model's drift reference: loaded from its artifacts, built there the first time."""
+    path = Path(model.artifact_path) / REFERENCE_FILE
+    if path.exists():
+        return json.loads(path.read_text())
+    training = read_features(con, model.training_start, model.training_end, labelled_only=True)
+    validation = read_features(
+        con, model.validation_start, model.validation_end, labelled_only=True
+    )
+    if training.empty or validation.empty:
+        raise ValueError(
+            f"cannot build the drift reference of {model.model_version}: its training window "
+            f"{model.training_start} .. {model.training_end} has {len(training)} feature rows "
+            "in the warehouse (were features rebuilt from a shorter history?)"
+        )
+    scores = model.load().predict_proba(validation[FEATURES])[:, 1]
+    reference = build_reference(training, scores)
+    path.write_text(json.dumps(reference))
+    return reference
+
+
+def drift_for_days(
+    con: duckdb.DuckDBPyConnection,
+    model: RegisteredModel,
+    days: list[str],
+    thresholds: DriftThresholds,
+    trailing_days: int = TRAILING_DAYS,
+) -> pd.DataFrame:
+    """One row per day and monitored column (every feature, and the score): PSI of the
+    trailing window ending on that day against the model's reference. The window's flights
+    are scored by `model` here, so the score's PSI is the champion's whatever scored them."""
+    reference = reference_for(con, model)
+    wanted = sorted(date.fromisoformat(str(day)) for day in days)
+    first = wanted[0] - timedelta(days=trailing_days - 1)
+    frame = read_features(con, first, wanted[-1])
+    if frame.empty:
+        raise ValueError(f"no feature rows between {first} and {wanted[-1]} to measure drift on")
+    estimator = model.load()
+    frame["_score"] = estimator.predict_proba(frame[FEATURES])[:, 1]
+    rows = []
+    computed_at = datetime.now(UTC)
+    for day in wanted:
+        start = day - timedelta(days=trailing_days - 1)
+        window = frame[(frame.flight_date >= start) & (frame.flight_date <= day)]
+        if window.empty:
+            raise ValueError(f"no feature rows in the drift window {start} .. {day}")
+        for name, value in population_stability(
+            reference, window, window["_score"].to_numpy()
+        ).items():
+            rows.append(
+                {
+                    "flight_date": day,
+                    "model_version": model.model_version,
+                    "feature": name,
+                    "kind": reference[name]["kind"] if name != SCORE else "score",
+                    "psi": value,
+                    "status": thresholds.status(value),
+                    "window_start": start,
+                    "window_end": day,
+                    "window_rows": len(window),
+                    "computed_at": computed_at,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def write_drift(con: duckdb.DuckDBPyConnection, rows: pd.DataFrame) -> None:
+    """Replace the drift rows of the days in `rows`, in one transaction."""
+    con.execute(FEATURE_DRIFT_DDL)
+    days = sorted({str(day) for day in rows.flight_date})
+    con.execute("begin transaction")
+    try:
+        con.execute(
+            "delete from ml.feature_drift where flight_date in (select unnest(?::date[]))", [days]
+        )
+        con.register("_drift_rows", rows)
+        con.execute(
+            "insert into ml.feature_drift select flight_date, model_version, feature, kind, psi, "
+            "status, window_start, window_end, window_rows, computed_at from _drift_rows"
+        )
+        con.unregister("_drift_rows")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise

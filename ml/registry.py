@@ -64,6 +64,9 @@ class RegisteredModel:
     validation_end: str
     validation_roc_auc: float
     algorithm: str
+    training_start: str
+    training_end: str
+    cutoff_date: str
 
     def load(self) -> Any:
         path = Path(self.artifact_path) / "model.joblib"
@@ -107,7 +110,8 @@ def model_version(cutoff: str, data_fingerprint: str, params: dict, code: str) -
 
 _COLUMNS = (
     "model_version, status, threshold, artifact_path, validation_start::varchar, "
-    "validation_end::varchar, validation_roc_auc, algorithm"
+    "validation_end::varchar, validation_roc_auc, algorithm, training_start::varchar, "
+    "training_end::varchar, cutoff_date::varchar"
 )
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
 from ml import registry
 from ml.features import FEATURES, LABEL, read_features
@@ -30,9 +31,13 @@ def train_and_register(
     repo: Path,
     config: TrainingConfig | None = None,
     trigger: str = "manual",
+    frame: pd.DataFrame | None = None,
 ) -> TrainingRun:
+    """Train on `frame` (the persisted training set) or, without it, on the labelled
+    features before the cutoff read from the warehouse."""
     config = config or TrainingConfig()
-    frame = read_features(con, end=config.cutoff, labelled_only=True)
+    if frame is None:
+        frame = training_set(con, config)
     result = train_models(frame, config)
     code = registry.code_version(repo)
     version = registry.model_version(
@@ -76,6 +81,12 @@ def train_and_register(
     }
     model = registry.register(con, record, result.model, files)
     return TrainingRun(model=model, result=result, reused=False)
+
+
+def training_set(con: duckdb.DuckDBPyConnection, config: TrainingConfig) -> pd.DataFrame:
+    """Labelled feature rows before the cutoff: what a training run learns and validates on."""
+    frame = read_features(con, end=config.cutoff, labelled_only=True)
+    return frame[frame.flight_date < config.cutoff].reset_index(drop=True)
 
 
 def _family_aucs(result: TrainingResult) -> dict[str, float]:

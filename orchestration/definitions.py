@@ -3,9 +3,10 @@ from dagster import Definitions
 from orchestration.assets.dbt import dbt_daily_models, dbt_evaluation_models, dbt_reference_models
 from orchestration.assets.ingest import ingest_assets
 from orchestration.assets.ml import ml_assets, ml_checks
+from orchestration.assets.monitoring import monitoring_assets
 from orchestration.jobs import feature_pipeline_job, inference_pipeline_job, training_pipeline_job
 from orchestration.resources import MlSettings, WarehouseResource, dbt_resource
-from orchestration.sensors import landing_files_sensor
+from orchestration.sensors import landing_files_sensor, retraining_sensor
 
 defs = Definitions(
     assets=[
@@ -14,9 +15,10 @@ defs = Definitions(
         dbt_daily_models,
         *ml_assets,
         dbt_evaluation_models,
+        *monitoring_assets,
     ],
     asset_checks=ml_checks,
     jobs=[feature_pipeline_job, training_pipeline_job, inference_pipeline_job],
-    sensors=[landing_files_sensor],
+    sensors=[landing_files_sensor, retraining_sensor],
     resources={"warehouse": WarehouseResource(), "ml": MlSettings(), "dbt": dbt_resource()},
 )

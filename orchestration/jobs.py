@@ -24,10 +24,11 @@ training_pipeline_job = define_asset_job(
 
 inference_pipeline_job = define_asset_job(
     name="inference_pipeline",
-    selection=AssetSelection.groups("inference", "evaluation"),
+    selection=AssetSelection.groups("inference", "evaluation", "monitoring"),
     partitions_def=daily_partitions,
     description=(
         "Inference pipeline: score the days of the run's partition window with the champion "
-        "into ml.predictions, then rebuild prediction outcomes and daily model performance."
+        "into ml.predictions, rebuild prediction outcomes and daily model performance, "
+        "measure drift, and decide whether the champion needs retraining."
     ),
 )

@@ -22,6 +22,7 @@ from ingest.publish import publish_snapshot, snapshot_path
 from ingest.settings import Settings
 from ingest.summary import quarantine_counts, table_counts
 from ingest.windows import partition_range, plan_window
+from ml.monitoring import POOLED_AUC_SQL
 from ml.planning import DEFAULT_CUTOFF, MIN_TRAINING_ROWS, days_to_score
 
 SCORING_RANGE = ("2013-10-01", "2013-12-31")
@@ -329,20 +330,12 @@ def run_training_pipeline(settings: Settings, launcher: Launcher, options: RunOp
             f"{validation_start} .. {cutoff}; land more days or pass --cutoff"
         )
         return True
+    from orchestration.assets.ml import training_run_config
+
     print(f"training pipeline: train on flights before {cutoff}")
     result = launcher.launch(
         "training_pipeline",
-        run_config={
-            "ops": {
-                "ml__candidate_model": {
-                    "config": {
-                        "cutoff": cutoff,
-                        "validation_days": options.validation_days,
-                        "trigger": options.trigger,
-                    }
-                }
-            }
-        },
+        run_config=training_run_config(cutoff, options.trigger, options.validation_days),
     )
     return result.success
 
@@ -409,23 +402,6 @@ def print_model_report(settings: Settings, options: RunOptions) -> None:
                 f"  out-of-time ROC AUC   {auc:.4f}  ({options.scoring_range[0]} .. "
                 f"{options.scoring_range[1]}, {flights:,} flights with outcomes)"
             )
-
-
-# ROC AUC of all the range's predictions pooled (Mann-Whitney with tied ranks averaged), in
-# SQL: the same statistic as ml.model_performance_daily, without importing scikit-learn.
-POOLED_AUC_SQL = """
-with ranked as (
-    select is_delayed,
-        rank() over (order by score) + (count(*) over (partition by score) - 1) / 2.0 as r
-    from ml.prediction_outcomes
-    where model_version = ? and flight_date between ?::date and ?::date
-)
-select count(*),
-    (sum(r) filter (where is_delayed)
-        - count(*) filter (where is_delayed) * (count(*) filter (where is_delayed) + 1) / 2.0)
-    / nullif(count(*) filter (where is_delayed) * count(*) filter (where not is_delayed), 0)
-from ranked
-"""
 
 
 def run_pipeline(settings: Settings, options: RunOptions | None = None) -> int:

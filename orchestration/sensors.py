@@ -17,7 +17,7 @@ from ingest.catalog import FEEDS
 from ingest.loader import PARTITION_RE, discover
 from ingest.settings import get_settings
 from ingest.windows import partition_range
-from orchestration.jobs import feature_pipeline_job
+from orchestration.jobs import feature_pipeline_job, training_pipeline_job
 from orchestration.partitions import daily_partitions
 
 
@@ -76,3 +76,54 @@ def landing_files_sensor(context: SensorEvaluationContext):
             "flightline/trigger": "landing_files_sensor",
         },
     )
+
+
+def retraining_requests(instance, cursor: int | None) -> tuple[list[RunRequest], int | None]:
+    """Run requests for the retraining decisions materialized after `cursor` (a storage id):
+    at most one, for the latest decision that asks to retrain. Shared by the sensor and by
+    `flightline replay`, so both retrain for the same reasons."""
+    from dagster import AssetRecordsFilter
+
+    from orchestration.assets.ml import training_run_config
+    from orchestration.assets.monitoring import DECISION
+
+    records = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=DECISION, after_storage_id=cursor), limit=1000, ascending=True
+    ).records
+    if not records:
+        return [], cursor
+    latest = records[-1]
+    metadata = latest.asset_materialization.metadata
+    new_cursor = latest.storage_id
+    if not metadata["retrain"].value:
+        return [], new_cursor
+    cutoff = str(metadata["cutoff"].value)
+    trigger = str(metadata["reason"].value)
+    return [
+        RunRequest(
+            run_key=f"retrain-{cutoff}",
+            run_config=training_run_config(cutoff, trigger),
+            tags={"flightline/trigger": "retraining_sensor", "flightline/cutoff": cutoff},
+        )
+    ], new_cursor
+
+
+@sensor(
+    job=training_pipeline_job,
+    minimum_interval_seconds=60,
+    default_status=DefaultSensorStatus.STOPPED,
+    description=(
+        "Continuous training: reads the latest ml/retraining_decision (never the warehouse) "
+        "and requests the training pipeline when it asks to retrain (drift, performance or "
+        "age), with the reason recorded as the model's trigger. The new model still has to "
+        "pass the promotion gate."
+    ),
+)
+def retraining_sensor(context: SensorEvaluationContext):
+    cursor = int(context.cursor) if context.cursor else None
+    requests, new_cursor = retraining_requests(context.instance, cursor)
+    if new_cursor is not None and new_cursor != cursor:
+        context.update_cursor(str(new_cursor))
+    if not requests:
+        return SkipReason("no new retraining decision asks to retrain")
+    return requests

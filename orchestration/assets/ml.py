@@ -7,6 +7,7 @@ import base64
 from datetime import date
 
 import numpy as np
+import pandas as pd
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
@@ -22,15 +23,18 @@ from dagster import (
 
 from ingest.settings import REPO_ROOT
 from ml import registry
+from ml.features import LABEL, prepare
 from ml.planning import DEFAULT_CUTOFF
 from ml.report import importance_markdown, score_histogram
 from ml.scoring import score_days
-from ml.train import TrainingConfig
+from ml.train import TrainingConfig, fingerprint
 from ml.training import evaluate_gate, train_and_register
+from ml.training import training_set as read_training_set
 from orchestration.partitions import WAREHOUSE_POOL, daily_partitions, single_run
 from orchestration.resources import MlSettings, WarehouseResource
 
 CANDIDATE = AssetKey(["ml", "candidate_model"])
+TRAINING_SET = AssetKey(["ml", "training_set"])
 FEATURES_ASSET = AssetKey(["features", "flight_features"])
 
 
@@ -42,6 +46,24 @@ class TrainingRunConfig(Config):
     """Why this training runs (manual, first model, drift, schedule, ...): recorded."""
 
 
+TRAINING_SET_OP = "ml__training_set"
+
+
+def training_run_config(cutoff: str, trigger: str, validation_days: int = 28) -> dict:
+    """The run config of the training pipeline, for the CLI, the replay and the sensor."""
+    return {
+        "ops": {
+            TRAINING_SET_OP: {
+                "config": {
+                    "cutoff": cutoff,
+                    "validation_days": validation_days,
+                    "trigger": trigger,
+                }
+            }
+        }
+    }
+
+
 def _image(png: bytes, alt: str) -> str:
     return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})"
 
@@ -50,27 +72,32 @@ def _window(windows: dict[str, str], name: str) -> str:
     return f"{windows[name + '_start']} .. {windows[name + '_end']}"
 
 
-def _candidate_version(instance) -> str:
-    event = instance.get_latest_materialization_event(CANDIDATE)
+def _latest_metadata(instance, key: AssetKey) -> dict:
+    event = instance.get_latest_materialization_event(key)
     if event is None or event.asset_materialization is None:
-        raise registry.RegistryError("ml/candidate_model has never been materialized: train first")
-    return str(event.asset_materialization.metadata["model_version"].value)
+        raise registry.RegistryError(
+            f"{key.to_user_string()} has never been materialized: run the training pipeline"
+        )
+    return {name: value.value for name, value in event.asset_materialization.metadata.items()}
+
+
+def _candidate_version(instance) -> str:
+    return str(_latest_metadata(instance, CANDIDATE)["model_version"])
 
 
 @asset(
-    key=CANDIDATE,
+    key=TRAINING_SET,
     group_name="training",
     deps=[FEATURES_ASSET],
     pool=WAREHOUSE_POOL,
-    kinds={"scikitlearn", "duckdb"},
+    kinds={"parquet"},
     description=(
-        "Trains and compares a route-rate baseline, logistic regression and gradient "
-        "boosting (small grid) on features.flight_features before the cutoff, validated on "
-        "the last weeks before it (time-ordered). Registers the best as a candidate in "
-        "ml.model_registry with its artifacts under models/{version}/."
+        "The training set of a run: labelled rows of features.flight_features before the "
+        "cutoff, written to training_sets/<cutoff>-<fingerprint>.parquet so the exact input "
+        "of every model can be read again. Validated by its expectations before training."
     ),
 )
-def candidate_model(
+def training_set(
     context: AssetExecutionContext, config: TrainingRunConfig, warehouse: WarehouseResource
 ) -> MaterializeResult:
     settings = warehouse.settings
@@ -78,7 +105,58 @@ def candidate_model(
         cutoff=date.fromisoformat(config.cutoff), validation_days=config.validation_days
     )
     with warehouse.connect() as con:
-        run = train_and_register(con, settings.models, REPO_ROOT, training, config.trigger)
+        frame = read_training_set(con, training)
+    digest = fingerprint(frame) if len(frame) else "empty"
+    path = settings.training_sets / f"{config.cutoff}-{digest[:10]}.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(path, index=False)
+    label_rate = float(frame[LABEL].astype(float).mean()) if len(frame) else float("nan")
+    return MaterializeResult(
+        metadata={
+            "path": MetadataValue.path(str(path)),
+            "cutoff": config.cutoff,
+            "validation_days": config.validation_days,
+            "trigger": config.trigger,
+            "dagster/row_count": len(frame),
+            "first_day": str(frame.flight_date.min()) if len(frame) else "",
+            "last_day": str(frame.flight_date.max()) if len(frame) else "",
+            "label_rate": label_rate,
+            "data_fingerprint": digest,
+        }
+    )
+
+
+@asset(
+    key=CANDIDATE,
+    group_name="training",
+    deps=[TRAINING_SET],
+    pool=WAREHOUSE_POOL,
+    kinds={"scikitlearn", "duckdb"},
+    description=(
+        "Trains and compares a route-rate baseline, logistic regression and gradient "
+        "boosting (small grid) on the training set (features before the cutoff), validated "
+        "on the last weeks before it (time-ordered). Registers the best as a candidate in "
+        "ml.model_registry with its artifacts under models/{version}/."
+    ),
+)
+def candidate_model(
+    context: AssetExecutionContext, warehouse: WarehouseResource
+) -> MaterializeResult:
+    settings = warehouse.settings
+    inputs = _latest_metadata(context.instance, TRAINING_SET)
+    config = TrainingRunConfig(
+        cutoff=inputs["cutoff"],
+        validation_days=inputs["validation_days"],
+        trigger=inputs["trigger"],
+    )
+    training = TrainingConfig(
+        cutoff=date.fromisoformat(config.cutoff), validation_days=config.validation_days
+    )
+    frame = prepare(pd.read_parquet(inputs["path"]))
+    with warehouse.connect() as con:
+        run = train_and_register(
+            con, settings.models, REPO_ROOT, training, config.trigger, frame=frame
+        )
     result, model = run.result, run.model
     metrics = result.metrics
     comparison = result.comparison[["candidate", "roc_auc", "pr_auc", "log_loss", "brier"]]
@@ -234,5 +312,5 @@ def no_flight_scored_twice(warehouse: WarehouseResource) -> AssetCheckResult:
     return AssetCheckResult(passed=duplicates == 0, metadata={"duplicated_flights": duplicates})
 
 
-ml_assets = [candidate_model, champion_model, predictions]
+ml_assets = [training_set, candidate_model, champion_model, predictions]
 ml_checks = [beats_champion, no_flight_scored_twice]

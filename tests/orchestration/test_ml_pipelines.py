@@ -63,27 +63,27 @@ def test_train_promote_score_evaluate_and_a_blocked_promotion(
     assert undocumented == []
 
     # A candidate that cannot clear the margin: the blocking gate stops the promotion.
-    from orchestration.assets.ml import beats_champion, candidate_model, champion_model
+    from orchestration.assets.ml import (
+        beats_champion,
+        candidate_model,
+        champion_model,
+        training_run_config,
+        training_set,
+    )
     from orchestration.resources import MlSettings, WarehouseResource
 
     result = materialize(
-        [candidate_model, champion_model, beats_champion],
+        [training_set, candidate_model, champion_model, beats_champion],
         instance=DagsterInstance.get(),
         resources={"warehouse": WarehouseResource(), "ml": MlSettings(promotion_margin=1.0)},
-        run_config={
-            "ops": {
-                "ml__candidate_model": {
-                    "config": {"cutoff": "2013-01-16", "validation_days": 4, "trigger": "test"}
-                }
-            }
-        },
+        run_config=training_run_config("2013-01-16", "test", validation_days=4),
         raise_on_error=False,
     )
     checks = result.get_asset_check_evaluations()
     assert [c.passed for c in checks] == [False]
     assert "does not beat the champion" in checks[0].description
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
-    assert materialized == {"ml/candidate_model"}
+    assert materialized == {"ml/training_set", "ml/candidate_model"}
     rows = fetch(home, "select model_version, status, decision from ml.model_registry order by 1")
     assert (version, "champion", "promote") in rows
     assert any(status == "candidate" and decision == "reject" for _, status, decision in rows)

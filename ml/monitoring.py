@@ -1,0 +1,171 @@
+"""When to retrain: a plain decision over what monitoring measured, tested directly.
+
+Three triggers, checked at the end of a day whose outcomes have arrived (`as_of`):
+- performance: the champion's ROC AUC over the last `performance_days` evaluated days,
+  pooled, fell more than `auc_drop` below its own validation AUC;
+- drift: the PSI of the champion's score over the trailing drift window exceeds
+  `score_psi_alert` (the score is where every feature's shift meets the model);
+- schedule: the champion's training data ends more than `max_age_days` before `as_of`.
+
+Performance and drift wait `min_days_between` days after the champion's cutoff: a model
+that has just been trained has not yet produced the evidence that would judge it, and a
+retraining on nearly the same rows would not change it. A retraining trains on every
+labelled day up to and including `as_of` (cutoff = as_of + 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import date, timedelta
+
+import duckdb
+
+from ml.drift import FEATURE_DRIFT_DDL
+from ml.registry import RegisteredModel
+
+# ROC AUC of all the predictions of a model over a date range, pooled (Mann-Whitney with
+# tied ranks averaged): the statistic of ml.model_performance_daily, over many days.
+POOLED_AUC_SQL = """
+with ranked as (
+    select is_delayed,
+        rank() over (order by score) + (count(*) over (partition by score) - 1) / 2.0 as r
+    from ml.prediction_outcomes
+    where model_version = ? and flight_date between ?::date and ?::date
+)
+select count(*),
+    (sum(r) filter (where is_delayed)
+        - count(*) filter (where is_delayed) * (count(*) filter (where is_delayed) + 1) / 2.0)
+    / nullif(count(*) filter (where is_delayed) * count(*) filter (where not is_delayed), 0)
+from ranked
+"""
+
+
+@dataclass(frozen=True)
+class RetrainingPolicy:
+    max_age_days: int = 30
+    min_days_between: int = 7
+    performance_days: int = 7
+    min_evaluated_flights: int = 2000
+    auc_drop: float = 0.05
+    score_psi_alert: float = 0.25
+
+
+@dataclass(frozen=True)
+class Evidence:
+    as_of: date
+    """The last day with outcomes."""
+    champion_version: str
+    champion_cutoff: date
+    champion_validation_auc: float
+    recent_auc: float | None
+    recent_flights: int
+    recent_window: tuple[date, date]
+    score_psi: float | None
+    drift_day: date | None = None
+    """The last day drift was measured on (a scored day: its features are known)."""
+    drifting_features: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RetrainingDecision:
+    retrain: bool
+    trigger: str
+    """'performance', 'drift', 'schedule' or 'none'."""
+    reason: str
+    cutoff: date
+
+    def as_metadata(self) -> dict:
+        return {**asdict(self), "cutoff": self.cutoff.isoformat()}
+
+
+def decide_retraining(evidence: Evidence, policy: RetrainingPolicy) -> RetrainingDecision:
+    cutoff = evidence.as_of + timedelta(days=1)
+    age = (cutoff - evidence.champion_cutoff).days
+    model = f"champion {evidence.champion_version} (cutoff {evidence.champion_cutoff})"
+    if age <= 0:
+        return RetrainingDecision(False, "none", f"{model} already covers {evidence.as_of}", cutoff)
+    if age >= policy.min_days_between:
+        window = f"{evidence.recent_window[0]} .. {evidence.recent_window[1]}"
+        floor = evidence.champion_validation_auc - policy.auc_drop
+        if (
+            evidence.recent_auc is not None
+            and evidence.recent_flights >= policy.min_evaluated_flights
+            and evidence.recent_auc < floor
+        ):
+            return RetrainingDecision(
+                True,
+                "performance",
+                f"performance: ROC AUC {evidence.recent_auc:.4f} over {window} "
+                f"({evidence.recent_flights:,} flights) is below {floor:.4f}, the champion's "
+                f"validation AUC {evidence.champion_validation_auc:.4f} minus {policy.auc_drop}",
+                cutoff,
+            )
+        if evidence.score_psi is not None and evidence.score_psi > policy.score_psi_alert:
+            features = ", ".join(evidence.drifting_features[:5]) or "none above the alert level"
+            return RetrainingDecision(
+                True,
+                "drift",
+                f"drift: score PSI {evidence.score_psi:.3f} over the week to {evidence.drift_day} "
+                f"exceeds {policy.score_psi_alert} (features: {features})",
+                cutoff,
+            )
+    if age > policy.max_age_days:
+        return RetrainingDecision(
+            True,
+            "schedule",
+            f"schedule: {model} is {age} days old, more than {policy.max_age_days}",
+            cutoff,
+        )
+    recent = (
+        "no evaluated days yet"
+        if evidence.recent_auc is None
+        else (f"ROC AUC {evidence.recent_auc:.4f} over the last {policy.performance_days} days")
+    )
+    psi = "n/a" if evidence.score_psi is None else f"{evidence.score_psi:.3f}"
+    return RetrainingDecision(
+        False, "none", f"{model}, {age} days old: {recent}, score PSI {psi}", cutoff
+    )
+
+
+def gather_evidence(
+    con: duckdb.DuckDBPyConnection, model: RegisteredModel, policy: RetrainingPolicy
+) -> Evidence | None:
+    """What the warehouse knows about the champion at the end of the last evaluated day;
+    None before any of its predictions has an outcome."""
+    con.execute(FEATURE_DRIFT_DDL)
+    row = con.execute(
+        "select max(flight_date) from ml.prediction_outcomes where model_version = ?",
+        [model.model_version],
+    ).fetchone()
+    if row is None or row[0] is None:
+        return None
+    as_of = row[0]
+    start = as_of - timedelta(days=policy.performance_days - 1)
+    flights, auc = con.execute(POOLED_AUC_SQL, [model.model_version, start, as_of]).fetchone()
+    drift = con.execute(
+        """
+        select feature, psi, flight_date from ml.feature_drift
+        where model_version = ?
+            and flight_date = (select max(flight_date) from ml.feature_drift
+                               where model_version = ?)
+        order by psi desc
+        """,
+        [model.model_version, model.model_version],
+    ).fetchall()
+    score_psi = next((psi for feature, psi, _ in drift if feature == "score"), None)
+    return Evidence(
+        as_of=as_of,
+        champion_version=model.model_version,
+        champion_cutoff=date.fromisoformat(model.cutoff_date),
+        champion_validation_auc=model.validation_roc_auc,
+        recent_auc=float(auc) if auc is not None else None,
+        recent_flights=int(flights),
+        recent_window=(start, as_of),
+        score_psi=score_psi,
+        drift_day=drift[0][2] if drift else None,
+        drifting_features=tuple(
+            feature
+            for feature, psi, _ in drift
+            if feature != "score" and psi > policy.score_psi_alert
+        ),
+    )

@@ -1,0 +1,156 @@
+"""Monitoring the live model: feature and score drift per scored day, and the retraining
+decision that the retraining sensor acts on. The measures and the decision are in ml/."""
+
+from dagster import (
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+
+from ml import registry
+from ml.drift import SCORE, TRAILING_DAYS, DriftThresholds, drift_for_days, write_drift
+from ml.monitoring import decide_retraining, gather_evidence
+from orchestration.checks import per_partition
+from orchestration.partitions import WAREHOUSE_POOL, daily_partitions, single_run
+from orchestration.resources import MlSettings, WarehouseResource
+
+DRIFT = AssetKey(["ml", "feature_drift"])
+DECISION = AssetKey(["ml", "retraining_decision"])
+DRIFT_CHECK = "psi_within_bounds"
+
+
+def _day_check(day: str, rows, thresholds: DriftThresholds):
+    alerts = rows[rows.status == "alert"].sort_values("psi", ascending=False)
+    warns = rows[rows.status == "warn"].sort_values("psi", ascending=False)
+    worst = rows.sort_values("psi", ascending=False).head(10)
+    if len(alerts):
+        severity, passed = AssetCheckSeverity.ERROR, False
+        description = f"{len(alerts)} column(s) with PSI above {thresholds.alert}: " + ", ".join(
+            f"{r.feature} {r.psi:.2f}" for r in alerts.head(5).itertuples()
+        )
+    elif len(warns):
+        severity, passed = AssetCheckSeverity.WARN, False
+        description = f"{len(warns)} column(s) with PSI above {thresholds.warn}: " + ", ".join(
+            f"{r.feature} {r.psi:.2f}" for r in warns.head(5).itertuples()
+        )
+    else:
+        severity, passed = AssetCheckSeverity.WARN, True
+        description = f"every column's PSI is at most {thresholds.warn}"
+    score = rows[rows.feature == SCORE].psi
+    metadata = {
+        "window": MetadataValue.text(f"{rows.window_start.iloc[0]} .. {day}"),
+        "score_psi": MetadataValue.float(float(score.iloc[0]) if len(score) else float("nan")),
+        "columns_alert": MetadataValue.int(len(alerts)),
+        "columns_warn": MetadataValue.int(len(warns)),
+        "worst_columns": MetadataValue.md(
+            worst[["feature", "kind", "psi", "status"]].round(3).to_markdown(index=False)
+        ),
+    }
+    return day, passed, severity, description, metadata
+
+
+@asset(
+    key=DRIFT,
+    group_name="monitoring",
+    deps=[AssetKey(["ml", "predictions"])],
+    partitions_def=daily_partitions,
+    backfill_policy=single_run,
+    pool=WAREHOUSE_POOL,
+    kinds={"duckdb"},
+    check_specs=[
+        AssetCheckSpec(
+            DRIFT_CHECK,
+            asset=DRIFT,
+            partitions_def=daily_partitions,
+            description=(
+                "Population stability of every feature and of the score over the week ending "
+                "on the day, against the champion's training window: warns above the warn "
+                "level (0.1), fails above the alert level (0.25). Not blocking: drift is a "
+                "reason to look and to retrain, not to stop scoring."
+            ),
+        )
+    ],
+    description=(
+        f"ml.feature_drift: for each scored day, the PSI of every feature and of the score "
+        f"over the {TRAILING_DAYS} days ending on it, against the champion's reference "
+        "(features: its training window; score: its validation window)."
+    ),
+)
+def feature_drift(context: AssetExecutionContext, warehouse: WarehouseResource, ml: MlSettings):
+    thresholds = DriftThresholds(warn=ml.drift_warn, alert=ml.drift_fail)
+    days = context.partition_keys
+    with warehouse.connect() as con:
+        model = registry.require_champion(con)
+        rows = drift_for_days(con, model, days, thresholds)
+        write_drift(con, rows)
+    last = rows[rows.flight_date == rows.flight_date.max()].sort_values("psi", ascending=False)
+    yield MaterializeResult(
+        asset_key=DRIFT,
+        metadata={
+            "model_version": model.model_version,
+            "partition_window": f"{days[0]} .. {days[-1]}",
+            "dagster/row_count": len(rows),
+            "last_day": str(last.flight_date.iloc[0]),
+            "last_day_score_psi": float(last[last.feature == SCORE].psi.iloc[0]),
+            "last_day_columns": MetadataValue.md(
+                last[["feature", "kind", "psi", "status"]].round(3).to_markdown(index=False)
+            ),
+        },
+    )
+    by_day = {str(day): group for day, group in rows.groupby("flight_date")}
+    yield from per_partition(
+        DRIFT,
+        DRIFT_CHECK,
+        (_day_check(day, by_day[day], thresholds) for day in days),
+        blocking=False,
+    )
+
+
+@asset(
+    key=DECISION,
+    group_name="monitoring",
+    deps=[DRIFT, AssetKey(["ml", "model_performance_daily"])],
+    pool=WAREHOUSE_POOL,
+    description=(
+        "Whether the champion should be retrained, and why: recent evaluated ROC AUC against "
+        "its validation AUC, the score's drift, and its age. The retraining sensor reads this "
+        "asset's metadata (never the warehouse) and requests the training pipeline."
+    ),
+)
+def retraining_decision(
+    context: AssetExecutionContext, warehouse: WarehouseResource, ml: MlSettings
+) -> MaterializeResult:
+    policy = ml.retraining_policy()
+    with warehouse.connect() as con:
+        model = registry.require_champion(con)
+        evidence = gather_evidence(con, model, policy)
+    if evidence is None:
+        return MaterializeResult(
+            metadata={
+                "retrain": False,
+                "trigger": "none",
+                "reason": f"no prediction of {model.model_version} has an outcome yet",
+                "champion_version": model.model_version,
+            }
+        )
+    decision = decide_retraining(evidence, policy)
+    context.log.info(decision.reason)
+    return MaterializeResult(
+        metadata={
+            **decision.as_metadata(),
+            "champion_version": model.model_version,
+            "as_of": evidence.as_of.isoformat(),
+            "recent_roc_auc": evidence.recent_auc
+            if evidence.recent_auc is not None
+            else float("nan"),
+            "recent_flights": evidence.recent_flights,
+            "score_psi": evidence.score_psi if evidence.score_psi is not None else float("nan"),
+        }
+    )
+
+
+monitoring_assets = [feature_drift, retraining_decision]
