@@ -42,3 +42,16 @@ def plan_window(
     if reference_changed and loaded_range is not None:
         dates |= set(loaded_range)
     return partition_range(dates)
+
+
+def contiguous_ranges(partitions: Iterable[str]) -> list[tuple[str, str]]:
+    """Consecutive dates grouped into inclusive ranges: ['01-01', '01-02', '01-05'] gives
+    two runs, so that a day left out (blocked by a gate) is not swept into a range."""
+    days = sorted({date.fromisoformat(str(day)) for day in partitions})
+    ranges: list[tuple[str, str]] = []
+    for day in days:
+        if ranges and (day - date.fromisoformat(ranges[-1][1])).days == 1:
+            ranges[-1] = (ranges[-1][0], day.isoformat())
+        else:
+            ranges.append((day.isoformat(), day.isoformat()))
+    return ranges

@@ -9,7 +9,43 @@ explicitly, under the name `<asset key as identifier>_<check name>`.
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from dagster import AssetCheckEvaluation, AssetCheckSeverity, AssetKey, Output
+from dagster import AssetCheckEvaluation, AssetCheckSeverity, AssetKey, MetadataValue, Output
+
+from ingest.quality import CRITICAL, Validation
+
+
+def failure_table(failures) -> str:
+    """The failing expectations as a markdown table: what, how bad, which values."""
+    lines = ["| expectation | severity | failing | sample / observed |", "|---|---|---|---|"]
+    for failure in failures:
+        shown = failure.sample or ([failure.observed] if failure.observed is not None else [])
+        sample = ", ".join(str(v) for v in shown)[:80].replace("|", "/")
+        lines.append(
+            f"| `{failure.expectation}` | {failure.severity} | "
+            f"{failure.unexpected} of {failure.checked} | {sample} |"
+        )
+    return "\n".join(lines)
+
+
+def verdict(
+    validation: Validation, partition: str, action: str = ""
+) -> tuple[str, bool, AssetCheckSeverity, str, dict[str, Any]]:
+    """A partition's check result from a suite's validation: error if a critical expectation
+    failed, warning otherwise; the failing expectations and the Data Docs page as metadata."""
+    failures = validation.failures_of(partition)
+    severity = validation.severity_of(partition)
+    metadata: dict[str, Any] = {"failed_expectations": MetadataValue.int(len(failures))}
+    if validation.docs:
+        metadata["data_docs"] = MetadataValue.path(str(validation.docs))
+    if failures:
+        metadata["failures"] = MetadataValue.md(failure_table(failures))
+    return (
+        partition,
+        not failures,
+        AssetCheckSeverity.ERROR if severity == CRITICAL else AssetCheckSeverity.WARN,
+        action + validation.summary(partition),
+        metadata,
+    )
 
 
 def per_partition(
@@ -17,8 +53,10 @@ def per_partition(
     check_name: str,
     results: Iterable[tuple[str, bool, AssetCheckSeverity, str, dict[str, Any]]],
     blocking: bool,
+    output_name: str | None = None,
 ) -> Iterator[Any]:
-    """Yield (partition, passed, severity, description, metadata) as check evaluations."""
+    """Yield (partition, passed, severity, description, metadata) as check evaluations.
+    `output_name`: "result" for an @asset_check; a check spec of an asset has its own."""
     for partition, passed, severity, description, metadata in results:
         yield AssetCheckEvaluation(
             asset_key=key,
@@ -30,4 +68,4 @@ def per_partition(
             metadata=metadata,
             blocking=blocking,
         )
-    yield Output(None, output_name=f"{key.to_python_identifier()}_{check_name}")
+    yield Output(None, output_name=output_name or f"{key.to_python_identifier()}_{check_name}")

@@ -58,6 +58,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run_pipeline(settings, options)
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    from orchestration.replay import ReplayError, replay
+
+    try:
+        return replay(get_settings(), args.start, args.end)
+    except ReplayError as error:
+        print(f"flightline replay: {error}", file=sys.stderr)
+        return 2
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     """The loader alone, without Dagster: for a dbt slice in CI, or a quick look."""
     from ingest.loader import connect, ingest_all
@@ -65,7 +75,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     settings = get_settings()
     con = connect(settings.warehouse)
     try:
-        results = ingest_all(con, settings.landing, settings.quarantine)
+        results = ingest_all(con, settings.landing, settings.quarantine, quality=settings.quality)
     finally:
         con.close()
     for name, result in results.items():
@@ -150,6 +160,15 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--score-to", type=_iso, default="2013-12-31", help="last day to score")
     run.add_argument("--no-score", action="store_true", help="skip the inference pipeline")
     run.set_defaults(handler=cmd_run)
+
+    replay = commands.add_parser(
+        "replay",
+        help="walk days as production would: land, ingest, build, score the next day, "
+        "evaluate, watch drift, retrain when triggered; report under data/reports/",
+    )
+    replay.add_argument("--from", dest="start", type=_date, required=True, help="first evening")
+    replay.add_argument("--to", dest="end", type=_date, required=True, help="last evening")
+    replay.set_defaults(handler=cmd_replay)
 
     ingest = commands.add_parser("ingest", help="load landed files into raw (no Dagster, no dbt)")
     ingest.set_defaults(handler=cmd_ingest)

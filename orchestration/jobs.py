@@ -1,10 +1,15 @@
 from dagster import AssetSelection, define_asset_job
 
+from orchestration.assets.ml import ready_to_score
 from orchestration.partitions import daily_partitions
+
+# The scoring gate checks features.flight_features but belongs to the inference pipeline: in
+# the feature pipeline a day without its forecast would fail the whole build.
+SCORING_GATE = AssetSelection.checks(ready_to_score)
 
 feature_pipeline_job = define_asset_job(
     name="feature_pipeline",
-    selection=AssetSelection.groups("ingest", "staging", "marts", "features"),
+    selection=AssetSelection.groups("ingest", "staging", "marts", "features") - SCORING_GATE,
     partitions_def=daily_partitions,
     description=(
         "Feature pipeline: land new feed files in raw (exactly once), then build staging, "
@@ -24,11 +29,11 @@ training_pipeline_job = define_asset_job(
 
 inference_pipeline_job = define_asset_job(
     name="inference_pipeline",
-    selection=AssetSelection.groups("inference", "evaluation", "monitoring"),
+    selection=AssetSelection.groups("inference", "evaluation", "monitoring") | SCORING_GATE,
     partitions_def=daily_partitions,
     description=(
-        "Inference pipeline: score the days of the run's partition window with the champion "
-        "into ml.predictions, rebuild prediction outcomes and daily model performance, "
-        "measure drift, and decide whether the champion needs retraining."
+        "Inference pipeline: gate each day's features on their expectations, score the days "
+        "that pass with the champion into ml.predictions, rebuild prediction outcomes and "
+        "daily model performance, measure drift, and decide whether to retrain."
     ),
 )

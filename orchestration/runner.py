@@ -21,7 +21,7 @@ from ingest.loader import PARTITION_RE, Loader, connect
 from ingest.publish import publish_snapshot, snapshot_path
 from ingest.settings import Settings
 from ingest.summary import quarantine_counts, table_counts
-from ingest.windows import partition_range, plan_window
+from ingest.windows import contiguous_ranges, plan_window
 from ml.monitoring import POOLED_AUC_SQL
 from ml.planning import DEFAULT_CUTOFF, MIN_TRAINING_ROWS, days_to_score
 
@@ -370,12 +370,65 @@ def run_inference_pipeline(
         )
     ]
     days = days_to_score(feature_days, scored, rebuilt)
+    held = blocked_days(launcher.instance) & set(days)
+    if rebuilt is not None:
+        held = {day for day in held if not rebuilt[0] <= day <= rebuilt[1]}
+    if held:
+        print(
+            f"inference pipeline: {len(held)} day(s) stay unscored, blocked by the scoring gate "
+            f"and unchanged since: {', '.join(sorted(held))}"
+        )
+        days = [day for day in days if day not in held]
     if not days:
         print(f"inference pipeline: every day of {start} .. {end} is scored by {champion[0][0]}")
         return True
-    window = partition_range(days)
-    print(f"inference pipeline: score {window[0]} .. {window[1]} with {champion[0][0]}")
-    return launcher.launch("inference_pipeline", window=window).success
+    ok = True
+    pending = contiguous_ranges(days)
+    while pending:
+        window = pending.pop(0)
+        print(f"inference pipeline: score {window[0]} .. {window[1]} with {champion[0][0]}")
+        result = launcher.launch("inference_pipeline", window=window)
+        if result.success:
+            continue
+        gated = _gated_days(result)
+        if not gated:
+            ok = False
+            continue
+        for day, reason in sorted(gated.items()):
+            print(f"  NOT SCORED {day}: the scoring gate failed: {reason}")
+        remaining = [d for d in days if window[0] <= d <= window[1] and d not in gated]
+        pending = contiguous_ranges(remaining) + pending
+    return ok
+
+
+SCORING_GATE = ("features/flight_features", "ready_to_score")
+
+
+def _gated_days(result) -> dict[str, str]:
+    """Days the scoring gate failed (error) in a run, with why."""
+    gated = {}
+    for event in result.all_events:
+        if event.event_type_value != "ASSET_CHECK_EVALUATION":
+            continue
+        evaluation = event.event_specific_data
+        key = (evaluation.asset_key.to_user_string(), evaluation.check_name)
+        if key == SCORING_GATE and not evaluation.passed and evaluation.severity.value == "ERROR":
+            gated[evaluation.partition] = evaluation.description or ""
+    return gated
+
+
+def blocked_days(instance) -> set[str]:
+    """Days whose latest scoring-gate verdict is a failure."""
+    from dagster import AssetCheckKey, AssetKey
+
+    key = AssetCheckKey(AssetKey(SCORING_GATE[0].split("/")), SCORING_GATE[1])
+    latest: dict[str, bool] = {}
+    for record in instance.event_log_storage.get_asset_check_execution_history(key, limit=5000):
+        evaluation = record.event.asset_check_evaluation if record.event else None
+        if evaluation is None or record.partition is None or record.partition in latest:
+            continue
+        latest[record.partition] = evaluation.passed or evaluation.severity.value != "ERROR"
+    return {day for day, passed in latest.items() if not passed}
 
 
 def print_model_report(settings: Settings, options: RunOptions) -> None:

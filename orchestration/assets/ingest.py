@@ -1,5 +1,7 @@
 """Ingest assets: one per feed of ingest.catalog, each landing its files into raw.<feed>."""
 
+from collections.abc import Iterator
+
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -15,6 +17,8 @@ from dagster import (
 
 from ingest.catalog import FEEDS, FeedSpec
 from ingest.loader import IngestResult, Loader
+from ingest.quality import CRITICAL
+from orchestration.checks import per_partition, verdict
 from orchestration.partitions import WAREHOUSE_POOL, daily_partitions, single_run
 from orchestration.resources import WarehouseResource
 
@@ -46,9 +50,43 @@ def _metadata(result: IngestResult, window: str | None) -> dict:
     return metadata
 
 
+EXPECTATIONS = "expectations"
+
+
+def _expectation_results(
+    feed: FeedSpec, result: IngestResult, partitions: list[str]
+) -> Iterator[tuple[str, bool, AssetCheckSeverity, str, dict]]:
+    """One verdict per partition of the run on the feed's expectation suite."""
+    validation = result.validation
+    quarantined = {o.partition_key or "all": o for o in result.files_quarantined}
+    for partition in partitions:
+        if validation is None or partition not in validation.partitions:
+            yield (
+                partition,
+                True,
+                AssetCheckSeverity.WARN,
+                "no new file for this day in this run: validated when it was loaded",
+                {},
+            )
+            continue
+        severity = validation.severity_of(partition)
+        rejected = quarantined.get(partition)
+        if rejected is not None:
+            action = f"QUARANTINED {rejected.path.name}, the day keeps its previous load: "
+        elif severity == CRITICAL:
+            bad = sum(
+                f.unexpected for f in validation.failures_of(partition) if f.severity == CRITICAL
+            )
+            action = f"{bad} row(s) quarantined, the rest loaded: "
+        else:
+            action = ""
+        yield verdict(validation, partition, action)
+
+
 def build_ingest_asset(feed: FeedSpec) -> AssetsDefinition:
     key = raw_asset_key(feed)
     check_name = "nothing_quarantined"
+    partitions_def = daily_partitions if feed.is_daily else None
 
     @multi_asset(
         name=f"ingest_{feed.name}",
@@ -70,9 +108,21 @@ def build_ingest_asset(feed: FeedSpec) -> AssetsDefinition:
                 check_name,
                 asset=key,
                 description="Warns when this load quarantined files or rows (see metadata).",
-            )
+            ),
+            AssetCheckSpec(
+                EXPECTATIONS,
+                asset=key,
+                partitions_def=partitions_def,
+                description=(
+                    f"The Great Expectations suite of the {feed.name} feed "
+                    "(ingest/expectations.py), per day: fails (error) when a critical "
+                    "expectation failed, in which case the loader quarantined the failing "
+                    "rows, or the whole day's file, before they reached raw; warns on "
+                    "warning expectations. Not blocking: what reached raw passed."
+                ),
+            ),
         ],
-        partitions_def=daily_partitions if feed.is_daily else None,
+        partitions_def=partitions_def,
         backfill_policy=single_run if feed.is_daily else None,
         pool=WAREHOUSE_POOL,
     )
@@ -85,7 +135,13 @@ def build_ingest_asset(feed: FeedSpec) -> AssetsDefinition:
             window = f"{keys[0]} .. {keys[-1]}"
         settings = warehouse.settings
         with warehouse.connect() as con:
-            loader = Loader(con, settings.landing, settings.quarantine, batch_id=context.run_id)
+            loader = Loader(
+                con,
+                settings.landing,
+                settings.quarantine,
+                batch_id=context.run_id,
+                quality=settings.quality,
+            )
             result = loader.load(feed, partitions)
         for outcome in result.files_quarantined:
             context.log.warning(f"quarantined {outcome.path.name}: {outcome.reason}")
@@ -105,6 +161,21 @@ def build_ingest_asset(feed: FeedSpec) -> AssetsDefinition:
                 "where": "ingest.quarantined_rows, quarantine/",
             },
         )
+        results = _expectation_results(
+            feed, result, context.partition_keys if feed.is_daily else ["all"]
+        )
+        if feed.is_daily:
+            yield from per_partition(key, EXPECTATIONS, results, blocking=False)
+        else:
+            _, passed, severity, description, metadata = next(results)
+            yield AssetCheckResult(
+                asset_key=key,
+                check_name=EXPECTATIONS,
+                passed=passed,
+                severity=severity,
+                description=description,
+                metadata=metadata,
+            )
 
     return _ingest
 

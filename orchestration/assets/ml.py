@@ -21,15 +21,17 @@ from dagster import (
     asset_check,
 )
 
+from ingest.quality import validate
 from ingest.settings import REPO_ROOT
-from ml import registry
-from ml.features import LABEL, prepare
+from ml import expectations, registry
+from ml.features import LABEL, prepare, read_features
 from ml.planning import DEFAULT_CUTOFF
 from ml.report import importance_markdown, score_histogram
 from ml.scoring import score_days
 from ml.train import TrainingConfig, fingerprint
 from ml.training import evaluate_gate, train_and_register
 from ml.training import training_set as read_training_set
+from orchestration.checks import per_partition, verdict
 from orchestration.partitions import WAREHOUSE_POOL, daily_partitions, single_run
 from orchestration.resources import MlSettings, WarehouseResource
 
@@ -123,6 +125,60 @@ def training_set(
             "label_rate": label_rate,
             "data_fingerprint": digest,
         }
+    )
+
+
+@asset_check(
+    asset=TRAINING_SET,
+    name="expectations",
+    blocking=True,
+    description=(
+        "The training set's Great Expectations suite (ml/expectations.py): labels present, "
+        "flights unique, rates within [0, 1], enough rows, label base rate within bounds. "
+        "Blocking: a bad training set trains no model."
+    ),
+)
+def training_set_expectations(
+    context: AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> AssetCheckResult:
+    inputs = _latest_metadata(context.instance, TRAINING_SET)
+    frame = pd.read_parquet(inputs["path"])
+    frame[LABEL] = frame[LABEL].astype("boolean")
+    validation = validate(warehouse.settings.quality, expectations.TRAINING_SET, frame, None)
+    _, passed, severity, description, metadata = verdict(validation, "all")
+    return AssetCheckResult(
+        passed=passed,
+        severity=severity,
+        description=description,
+        metadata={**metadata, "training_set": MetadataValue.path(str(inputs["path"]))},
+    )
+
+
+@asset_check(
+    asset=FEATURES_ASSET,
+    name="ready_to_score",
+    partitions_def=daily_partitions,
+    blocking=True,
+    description=(
+        "The scoring gate: the features of each day to score against their Great "
+        "Expectations suite (ml/expectations.py): the day's forecast arrived, rates within "
+        "[0, 1], plausible weather, the usual number of flights. Blocking: a day failing a "
+        "critical expectation is not scored (flightline run scores the other days)."
+    ),
+)
+def ready_to_score(context: AssetCheckExecutionContext, warehouse: WarehouseResource):
+    days = context.partition_keys
+    with warehouse.connect() as con:
+        frame = read_features(con, days[0], days[-1])
+    frame = frame[frame.flight_date.astype(str).isin(days)]
+    frame["_day"] = frame.flight_date.astype(str)
+    validation = validate(warehouse.settings.quality, expectations.FEATURES, frame, "_day", days)
+    yield from per_partition(
+        FEATURES_ASSET,
+        "ready_to_score",
+        (verdict(validation, day) for day in days),
+        blocking=True,
+        output_name="result",
     )
 
 
@@ -313,4 +369,4 @@ def no_flight_scored_twice(warehouse: WarehouseResource) -> AssetCheckResult:
 
 
 ml_assets = [training_set, candidate_model, champion_model, predictions]
-ml_checks = [beats_champion, no_flight_scored_twice]
+ml_checks = [training_set_expectations, ready_to_score, beats_champion, no_flight_scored_twice]

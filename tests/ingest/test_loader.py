@@ -60,7 +60,7 @@ def test_every_landed_row_is_loaded_with_its_load_metadata(world, source):
     assert count(con, "select count(*) from raw.actuals where dep_time is null") == int(
         flights[flights.flight_date <= "2013-01-03"].dep_time.isna().sum()
     )
-    assert count(con, "select count(*) from ingest.file_log") == 4 + 3 + 3 + 3
+    assert count(con, "select count(*) from ingest.file_log") == 4 + 3 + 3 + 4 + 3
     assert_counts_add_up(con)
 
 

@@ -1,0 +1,216 @@
+"""`flightline replay --from D1 --to D2`: walk days as production would, through the same
+code paths as `flightline run` and the sensors.
+
+Every evening D: the feeds of D land (actuals and weather of D, schedules and forecasts of
+D + 1); the feature pipeline ingests them and builds the warehouse incrementally; the
+inference pipeline gates and scores the flights of D + 1, rebuilds the evaluation (the
+outcomes of D have arrived), measures drift and decides on retraining; the retraining
+sensor's own function turns that decision into a training run, which still has to pass the
+promotion gate; a new champion re-scores D + 1. At the end a report goes to data/reports/.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, date, datetime, timedelta
+
+import pandas as pd
+
+from ingest.feeds import LAST_DAY, export_feeds, load_source
+from ingest.settings import Settings
+from ml.replay_report import (
+    ReplayDay,
+    daily_table,
+    outcomes_with_and_without,
+    plot,
+    summary,
+)
+from orchestration.runner import (
+    Launcher,
+    RunOptions,
+    _read,
+    recover_abandoned_runs,
+    run_feature_pipeline,
+    run_inference_pipeline,
+)
+
+
+class ReplayError(Exception):
+    """The replay cannot start or go on; the message says why."""
+
+
+def _champion(settings: Settings) -> str | None:
+    rows = _read(settings, "select model_version from ml.model_registry where status = 'champion'")
+    return rows[0][0] if rows else None
+
+
+def _decision_cursor(instance) -> int | None:
+    """Start after the decisions already recorded: the replay acts on its own evenings."""
+    from dagster import AssetRecordsFilter
+
+    from orchestration.assets.monitoring import DECISION
+
+    records = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=DECISION), limit=1, ascending=False
+    ).records
+    return records[0].storage_id if records else None
+
+
+def replay(settings: Settings, start: date, end: date) -> int:
+    from orchestration.dbt_manifest import ensure_manifest
+    from orchestration.instance import prepare_dagster_home
+    from orchestration.sensors import retraining_requests
+
+    if start > end:
+        raise ReplayError(f"--from {start} is after --to {end}")
+    if end > LAST_DAY:
+        raise ReplayError(f"the feeds end on {LAST_DAY}; --to {end} is after it")
+    first_champion = _champion(settings)
+    if first_champion is None:
+        raise ReplayError(
+            f"no champion model in {settings.warehouse}: build the world up to the day before "
+            f"({start - timedelta(days=1)}) and train first: flightline feeds export --until "
+            f"{start - timedelta(days=1)} && flightline run"
+        )
+    started = time.perf_counter()
+    began_at = datetime.now(UTC)
+    prepare_dagster_home(settings)
+    ensure_manifest()
+    launcher = Launcher(settings)
+    for run_id in recover_abandoned_runs(launcher.instance):
+        print(f"marked run {run_id} failed: its process is gone; freed its warehouse slot")
+    source = load_source()
+    cursor = _decision_cursor(launcher.instance)
+    days: list[ReplayDay] = []
+    day = start
+    while day <= end:
+        day_started = time.perf_counter()
+        print(f"\n=== evening of {day} ===")
+        record = ReplayDay(day=day, seconds=0.0, champion="", scored="nothing to score")
+        export_feeds(settings.landing, until=day, since=day, source=source)
+        ok, rebuilt = run_feature_pipeline(settings, launcher, None)
+        if not ok:
+            record.problems.append("the feature pipeline failed (the next evening redoes it)")
+        tomorrow = (day + timedelta(days=1)).isoformat()
+        options = RunOptions(train=False, scoring_range=(tomorrow, tomorrow))
+        record.scored = _score(settings, launcher, options, rebuilt, record)
+        requests, cursor = retraining_requests(launcher.instance, cursor)
+        for request in requests:
+            before = _champion(settings)
+            trigger = request.run_config["ops"]["ml__training_set"]["config"]["trigger"]
+            print(f"retraining: {trigger}")
+            result = launcher.launch(
+                "training_pipeline", run_config=request.run_config, tags=request.tags
+            )
+            promoted = _champion(settings) != before
+            record.retraining = f"{trigger} -> {'promoted' if promoted else 'kept the champion'}"
+            if not result.success and not promoted:
+                record.problems.append("training did not produce a new champion")
+            if promoted:
+                record.scored = _score(settings, launcher, options, rebuilt, record)
+        record.champion = _champion(settings) or ""
+        record.seconds = time.perf_counter() - day_started
+        print(f"evening of {day}: {record.seconds:.1f}s, champion {record.champion}")
+        days.append(record)
+        day += timedelta(days=1)
+    _evaluate_last_outcomes(launcher, end)
+    path = write_report(
+        settings, start, end, days, first_champion, time.perf_counter() - started, began_at
+    )
+    print(f"\nreplay report: {path}")
+    return 0
+
+
+def _score(settings, launcher, options, rebuilt, record: ReplayDay) -> str:
+    from orchestration.runner import blocked_days
+
+    tomorrow = options.scoring_range[0]
+    if date.fromisoformat(tomorrow) > LAST_DAY:
+        return "nothing to score"
+    if not run_inference_pipeline(settings, launcher, options, rebuilt):
+        record.problems.append(f"the inference pipeline failed for {tomorrow}")
+        return "failed"
+    if tomorrow in blocked_days(launcher.instance):
+        return "blocked by the scoring gate"
+    return "scored"
+
+
+def _evaluate_last_outcomes(launcher: Launcher, end: date) -> None:
+    """The last evening scores nothing, but its outcomes arrived: rebuild the evaluation."""
+    from dagster import AssetKey
+
+    graph = launcher.defs.resolve_job_def("inference_pipeline").asset_layer.asset_graph
+    selection = [
+        key
+        for key in graph.executable_asset_keys
+        if key.path[0] == "ml"
+        and graph.get(key).partitions_def is None
+        and key != AssetKey(["ml", "retraining_decision"])
+    ]
+    launcher.launch(
+        "inference_pipeline", window=(end.isoformat(), end.isoformat()), selection=selection
+    )
+
+
+def write_report(
+    settings: Settings,
+    start: date,
+    end: date,
+    days: list[ReplayDay],
+    first_champion: str,
+    seconds: float,
+    began_at: datetime,
+):
+    import duckdb
+
+    from ml import registry
+
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        first = registry.get(con, first_champion)
+        outcomes = outcomes_with_and_without(con, first, start, end)
+        retrainings = con.execute(
+            """
+            select cutoff_date::varchar as cutoff, trigger, algorithm,
+                round(validation_roc_auc, 4) as candidate_auc,
+                round(champion_roc_auc_on_validation, 4) as champion_auc_same_window,
+                decision, status
+            from ml.model_registry
+            where trained_at >= ?
+            order by cutoff_date
+            """,
+            [began_at],
+        ).df()
+    finally:
+        con.close()
+    daily = daily_table(outcomes)
+    marks = [
+        (date.fromisoformat(row.cutoff), str(row.trigger).split(":")[0], row.decision == "promote")
+        for row in retrainings.itertuples()
+    ]
+    settings.reports.mkdir(parents=True, exist_ok=True)
+    stem = f"replay-{start}-{end}"
+    (settings.reports / f"{stem}.png").write_bytes(plot(daily, marks))
+    daily.to_csv(settings.reports / f"{stem}-daily.csv", index=False)
+    text = summary(
+        start, end, days, outcomes, daily, retrainings, first_champion, seconds, f"{stem}.png"
+    )
+    text += (
+        "\n## Evenings\n\n"
+        + pd.DataFrame(
+            [
+                {
+                    "day": d.day,
+                    "seconds": round(d.seconds, 1),
+                    "next day": d.scored,
+                    "retraining": d.retraining or "",
+                    "champion": d.champion,
+                }
+                for d in days
+            ]
+        ).to_markdown(index=False)
+        + "\n"
+    )
+    path = settings.reports / f"{stem}.md"
+    path.write_text(text)
+    return path
