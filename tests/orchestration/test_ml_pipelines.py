@@ -3,11 +3,14 @@
 from datetime import date
 
 import duckdb
+import pandas as pd
 from dagster import DagsterInstance, materialize
 
 from ingest.feeds import export_feeds
 from ingest.publish import snapshot_path
 from ingest.settings import DBT_PROJECT_DIR
+from ml.features import FEATURES
+from orchestration.replay import replay
 from orchestration.runner import RunOptions, run_pipeline
 from tests.conftest import fetch
 
@@ -17,12 +20,20 @@ def test_train_promote_score_evaluate_and_a_blocked_promotion(
 ):
     monkeypatch.setenv("DAGSTER_HOME", str(home.dagster_home))
     export_feeds(home.landing, until=date(2013, 1, 20), source=source)
+    # The forecast for the 21st arrives with half its readings missing: the loader
+    # quarantines it, and the scoring gate keeps the 21st from being scored blind.
+    forecast = home.landing / "forecasts" / "2013-01-21.jsonl"
+    readings = pd.read_json(forecast, lines=True, dtype=False)
+    readings.loc[readings.index[::2], "temp"] = None
+    forecast.write_text(readings.to_json(orient="records", lines=True))
     options = RunOptions(
         cutoff=date(2013, 1, 15), validation_days=4, scoring_range=("2013-01-15", "2013-01-21")
     )
     assert run_pipeline(home, options) == 0
     out = capsys.readouterr().out
     assert "out-of-time ROC AUC" in out and "validation ROC AUC" in out
+    assert "NOT SCORED 2013-01-21: the scoring gate failed" in out
+    assert "forecast_temperature_f_null_share" in out
 
     ((version, status, decision),) = fetch(
         home, "select model_version, status, decision from ml.model_registry"
@@ -31,7 +42,7 @@ def test_train_promote_score_evaluate_and_a_blocked_promotion(
     scheduled = fetch(
         home,
         "select count(*) from features.flight_features "
-        "where flight_date between '2013-01-15' and '2013-01-21'",
+        "where flight_date between '2013-01-15' and '2013-01-20'",
     )[0][0]
     assert fetch(home, "select count(*), count(distinct flight_id) from ml.predictions")[0] == (
         scheduled,
@@ -39,6 +50,36 @@ def test_train_promote_score_evaluate_and_a_blocked_promotion(
     )
     days = fetch(home, "select count(*) from ml.model_performance_daily")[0][0]
     assert days == 6  # the 21st has schedules but no outcomes yet
+    drift = fetch(
+        home,
+        "select count(distinct flight_date), count(distinct feature), min(window_rows) "
+        "from ml.feature_drift",
+    )[0]
+    assert drift[0] == 6 and drift[1] == len(FEATURES) + 1 and drift[2] > 700
+
+    # Again, nothing new: the blocked day is not retried until its features change.
+    assert run_pipeline(home, options) == 0
+    out = capsys.readouterr().out
+    assert "blocked by the scoring gate and unchanged since: 2013-01-21" in out
+    assert "inference_pipeline run" not in out
+
+    # Two evenings of production: the good forecast of the 21st is re-published, the 22nd
+    # and 23rd are scored the evening before, the outcomes evaluated, drift measured.
+    assert replay(home, date(2013, 1, 21), date(2013, 1, 22)) == 0
+    scored_days = [
+        d
+        for (d,) in fetch(
+            home, "select distinct flight_date::varchar from ml.predictions order by 1"
+        )
+    ]
+    assert scored_days[-2:] == ["2013-01-22", "2013-01-23"] and "2013-01-21" not in scored_days
+    report = (home.reports / "replay-2013-01-21-2013-01-22.md").read_text()
+    assert "| with retraining (what ran) |" in report and "## Retrainings" in report
+    assert (home.reports / "replay-2013-01-21-2013-01-22.png").stat().st_size > 10_000
+    assert (
+        fetch(home, "select max(flight_date)::varchar from ml.model_performance_daily")[0][0]
+        == "2013-01-22"
+    )
 
     # The analysts' questions all answer from the published snapshot.
     snapshot = duckdb.connect(str(snapshot_path(home.warehouse)), read_only=True)
