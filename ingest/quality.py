@@ -49,19 +49,65 @@ class Suite:
 @dataclass
 class Failure:
     expectation: str
+    """GX's name for it, with its arguments: what to look up in the suite and Data Docs."""
     severity: str
     partition: str | None
     unexpected: int
     checked: int
     sample: list[Any] = field(default_factory=list)
     observed: Any = None
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_day(self) -> bool:
+        return self.expectation.startswith("day: ")
+
+    def plain(self) -> str:
+        """What failed, in words a person reads without knowing GX."""
+        column = str(self.kwargs.get("column", ""))
+        low, high = self.kwargs.get("min_value"), self.kwargs.get("max_value")
+        bounds = _bounds(low, high)
+        if self.is_day:
+            value = self.observed
+            if column.endswith("_null_share") and isinstance(value, float):
+                return (
+                    f"{column.removesuffix('_null_share')} missing for {value:.0%} of the "
+                    f"day's rows (allowed: {_bounds(low, high, percent=True)})"
+                )
+            if column == "rows":
+                return f"the day has {_short(value)} rows (expected {bounds})"
+            if column.endswith("_mean"):
+                name = column.removesuffix("_mean")
+                return f"the day's mean {name} is {_short(value)} (expected {bounds})"
+            return f"{column} is {_short(value)} (expected {bounds})"
+        rows = f"{self.unexpected} of {self.checked} rows"
+        sample = f", e.g. {', '.join(_short(v) for v in self.sample)}" if self.sample else ""
+        kind = self.expectation.split("(", 1)[0]
+        if kind.endswith("to_be_between"):
+            return f"{rows}: {column} outside {bounds}{sample}"
+        if kind.endswith("to_be_in_set"):
+            return f"{rows}: {column} not one of {self.kwargs.get('value_set')}{sample}"
+        if kind.endswith("not_be_null"):
+            return f"{rows}: {column} missing"
+        if kind.endswith("to_be_unique"):
+            return f"{rows}: {column} repeated{sample}"
+        if self.observed is not None and not self.sample:
+            return f"{self.expectation}: {self.observed}"
+        return f"{rows}: {self.expectation}{sample}"
 
     def __str__(self) -> str:
-        what = f"{self.unexpected} of {self.checked}" if self.checked else ""
-        observed = f"observed {_short(self.observed)}" if self.observed is not None else ""
-        sample = f"e.g. {', '.join(_short(v) for v in self.sample)}" if self.sample else ""
-        detail = "; ".join(part for part in (what, observed, sample) if part)
-        return f"{self.expectation} [{self.severity}]" + (f": {detail}" if detail else "")
+        return f"{self.plain()} [{self.severity}: {self.expectation}]"
+
+
+def _bounds(low: Any, high: Any, percent: bool = False) -> str:
+    def shown(value: Any) -> str:
+        return f"{value:.0%}" if percent else _short(value)
+
+    if low is None:
+        return f"at most {shown(high)}"
+    if high is None:
+        return f"at least {shown(low)}"
+    return f"{shown(low)}..{shown(high)}"
 
 
 @dataclass
@@ -104,7 +150,7 @@ class Validation:
 
 def _short(value: Any) -> str:
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return f"{value:,.0f}" if value.is_integer() else f"{value:.4g}"
     text = str(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
@@ -234,6 +280,7 @@ def validate(
                 continue
             config, result = item.expectation_config, item.result or {}
             severity, described = config.severity.value, _describe(config)
+            kwargs = dict(config.kwargs)
             indices = result.get("unexpected_index_list") or []
             if not indices and not result.get("unexpected_count"):
                 failures.append(_exception_failure(described, severity, item, len(frame)))
@@ -249,10 +296,15 @@ def validate(
                     else [frame.loc[i].to_dict() for i in rows[:2]]
                 )
                 checked = int((keys == partition).sum()) if keys is not None else len(frame)
-                failures.append(Failure(described, severity, partition, len(rows), checked, sample))
+                failures.append(
+                    Failure(
+                        described, severity, partition, len(rows), checked, sample, None, kwargs
+                    )
+                )
                 if severity == CRITICAL:
+                    reason = f"{column} outside its expectation: failed {described}"
                     for index in rows:
-                        bad_rows.setdefault(index, f"failed {described}")
+                        bad_rows.setdefault(index, reason)
     if suite.partitions:
         table = profile(frame, partition_column, partitions)
         validation, page = _run(root, f"{suite.name}.partitions", suite.partitions, table)
@@ -262,6 +314,7 @@ def validate(
                 continue
             config, result = item.expectation_config, item.result or {}
             severity, described = config.severity.value, "day: " + _describe(config)
+            kwargs = dict(config.kwargs)
             indices = result.get("unexpected_index_list") or []
             column = config.kwargs.get("column")
             if not indices and not result.get("unexpected_count"):
@@ -270,12 +323,9 @@ def validate(
             for index in indices:
                 observed = table.loc[index, column] if column in table else None
                 if isinstance(observed, float) and math.isnan(observed):
-                    observed = "no rows"
-                failures.append(
-                    Failure(
-                        described, severity, str(table.loc[index, PARTITION]), 1, 1, [], observed
-                    )
-                )
+                    observed = "unknown (the day has no rows)"
+                day = str(table.loc[index, PARTITION])
+                failures.append(Failure(described, severity, day, 1, 1, [], observed, kwargs))
     return Validation(suite.name, partitions, failures, bad_rows, docs)
 
 

@@ -15,15 +15,12 @@ from ingest.quality import CRITICAL, Validation
 
 
 def failure_table(failures) -> str:
-    """The failing expectations as a markdown table: what, how bad, which values."""
-    lines = ["| expectation | severity | failing | sample / observed |", "|---|---|---|---|"]
+    """The failing expectations as a markdown table: what failed in words, how bad, the
+    severity, and GX's name for the expectation."""
+    lines = ["| what failed | severity | expectation |", "|---|---|---|"]
     for failure in failures:
-        shown = failure.sample or ([failure.observed] if failure.observed is not None else [])
-        sample = ", ".join(str(v) for v in shown)[:80].replace("|", "/")
-        lines.append(
-            f"| `{failure.expectation}` | {failure.severity} | "
-            f"{failure.unexpected} of {failure.checked} | {sample} |"
-        )
+        plain = failure.plain().replace("|", "/")
+        lines.append(f"| {plain} | {failure.severity} | `{failure.expectation}` |")
     return "\n".join(lines)
 
 

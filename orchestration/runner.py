@@ -171,6 +171,16 @@ class Launcher:
 
     def launch(self, job_name: str, window=None, run_config=None, selection=None, tags=None):
         job = self.defs.resolve_job_def(job_name)
+        if selection is not None:
+            # Not execute_in_process(asset_selection=...): that adds every check of the
+            # selected assets, even those the job leaves out (the scoring gate in the feature
+            # pipeline). Subset assets and the job's own checks explicitly.
+            checks = {
+                key
+                for key in job.asset_layer.asset_graph.asset_check_keys
+                if key.asset_key in set(selection)
+            }
+            job = job.get_subset(asset_selection=set(selection), asset_check_selection=checks)
         all_tags = {"flightline/trigger": "cli", "flightline/pid": str(os.getpid()), **(tags or {})}
         if window is not None:
             all_tags["dagster/asset_partition_range_start"] = window[0]
@@ -193,7 +203,6 @@ class Launcher:
                     **(run_config or {}),
                 },
                 raise_on_error=False,
-                asset_selection=selection,
             )
         self.run_ids.append(result.run_id)
         _report_steps(result)
@@ -266,9 +275,10 @@ def _report_checks(result) -> None:
         evaluation = event.event_specific_data
         if not evaluation.passed:
             description = evaluation.description or ""
+            day = f" [{evaluation.partition}]" if evaluation.partition else ""
             print(
                 f"  check did not pass ({evaluation.severity.value.lower()}): "
-                f"{evaluation.asset_key.to_user_string()} {evaluation.check_name}"
+                f"{evaluation.asset_key.to_user_string()} {evaluation.check_name}{day}"
                 + (f": {description}" if description else "")
             )
 

@@ -230,7 +230,7 @@ def test_a_warning_loads_the_day_and_says_what_was_odd(world):
     assert validation.rejected_partitions() == []
     assert result.rows_quarantined == 0
     summary = validation.summary(DAY)
-    assert "wind_speed" in summary and "1048" in summary and "[warning]" in summary
+    assert "wind_speed outside 0..150" in summary and "1048" in summary and "[warning:" in summary
     assert validation.docs is not None and validation.docs.exists()
 
 

@@ -1,0 +1,46 @@
+"""The ML suites on real rows: real data passes, and what each gate exists for fails it."""
+
+import duckdb
+import pandas as pd
+
+from ingest.quality import CRITICAL, validate
+from ml import expectations
+from ml.features import LABEL, read_features
+from ml.train import TrainingConfig
+from ml.training import training_set
+
+
+def _rows(settings):
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        train = training_set(con, TrainingConfig(cutoff=pd.Timestamp("2013-02-10").date()))
+        features = read_features(con, "2013-02-01", "2013-02-07")
+    finally:
+        con.close()
+    return train, features
+
+
+def test_real_rows_pass_and_a_bad_training_set_is_refused(six_weeks, tmp_path):
+    train, _ = _rows(six_weeks)
+    assert validate(tmp_path, expectations.TRAINING_SET, train, None).severity_of("all") != CRITICAL
+
+    skewed = train.copy()
+    skewed[LABEL] = True  # every flight late: a broken label feed, not a bad month
+    duplicated = pd.concat([train, train.head(50)])
+    for frame, expected in ((skewed, "is_delayed_mean"), (duplicated, "flight_id")):
+        verdict = validate(tmp_path, expectations.TRAINING_SET, frame, None)
+        assert verdict.severity_of("all") == CRITICAL
+        assert expected in verdict.summary("all")
+
+
+def test_a_day_whose_forecast_is_missing_fails_the_scoring_gate(six_weeks, tmp_path):
+    _, features = _rows(six_weeks)
+    features["_day"] = features.flight_date.astype(str)
+    days = sorted(features._day.unique())
+    forecasts = [c for c in features.columns if c.startswith("forecast_")]
+    features.loc[features._day == days[3], forecasts] = float("nan")
+
+    verdict = validate(tmp_path, expectations.FEATURES, features, "_day", days)
+
+    assert [d for d in days if verdict.severity_of(d) == CRITICAL] == [days[3]]
+    assert "forecast_temperature_f_null_share" in verdict.summary(days[3])
