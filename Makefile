@@ -9,7 +9,7 @@ BOOTSTRAP_PYTHON ?= python3
 DATA       := $(abspath $(or $(FLIGHTLINE_HOME),data))
 SLICE      := $(abspath dbt_project/target/ci-slice)
 
-.PHONY: install run test lint dbt-slice format ui docs clean
+.PHONY: install run test lint dbt-slice format ui docs bench clean
 
 $(VENV)/.installed: pyproject.toml uv.lock
 	@test -x $(PYTHON) || $(BOOTSTRAP_PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ dbt-slice: install
 
 test: lint dbt-slice
 	$(PYTHON) -m pytest
+
+# Benchmarks, not tests: ~20 minutes on 2 cores; rewrites BENCHMARKS.md.
+bench: install
+	$(PYTHON) benchmarks/run.py
 
 # dbt docs as one static page (open it from the file path); its catalog reads the warehouse.
 docs: install

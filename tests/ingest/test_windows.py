@@ -44,3 +44,12 @@ def test_a_changed_reference_table_rebuilds_every_loaded_date():
     window = plan_window(["2013-02-01"], [], True, ("2013-01-01", "2013-01-31"))
     assert window == ("2013-01-01", "2013-02-01")
     assert plan_window([], [], True, ("2013-01-01", "2013-01-31")) == ("2013-01-01", "2013-01-31")
+
+
+def test_days_left_out_split_the_runs_so_a_blocked_day_is_not_swept_in():
+    from ingest.windows import contiguous_ranges
+
+    days = ["2013-10-01", "2013-10-02", "2013-10-04", "2013-09-30", "2013-10-02"]
+    assert contiguous_ranges(days) == [("2013-09-30", "2013-10-02"), ("2013-10-04", "2013-10-04")]
+    assert contiguous_ranges([]) == []
+    assert contiguous_ranges(["2013-02-28", "2013-03-01"]) == [("2013-02-28", "2013-03-01")]
