@@ -88,8 +88,11 @@ def test_partitioned_marts_stay_downstream_of_ingest_without_the_unpartitioned_a
         return found
 
     ancestors = partitioned_ancestors(AssetKey(["features", "flight_features"]))
-    for feed in ("schedules", "actuals", "weather"):
+    for feed in ("schedules", "actuals", "forecasts"):
         assert AssetKey(["raw", feed]) in ancestors
+    assert AssetKey(["raw", "weather"]) in partitioned_ancestors(
+        AssetKey(["marts", "fct_weather_hourly"])
+    )
 
 
 def test_every_asset_and_check_explains_itself_in_the_ui(dbt_manifest):
