@@ -15,7 +15,7 @@ labelled day up to and including `as_of` (cutoff = as_of + 1).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date, timedelta
 
 import duckdb
@@ -63,6 +63,8 @@ class Evidence:
     score_psi: float | None
     drift_day: date | None = None
     """The last day drift was measured on (a scored day: its features are known)."""
+    champion_validation_days: int = 28
+    """A retraining validates on as many days before its cutoff as the champion did."""
     drifting_features: tuple[str, ...] = ()
 
 
@@ -73,12 +75,18 @@ class RetrainingDecision:
     """'performance', 'drift', 'schedule' or 'none'."""
     reason: str
     cutoff: date
+    validation_days: int = 28
 
     def as_metadata(self) -> dict:
         return {**asdict(self), "cutoff": self.cutoff.isoformat()}
 
 
 def decide_retraining(evidence: Evidence, policy: RetrainingPolicy) -> RetrainingDecision:
+    decision = _decide(evidence, policy)
+    return replace(decision, validation_days=evidence.champion_validation_days)
+
+
+def _decide(evidence: Evidence, policy: RetrainingPolicy) -> RetrainingDecision:
     cutoff = evidence.as_of + timedelta(days=1)
     age = (cutoff - evidence.champion_cutoff).days
     model = f"champion {evidence.champion_version} (cutoff {evidence.champion_cutoff})"
@@ -163,6 +171,9 @@ def gather_evidence(
         recent_window=(start, as_of),
         score_psi=score_psi,
         drift_day=drift[0][2] if drift else None,
+        champion_validation_days=(
+            date.fromisoformat(model.cutoff_date) - date.fromisoformat(model.validation_start)
+        ).days,
         drifting_features=tuple(
             feature
             for feature, psi, _ in drift

@@ -165,7 +165,9 @@ def write_report(
 
     from ml import registry
 
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    # Not read-only: the registry's reader creates its table when missing. The replay is the
+    # warehouse's one writer here anyway.
+    con = duckdb.connect(str(settings.warehouse))
     try:
         first = registry.get(con, first_champion)
         outcomes = outcomes_with_and_without(con, first, start, end)

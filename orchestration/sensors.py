@@ -99,10 +99,13 @@ def retraining_requests(instance, cursor: int | None) -> tuple[list[RunRequest],
         return [], new_cursor
     cutoff = str(metadata["cutoff"].value)
     trigger = str(metadata["reason"].value)
+    validation_days = (
+        int(metadata["validation_days"].value) if "validation_days" in metadata else 28
+    )
     return [
         RunRequest(
             run_key=f"retrain-{cutoff}",
-            run_config=training_run_config(cutoff, trigger),
+            run_config=training_run_config(cutoff, trigger, validation_days),
             tags={"flightline/trigger": "retraining_sensor", "flightline/cutoff": cutoff},
         )
     ], new_cursor

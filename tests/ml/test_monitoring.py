@@ -63,3 +63,10 @@ def test_performance_wins_over_schedule_when_both_hold():
 def test_a_champion_that_covers_the_day_is_never_retrained():
     covered = replace(HEALTHY, as_of=date(2013, 9, 30), recent_auc=0.4)
     assert not decide_retraining(covered, POLICY).retrain
+
+
+def test_a_retraining_validates_on_as_many_days_as_the_champion_did():
+    evidence = replace(HEALTHY, recent_auc=0.6, champion_validation_days=4)
+    decision = decide_retraining(evidence, POLICY)
+    assert decision.retrain and decision.validation_days == 4
+    assert decision.as_metadata()["validation_days"] == 4
