@@ -7,9 +7,11 @@ Three triggers, checked at the end of a day whose outcomes have arrived (`as_of`
   `score_psi_alert` (the score is where every feature's shift meets the model);
 - schedule: the champion's training data ends more than `max_age_days` before `as_of`.
 
-Performance and drift wait `min_days_between` days after the champion's cutoff: a model
-that has just been trained has not yet produced the evidence that would judge it, and a
-retraining on nearly the same rows would not change it. A retraining trains on every
+Performance and drift wait `min_days_between` days after the champion's cutoff and after
+the last retraining (promoted or not): a model that has just been trained has not yet
+produced the evidence that would judge it, and a retraining on nearly the same rows would
+not change it (the first replay of Q4 retrained every evening while the gate kept rejecting
+candidates, at two minutes an evening). A retraining trains on every
 labelled day up to and including `as_of` (cutoff = as_of + 1).
 """
 
@@ -65,6 +67,8 @@ class Evidence:
     """The last day drift was measured on (a scored day: its features are known)."""
     champion_validation_days: int = 28
     """A retraining validates on as many days before its cutoff as the champion did."""
+    last_trained_cutoff: date | None = None
+    """The cutoff of the latest model trained, promoted or not."""
     drifting_features: tuple[str, ...] = ()
 
 
@@ -92,7 +96,14 @@ def _decide(evidence: Evidence, policy: RetrainingPolicy) -> RetrainingDecision:
     model = f"champion {evidence.champion_version} (cutoff {evidence.champion_cutoff})"
     if age <= 0:
         return RetrainingDecision(False, "none", f"{model} already covers {evidence.as_of}", cutoff)
-    if age >= policy.min_days_between:
+    # A retraining the gate rejected leaves the champion in place and the evidence as it was:
+    # without waiting, every evening would train again on almost the same rows.
+    since_training = (
+        (cutoff - evidence.last_trained_cutoff).days
+        if evidence.last_trained_cutoff is not None
+        else age
+    )
+    if min(age, since_training) >= policy.min_days_between:
         window = f"{evidence.recent_window[0]} .. {evidence.recent_window[1]}"
         floor = evidence.champion_validation_auc - policy.auc_drop
         if (
@@ -117,7 +128,7 @@ def _decide(evidence: Evidence, policy: RetrainingPolicy) -> RetrainingDecision:
                 f"exceeds {policy.score_psi_alert} (features: {features})",
                 cutoff,
             )
-    if age > policy.max_age_days:
+    if min(age, since_training) > policy.max_age_days:
         return RetrainingDecision(
             True,
             "schedule",
@@ -171,6 +182,9 @@ def gather_evidence(
         recent_window=(start, as_of),
         score_psi=score_psi,
         drift_day=drift[0][2] if drift else None,
+        last_trained_cutoff=con.execute(
+            "select max(cutoff_date) from ml.model_registry"
+        ).fetchone()[0],
         champion_validation_days=(
             date.fromisoformat(model.cutoff_date) - date.fromisoformat(model.validation_start)
         ).days,

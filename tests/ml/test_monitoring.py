@@ -70,3 +70,16 @@ def test_a_retraining_validates_on_as_many_days_as_the_champion_did():
     decision = decide_retraining(evidence, POLICY)
     assert decision.retrain and decision.validation_days == 4
     assert decision.as_metadata()["validation_days"] == 4
+
+
+def test_a_rejected_retraining_is_not_repeated_every_evening():
+    # The gate kept the champion after a retraining 3 days ago; the champion is still weak.
+    evidence = replace(HEALTHY, recent_auc=0.6, last_trained_cutoff=date(2013, 10, 12))
+    assert not decide_retraining(evidence, POLICY).retrain
+    a_week_later = replace(evidence, as_of=date(2013, 10, 18))
+    assert decide_retraining(a_week_later, POLICY).trigger == "performance"
+
+
+def test_the_monthly_retraining_counts_from_the_last_training_even_if_rejected():
+    old = replace(HEALTHY, as_of=date(2013, 11, 5), last_trained_cutoff=date(2013, 11, 2))
+    assert not decide_retraining(old, POLICY).retrain
