@@ -49,6 +49,8 @@ def outcomes_with_and_without(
         """,
         [start, end],
     ).df()
+    if live.empty:  # nothing evaluated yet (a one-evening replay scores tomorrow only)
+        return live.assign(score_without=pd.Series(dtype=float))
     features = read_features(con, start, end)
     features = features[features.flight_id.isin(live.flight_id)]
     baseline = pd.DataFrame(
@@ -79,11 +81,14 @@ def daily_table(outcomes: pd.DataFrame) -> pd.DataFrame:
                 ],
             }
         )
-    return pd.DataFrame(rows)
+    columns = ["flight_date", "flights", "base_rate", "auc_with", "auc_without"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def pooled_auc(outcomes: pd.DataFrame, column: str) -> float:
     labels = outcomes.is_delayed.astype(int).to_numpy()
+    if len(set(labels)) < 2:
+        return float("nan")
     return classification_metrics(labels, outcomes[column].to_numpy())["roc_auc"]
 
 
