@@ -63,26 +63,27 @@ def test_train_promote_score_evaluate_and_a_blocked_promotion(
     assert "blocked by the scoring gate and unchanged since: 2013-01-21" in out
     assert "inference_pipeline run" not in out
 
-    # An evening of production: the good forecast of the 21st is re-published, the 22nd is
-    # scored the evening before, the outcomes of the 21st evaluated, drift measured; the
-    # champion's last week is far below its validation AUC, so the retraining sensor's logic
-    # retrains it, on as many validation days as it had, with the reason recorded.
-    assert replay(home, date(2013, 1, 21), date(2013, 1, 21)) == 0
+    # Two evenings of production: the good forecast of the 21st is re-published, the 22nd
+    # and 23rd are scored the evening before, outcomes evaluated, drift measured. A week
+    # after its cutoff the champion's last days are far below its validation AUC, so the
+    # retraining sensor's logic retrains it, on as many validation days as it had, with the
+    # reason recorded as the model's trigger.
+    assert replay(home, date(2013, 1, 21), date(2013, 1, 22)) == 0
     scored_days = [
         d for (d,) in fetch(home, "select distinct flight_date::varchar from ml.predictions")
     ]
-    assert "2013-01-22" in scored_days and "2013-01-21" not in scored_days
+    assert {"2013-01-22", "2013-01-23"} <= set(scored_days) and "2013-01-21" not in scored_days
     ((trigger, validation_start),) = fetch(
         home,
         "select trigger, validation_start::varchar from ml.model_registry "
-        "where cutoff_date = '2013-01-22'",
+        "where cutoff_date = '2013-01-23'",
     )
-    assert trigger.startswith("performance: ROC AUC") and validation_start == "2013-01-18"
-    report = (home.reports / "replay-2013-01-21-2013-01-21.md").read_text()
+    assert trigger.startswith("performance: ROC AUC") and validation_start == "2013-01-19"
+    report = (home.reports / "replay-2013-01-21-2013-01-22.md").read_text()
     assert "| with retraining (what ran) |" in report and "## Retrainings (1)" in report
-    assert (home.reports / "replay-2013-01-21-2013-01-21.png").read_bytes()[:4] == b"\x89PNG"
+    assert (home.reports / "replay-2013-01-21-2013-01-22.png").read_bytes()[:4] == b"\x89PNG"
     last_evaluated = fetch(home, "select max(flight_date)::varchar from ml.model_performance_daily")
-    assert last_evaluated[0][0] == "2013-01-21"
+    assert last_evaluated[0][0] == "2013-01-22"
 
     # The analysts' questions all answer from the published snapshot.
     snapshot = duckdb.connect(str(snapshot_path(home.warehouse)), read_only=True)
