@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import great_expectations.expectations as gxe
 
+from ingest.catalog import FEEDS_BY_NAME
 from ingest.quality import CRITICAL, WARNING, Suite
 
 AIRPORTS = ["EWR", "JFK", "LGA"]
@@ -125,25 +126,13 @@ ACTUALS = Suite(
 
 WEATHER = Suite(
     name="raw_weather",
-    rows=_weather_rows(
-        {
-            "temp",
-            "dewp",
-            "humid",
-            "wind_dir",
-            "wind_speed",
-            "wind_gust",
-            "precip",
-            "pressure",
-            "visib",
-        }
-    ),
+    rows=_weather_rows(set(FEEDS_BY_NAME["weather"].column_names)),
     partitions=_weather_days(),
 )
 
 FORECASTS = Suite(
     name="raw_forecasts",
-    rows=_weather_rows({"temp", "wind_speed", "wind_gust", "precip", "pressure", "visib"}),
+    rows=_weather_rows(set(FEEDS_BY_NAME["forecasts"].column_names)),
     partitions=_weather_days(),
 )
 

@@ -66,3 +66,13 @@ def per_partition(
             blocking=blocking,
         )
     yield Output(None, output_name=output_name or f"{key.to_python_identifier()}_{check_name}")
+
+
+def single_result(result: tuple[str, bool, AssetCheckSeverity, str, dict[str, Any]], **kwargs):
+    """An unpartitioned check's result from a verdict (its partition is dropped)."""
+    from dagster import AssetCheckResult
+
+    _, passed, severity, description, metadata = result
+    return AssetCheckResult(
+        passed=passed, severity=severity, description=description, metadata=metadata, **kwargs
+    )

@@ -18,7 +18,7 @@ from dagster import (
 from ingest.catalog import FEEDS, FeedSpec
 from ingest.loader import IngestResult, Loader
 from ingest.quality import CRITICAL
-from orchestration.checks import per_partition, verdict
+from orchestration.checks import per_partition, single_result, verdict
 from orchestration.partitions import WAREHOUSE_POOL, daily_partitions, single_run
 from orchestration.resources import WarehouseResource
 
@@ -167,15 +167,7 @@ def build_ingest_asset(feed: FeedSpec) -> AssetsDefinition:
         if feed.is_daily:
             yield from per_partition(key, EXPECTATIONS, results, blocking=False)
         else:
-            _, passed, severity, description, metadata = next(results)
-            yield AssetCheckResult(
-                asset_key=key,
-                check_name=EXPECTATIONS,
-                passed=passed,
-                severity=severity,
-                description=description,
-                metadata=metadata,
-            )
+            yield single_result(next(results), asset_key=key, check_name=EXPECTATIONS)
 
     return _ingest
 

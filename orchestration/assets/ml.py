@@ -31,7 +31,7 @@ from ml.scoring import score_days
 from ml.train import TrainingConfig, fingerprint
 from ml.training import evaluate_gate, train_and_register
 from ml.training import training_set as read_training_set
-from orchestration.checks import per_partition, verdict
+from orchestration.checks import per_partition, single_result, verdict
 from orchestration.partitions import WAREHOUSE_POOL, daily_partitions, single_run
 from orchestration.resources import MlSettings, WarehouseResource
 
@@ -145,13 +145,9 @@ def training_set_expectations(
     frame = pd.read_parquet(inputs["path"])
     frame[LABEL] = frame[LABEL].astype("boolean")
     validation = validate(warehouse.settings.quality, expectations.TRAINING_SET, frame, None)
-    _, passed, severity, description, metadata = verdict(validation, "all")
-    return AssetCheckResult(
-        passed=passed,
-        severity=severity,
-        description=description,
-        metadata={**metadata, "training_set": MetadataValue.path(str(inputs["path"]))},
-    )
+    result = verdict(validation, "all")
+    result[4]["training_set"] = MetadataValue.path(str(inputs["path"]))
+    return single_result(result)
 
 
 @asset_check(
