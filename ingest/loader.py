@@ -36,6 +36,7 @@ import duckdb
 
 from ingest.catalog import FEEDS, FeedSpec
 from ingest.quality import Validation
+from ingest.settings import get_settings
 
 PARTITION_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # Unit separator: never appears in a JSON Lines record, so each line reads as one text column.
@@ -131,9 +132,15 @@ def _after_rows_written() -> None:
     COMMIT. Tests replace it to crash a load half-way."""
 
 
+def duckdb_config() -> dict[str, str]:
+    """What every flightline connection to the warehouse sets (see Settings). The same
+    everywhere: DuckDB refuses a second connection to a file with a different config."""
+    return {"memory_limit": get_settings().duckdb_memory_limit}
+
+
 def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
     warehouse.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(warehouse))
+    con = duckdb.connect(str(warehouse), config=duckdb_config())
     ensure_tables(con)
     return con
 
@@ -512,53 +519,100 @@ class Loader:
         self, spec: FeedSpec, staged: list[FileOutcome], rejected: list[FileOutcome]
     ) -> Validation:
         """Run the feed's suite on the rows about to load; quarantine what fails critically.
-        Files whose day is rejected move from `staged` to `rejected` (status quarantined)."""
+        Files whose day is rejected move from `staged` to `rejected` (status quarantined).
+
+        In DuckDB (quality.validate_sql): the rows never pass through pandas, so a load's
+        memory does not grow with its size and GX costs the same for 1k rows or 10M."""
         from ingest.expectations import RAW_SUITES
-        from ingest.quality import validate
+        from ingest.quality import CRITICAL, row_checks, validate_sql
 
         con = self.con
+        suite = RAW_SUITES[spec.name]
         casts = ", ".join(f'try_cast("{c.name}" as {c.type}) as "{c.name}"' for c in spec.columns)
-        frame = con.execute(
-            f"select {casts}, _source_file, _row_number, "
-            "coalesce(_file_partition, 'all') as _partition "
-            "from _checked where _final_reason is null order by _source_file, _row_number"
-        ).df()
+        con.execute(
+            f"create or replace temp view _to_validate as select {casts}, _source_file, "
+            "_row_number, coalesce(_file_partition, 'all') as _partition "
+            "from _checked where _final_reason is null"
+        )
         partitions = sorted({o.partition_key or "all" for o in staged})
-        validation = validate(self.quality, RAW_SUITES[spec.name], frame, "_partition", partitions)
-        bad = [
-            (frame.at[index, "_source_file"], int(frame.at[index, "_row_number"]), reason)
-            for index, reason in validation.bad_rows.items()
-        ]
-        for partition in validation.rejected_partitions():
-            reason = f"day failed its expectations: {validation.summary(partition)}"
-            bad.extend(
-                (path, int(row), reason)
-                for path, row in frame.loc[
-                    frame._partition == partition, ["_source_file", "_row_number"]
-                ].itertuples(index=False)
+        validation = validate_sql(
+            self.quality,
+            suite,
+            con,
+            "_to_validate",
+            "_partition",
+            partitions,
+            order_by="_source_file, _row_number",
+            usual_rows=self._usual_rows(spec, partitions),
+        )
+        critical = [c for c in row_checks(suite) if c.severity == CRITICAL]
+        failed = {f.expectation for f in validation.failures if f.severity == CRITICAL}
+        critical = [c for c in critical if c.described in failed]
+        marked = bool(critical)
+        if critical:
+            reason = " ".join(
+                f"when {c.fails} then '{c.reason.replace(chr(39), chr(39) * 2)}'" for c in critical
             )
+            con.execute(
+                f"""
+                create or replace temp table _failed_expectations as
+                select _source_file, _row_number, case {reason} end as reason
+                from _to_validate where {" or ".join(f"({c.fails})" for c in critical)}
+                """
+            )
+            self._mark("_failed_expectations")
+        for partition in validation.rejected_partitions():
+            marked = True
+            reason = f"day failed its expectations: {validation.summary(partition)}"
+            con.execute(
+                """
+                create or replace temp table _failed_expectations as
+                select _source_file, _row_number, ? as reason
+                from _to_validate where _partition = ?
+                """,
+                [reason, partition],
+            )
+            self._mark("_failed_expectations")
             for outcome in staged:
                 if (outcome.partition_key or "all") == partition:
                     outcome.status, outcome.reason = "quarantined", reason
                     rejected.append(outcome)
-        if bad:
-            con.execute("drop table if exists _failed_expectations")
-            con.execute(
-                "create temp table _failed_expectations "
-                "(_source_file varchar, _row_number bigint, reason varchar)"
-            )
-            con.executemany("insert into _failed_expectations values (?, ?, ?)", bad)
-            con.execute(
-                """
-                update _checked set _final_reason = failed.reason
-                from (select _source_file, _row_number, min(reason) as reason
-                      from _failed_expectations group by all) as failed
-                where _checked._source_file = failed._source_file
-                    and _checked._row_number = failed._row_number
-                """
-            )
+        if marked:
             self._count(staged)
         return validation
+
+    def _mark(self, failed: str) -> None:
+        """Give the rows listed in `failed` their reason (rows without one yet)."""
+        self.con.execute(
+            f"""
+            update _checked set _final_reason = failed.reason
+            from {failed} as failed
+            where _checked._source_file = failed._source_file
+                and _checked._row_number = failed._row_number
+                and _checked._final_reason is null
+            """
+        )
+
+    def _usual_rows(self, spec: FeedSpec, partitions: list[str]) -> float | None:
+        """A day's usual row count: the median over the batch's days and the 28 latest
+        loaded days before them. Scale-free, so a synthetic 30M-flight year is judged by
+        the same suite as 2013; a batch of one day with no history judges itself (1.0)."""
+        if not spec.is_daily:
+            return None
+        part = f'"{spec.partition_column}"'
+        return self.con.execute(
+            f"""
+            select median(n) from (
+                select count(*) as n from _to_validate group by _partition
+                union all
+                select count(*) from {spec.table}
+                where {part} >= (select max({part}) from {spec.table}) - interval 28 day
+                    and {part}::varchar not in (select unnest(?::varchar[]))
+                group by {part}
+            )
+            """,
+            [partitions],
+        ).fetchone()[0]
 
     def _stage_files(self, spec: FeedSpec, paths: list[Path]) -> None:
         con = self.con

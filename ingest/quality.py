@@ -264,8 +264,11 @@ def validate(
     frame: pd.DataFrame,
     partition_column: str | None,
     partitions: list[str] | None = None,
+    usual_rows: float | None = None,
 ) -> Validation:
-    """Validate `frame` (the rows of `partitions`) against `suite`; per-partition verdicts."""
+    """Validate `frame` (the rows of `partitions`) against `suite`; per-partition verdicts.
+    For suites with expectations GX has no SQL form of here (uniqueness); tables DuckDB
+    holds go through `validate_sql`, which gives the same verdicts."""
     frame = frame.reset_index(drop=True)
     keys = frame[partition_column].astype(str) if partition_column else None
     if partitions is None:
@@ -307,26 +310,178 @@ def validate(
                         bad_rows.setdefault(index, reason)
     if suite.partitions:
         table = profile(frame, partition_column, partitions)
-        validation, page = _run(root, f"{suite.name}.partitions", suite.partitions, table)
+        if usual_rows:
+            table.insert(2, "rows_vs_usual", table["rows"] / usual_rows)
+        day_failures, page = _validate_profile(root, suite, table)
+        failures.extend(day_failures)
         docs = docs or page
-        for item in validation.results:
-            if item.success:
-                continue
-            config, result = item.expectation_config, item.result or {}
-            severity, described = config.severity.value, "day: " + _describe(config)
-            kwargs = dict(config.kwargs)
-            indices = result.get("unexpected_index_list") or []
-            column = config.kwargs.get("column")
-            if not indices and not result.get("unexpected_count"):
-                failures.append(_exception_failure(described, severity, item, len(table)))
-                continue
-            for index in indices:
-                observed = table.loc[index, column] if column in table else None
-                if isinstance(observed, float) and math.isnan(observed):
-                    observed = "unknown (the day has no rows)"
-                day = str(table.loc[index, PARTITION])
-                failures.append(Failure(described, severity, day, 1, 1, [], observed, kwargs))
     return Validation(suite.name, partitions, failures, bad_rows, docs)
+
+
+def _validate_profile(root: Path, suite: Suite, table: pd.DataFrame) -> tuple[list, Path]:
+    """The day expectations on the partitions' profile (one row per partition), by GX."""
+    failures: list[Failure] = []
+    validation, page = _run(root, f"{suite.name}.partitions", suite.partitions, table)
+    for item in validation.results:
+        if item.success:
+            continue
+        config, result = item.expectation_config, item.result or {}
+        severity, described = config.severity.value, "day: " + _describe(config)
+        kwargs = dict(config.kwargs)
+        indices = result.get("unexpected_index_list") or []
+        column = config.kwargs.get("column")
+        if not indices and not result.get("unexpected_count"):
+            failures.append(_exception_failure(described, severity, item, len(table)))
+            continue
+        for index in indices:
+            observed = table.loc[index, column] if column in table else None
+            if isinstance(observed, float) and math.isnan(observed):
+                observed = "unknown (the day has no rows)"
+            day = str(table.loc[index, PARTITION])
+            failures.append(Failure(described, severity, day, 1, 1, [], observed, kwargs))
+    return failures, page
+
+
+def _row_failure_sql(expectation: Any) -> str:
+    """SQL true when a row fails `expectation`, GX's semantics: a null passes every row
+    expectation but not-null (GX leaves nulls out of a map expectation's domain)."""
+    kind, kwargs = expectation.expectation_type, expectation.configuration.kwargs
+    column = f'"{kwargs["column"]}"'
+    if getattr(expectation, "mostly", 1) != 1:
+        raise NotImplementedError(f"{kind}: `mostly` is judged per batch; use a day expectation")
+    if kind == "expect_column_values_to_not_be_null":
+        return f"{column} is null"
+    if kind in ("expect_column_values_to_be_between", "expect_column_value_lengths_to_be_between"):
+        value = f"length({column})" if "lengths" in kind else column
+        low, high = kwargs.get("min_value"), kwargs.get("max_value")
+        strict_low, strict_high = kwargs.get("strict_min"), kwargs.get("strict_max")
+        tests = []
+        if low is not None:
+            tests.append(f"{value} {'<=' if strict_low else '<'} {low!r}")
+        if high is not None:
+            tests.append(f"{value} {'>=' if strict_high else '>'} {high!r}")
+        return f"{column} is not null and ({' or '.join(tests) or 'false'})"
+    if kind == "expect_column_values_to_be_in_set":
+        values = ", ".join("'" + str(v).replace("'", "''") + "'" for v in kwargs["value_set"])
+        return f"{column} is not null and {column}::varchar not in ({values})"
+    raise NotImplementedError(f"{kind} has no SQL form here: validate this suite on a frame")
+
+
+@dataclass(frozen=True)
+class RowCheck:
+    """A row expectation compiled to SQL, for tables too large to pass through pandas."""
+
+    expectation: Any
+    fails: str
+    described: str
+    severity: str
+    column: str
+
+    @property
+    def reason(self) -> str:
+        return f"{self.column} outside its expectation: failed {self.described}"
+
+
+def row_checks(suite: Suite) -> list[RowCheck]:
+    return [
+        RowCheck(
+            e,
+            _row_failure_sql(e),
+            _describe(e.configuration),
+            e.configuration.severity.value,
+            e.configuration.kwargs["column"],
+        )
+        for e in suite.rows
+    ]
+
+
+def profile_sql(con, relation: str, partition_column: str | None, partitions: list[str]):
+    """`profile()` computed by DuckDB over `relation` (a table name or a subquery)."""
+    described = con.execute(f"describe select * from {relation}").fetchall()
+    key = f'"{partition_column}"::varchar' if partition_column else "'all'"
+    columns = [f"{key} as {PARTITION}", "count(*) as rows"]
+    for name, kind, *_ in described:
+        if name == partition_column or name.startswith("_"):
+            continue
+        columns.append(f'avg(("{name}" is null)::int) as "{name}_null_share"')
+        if kind == "BOOLEAN":
+            columns.append(f'avg("{name}"::int) as "{name}_mean"')
+        elif kind.startswith(NUMERIC_TYPES):
+            columns.append(f'avg("{name}"::double) as "{name}_mean"')
+    table = (
+        con.execute(f"select {', '.join(columns)} from {relation} group by all")
+        .df()
+        .set_index(PARTITION)
+        .reindex(partitions)
+    )
+    table["rows"] = table["rows"].fillna(0).astype(int)
+    return table.rename_axis(PARTITION).reset_index()
+
+
+NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE")
+NUMERIC_TYPES += ("DECIMAL", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
+
+
+def validate_sql(
+    root: Path,
+    suite: Suite,
+    con,
+    relation: str,
+    partition_column: str | None,
+    partitions: list[str],
+    order_by: str = "1",
+    usual_rows: float | None = None,
+) -> Validation:
+    """`validate()` for a relation DuckDB holds, without bringing its rows into pandas.
+
+    The row expectations are compiled to SQL (`row_checks`) and counted per partition in
+    one scan; the partitions' profile is computed by DuckDB and validated by GX (one small
+    frame: Data Docs show the day expectations). Rows failing a critical row expectation
+    are not listed in `bad_rows`: the caller marks them with `row_checks(suite)` in SQL.
+    Memory and time grow with the rows only inside DuckDB; GX's cost stays fixed.
+    `usual_rows` adds `rows_vs_usual` (the partition's rows / usual_rows) to the profile:
+    a row-count band that holds at any scale.
+    """
+    checks = row_checks(suite)
+    key = f'"{partition_column}"::varchar' if partition_column else "'all'"
+    failures: list[Failure] = []
+    if checks:
+        counts = ", ".join(f"count(*) filter (where {c.fails})" for c in checks)
+        per_partition = con.execute(
+            f"select {key}, count(*), {counts} from {relation} group by all order by 1"
+        ).fetchall()
+        for partition, checked, *unexpected in per_partition:
+            for check, count in zip(checks, unexpected, strict=True):
+                if not count:
+                    continue
+                sample = [
+                    value
+                    for (value,) in con.execute(
+                        f'select "{check.column}" from {relation} where {key} = ? '
+                        f"and ({check.fails}) order by {order_by} limit {SAMPLE_SIZE}",
+                        [partition],
+                    ).fetchall()
+                ]
+                failures.append(
+                    Failure(
+                        check.described,
+                        check.severity,
+                        partition,
+                        count,
+                        checked,
+                        sample,
+                        None,
+                        dict(check.expectation.configuration.kwargs),
+                    )
+                )
+    docs = None
+    if suite.partitions:
+        table = profile_sql(con, relation, partition_column, partitions)
+        if usual_rows:
+            table.insert(2, "rows_vs_usual", table["rows"] / usual_rows)
+        day_failures, docs = _validate_profile(root, suite, table)
+        failures.extend(day_failures)
+    return Validation(suite.name, partitions, failures, {}, docs)
 
 
 def _exception_failure(described: str, severity: str, item, checked: int) -> Failure:

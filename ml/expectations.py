@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import great_expectations.expectations as gxe
 
-from ingest.expectations import AIRPORTS, between, day_null_share, day_rows, not_null
+from ingest.expectations import AIRPORTS, between, day_null_share, day_rows_vs_usual, not_null
 from ingest.quality import WARNING, Suite
 from ml.features import NUMERIC_FEATURES
 
@@ -38,7 +38,8 @@ FEATURES = Suite(
         between("forecast_pressure_mb", 900, 1100),
     ),
     partitions=(
-        day_rows(300, 1500),
+        # Against the usual day of the window and the 4 weeks before it.
+        day_rows_vs_usual(),
         # The forecast of the day must have arrived: 2013 misses at most 16% of its hours.
         day_null_share("forecast_temperature_f", 0.25),
         day_null_share("forecast_wind_speed_mph", 0.25),

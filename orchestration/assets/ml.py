@@ -4,7 +4,7 @@ All decisions live in ml/ (training, the gate, scoring); these assets wire them 
 and put what a person needs to judge a model into the UI."""
 
 import base64
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -21,10 +21,10 @@ from dagster import (
     asset_check,
 )
 
-from ingest.quality import validate
+from ingest.quality import validate, validate_sql
 from ingest.settings import REPO_ROOT
 from ml import expectations, registry
-from ml.features import LABEL, prepare, read_features
+from ml.features import FEATURE_RELATION, FEATURES, KEY_COLUMNS, LABEL, prepare
 from ml.planning import DEFAULT_CUTOFF
 from ml.report import importance_markdown, score_histogram
 from ml.scoring import score_days
@@ -164,11 +164,29 @@ def training_set_expectations(
 )
 def ready_to_score(context: AssetCheckExecutionContext, warehouse: WarehouseResource):
     days = context.partition_keys
+    first, last = date.fromisoformat(days[0]), date.fromisoformat(days[-1])
+    listed = ", ".join(f"date '{date.fromisoformat(day)}'" for day in days)
+    # In DuckDB: the window's rows never pass through pandas (ingest.quality.validate_sql).
+    relation = (
+        f"(select {', '.join([*KEY_COLUMNS, *FEATURES, LABEL])}, flight_date::varchar as _day "
+        f"from {FEATURE_RELATION} where flight_date in ({listed}))"
+    )
     with warehouse.connect() as con:
-        frame = read_features(con, days[0], days[-1])
-    frame = frame[frame.flight_date.astype(str).isin(days)]
-    frame["_day"] = frame.flight_date.astype(str)
-    validation = validate(warehouse.settings.quality, expectations.FEATURES, frame, "_day", days)
+        (usual,) = con.execute(
+            f"select median(n) from (select count(*) as n from {FEATURE_RELATION} "
+            "where flight_date between ? and ? group by flight_date)",
+            [first - timedelta(days=28), last],
+        ).fetchone()
+        validation = validate_sql(
+            warehouse.settings.quality,
+            expectations.FEATURES,
+            con,
+            relation,
+            "_day",
+            days,
+            order_by="flight_date, flight_id",
+            usual_rows=usual,
+        )
     yield from per_partition(
         FEATURES_ASSET,
         "ready_to_score",

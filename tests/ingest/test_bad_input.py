@@ -123,7 +123,7 @@ CATALOGUE = {
         "schedules",
         tenth_of_the_rows,
         "quarantine_file",
-        "day: expect_column_values_to_be_between(rows, min_value=300, max_value=1500)",
+        "day: expect_column_values_to_be_between(rows_vs_usual, min_value=0.5, max_value=2)",
     ),
 }
 

@@ -3,7 +3,7 @@
 import duckdb
 import pandas as pd
 
-from ingest.quality import CRITICAL, validate
+from ingest.quality import CRITICAL, validate, validate_sql
 from ml import expectations
 from ml.features import LABEL, read_features
 from ml.train import TrainingConfig
@@ -40,7 +40,29 @@ def test_a_day_whose_forecast_is_missing_fails_the_scoring_gate(six_weeks, tmp_p
     forecasts = [c for c in features.columns if c.startswith("forecast_")]
     features.loc[features._day == days[3], forecasts] = float("nan")
 
-    verdict = validate(tmp_path, expectations.FEATURES, features, "_day", days)
+    con = duckdb.connect()
+    con.register("day_features", features)
+    usual = features.groupby("_day").size().median()
+    verdict = validate_sql(
+        tmp_path, expectations.FEATURES, con, "day_features", "_day", days, "1", usual
+    )
 
     assert [d for d in days if verdict.severity_of(d) == CRITICAL] == [days[3]]
     assert "forecast_temperature_f_null_share" in verdict.summary(days[3])
+
+
+def test_a_day_with_a_fraction_of_its_flights_fails_the_scoring_gate(six_weeks, tmp_path):
+    _, features = _rows(six_weeks)
+    features["_day"] = features.flight_date.astype(str)
+    days = sorted(features._day.unique())
+    features = features[(features._day != days[2]) | (features.index % 10 == 0)]
+    con = duckdb.connect()
+    con.register("day_features", features)
+    usual = features.groupby("_day").size().median()
+
+    verdict = validate_sql(
+        tmp_path, expectations.FEATURES, con, "day_features", "_day", days, "1", usual
+    )
+
+    assert [d for d in days if verdict.severity_of(d) == CRITICAL] == [days[2]]
+    assert "rows_vs_usual" in verdict.summary(days[2])
