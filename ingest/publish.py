@@ -20,6 +20,8 @@ from pathlib import Path
 
 import duckdb
 
+from ingest.loader import duckdb_config
+
 
 @dataclass
 class Published:
@@ -41,14 +43,14 @@ def publish_snapshot(warehouse: Path, runs: list[str] | None = None) -> Publishe
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
     # Fold the write-ahead log into the file, so the file alone is the whole warehouse.
-    con = duckdb.connect(str(warehouse))
+    con = duckdb.connect(str(warehouse), config=duckdb_config())
     try:
         con.execute("checkpoint")
         shutil.copyfile(warehouse, tmp)
     finally:
         con.close()
     published_at = datetime.now(UTC)
-    snap = duckdb.connect(str(tmp))
+    snap = duckdb.connect(str(tmp), config=duckdb_config())
     try:
         snap.execute("create schema if not exists meta")
         snap.execute(

@@ -56,9 +56,26 @@ class Settings:
     def dagster_home(self) -> Path:
         return self.home / "dagster_home"
 
+    @property
+    def dbt_runs(self) -> Path:
+        """dbt's target path for the pipeline's invocations (each in a folder of its own)
+        and the partial-parse state they start from (orchestration/dbt_manifest.py)."""
+        return self.home / "dbt_runs"
+
+    @property
+    def duckdb_memory_limit(self) -> str:
+        """DuckDB's memory limit for every connection flightline opens, dbt's included
+        ($FLIGHTLINE_DUCKDB_MEMORY, default 4GB). DuckDB's own default is 80% of the
+        machine: a 30M-flight build would take it all. Past the limit DuckDB spills
+        to a temp directory next to the warehouse instead."""
+        return os.environ.get("FLIGHTLINE_DUCKDB_MEMORY", "4GB")
+
     def dbt_env(self) -> dict[str, str]:
         """Environment variables that point dbt's profile at this warehouse."""
-        return {"FLIGHTLINE_WAREHOUSE": str(self.warehouse)}
+        return {
+            "FLIGHTLINE_WAREHOUSE": str(self.warehouse),
+            "FLIGHTLINE_DUCKDB_MEMORY": self.duckdb_memory_limit,
+        }
 
 
 def get_settings() -> Settings:

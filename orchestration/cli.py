@@ -31,6 +31,15 @@ def cmd_feeds_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_feeds_synth(args: argparse.Namespace) -> int:
+    from ingest.synth import write_synthetic_feeds
+
+    settings = get_settings()
+    result = write_synthetic_feeds(settings.landing, args.flights, args.seed, args.start)
+    print(f"feeds synth to {settings.landing}: {result}")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from ml.planning import DEFAULT_CUTOFF
     from orchestration.runner import RunOptions, run_pipeline
@@ -97,11 +106,12 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    from orchestration.dbt_manifest import ensure_manifest
+    from orchestration.dbt_manifest import ensure_manifest, prepare_partial_parse
 
     settings = get_settings()
     prepare_dagster_home(settings)
     ensure_manifest()
+    prepare_partial_parse(settings)
     dagster = Path(sys.executable).parent / "dagster"
     command = [str(dagster), "dev", "-m", "orchestration.definitions", "-p", str(args.port)]
     if args.host:
@@ -138,6 +148,14 @@ def parser() -> argparse.ArgumentParser:
         "--from", dest="since", type=_date, help="first day to publish (a small slice)"
     )
     export.set_defaults(handler=cmd_feeds_export)
+    synth = feed_commands.add_parser(
+        "synth",
+        help="write synthetic feeds shaped like 2013's (seeded) for N flights: scale runs",
+    )
+    synth.add_argument("--flights", type=int, required=True, help="flights in all")
+    synth.add_argument("--seed", type=int, default=13)
+    synth.add_argument("--start", type=_date, default=date(2013, 1, 1), help="first day")
+    synth.set_defaults(handler=cmd_feeds_synth)
 
     run = commands.add_parser(
         "run", help="ingest whatever has landed and build the warehouse, in one Dagster run"

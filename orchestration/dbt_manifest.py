@@ -6,11 +6,13 @@ produce target/manifest.json themselves before importing orchestration.definitio
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
-from ingest.settings import DBT_PROJECT_DIR
+from ingest.settings import DBT_PROJECT_DIR, Settings
 
 SOURCE_DIRS = ("models", "macros", "seeds", "tests")
 
@@ -28,29 +30,69 @@ def manifest_path() -> Path:
 
 def manifest_is_stale() -> bool:
     manifest = manifest_path()
-    if not manifest.exists():
-        return True
-    built = manifest.stat().st_mtime
+    return not manifest.exists() or _changed_since(manifest.stat().st_mtime)
+
+
+# What dbt's partial parsing compares besides the files: the profile as rendered (the
+# warehouse path and settings come from these) and the --vars (none: see ingest/windows.py).
+PARSE_ENV = ("FLIGHTLINE_HOME", "FLIGHTLINE_WAREHOUSE", "FLIGHTLINE_DUCKDB_MEMORY", "DBT_TARGET")
+
+
+def prepare_partial_parse(settings: Settings) -> Path:
+    """Give this data directory's dbt invocations a partial-parse state they can use.
+
+    dagster-dbt runs each invocation in a fresh target folder under $DBT_TARGET_PATH and
+    copies $DBT_TARGET_PATH/partial_parse.msgpack into it. dbt throws that state away and
+    parses the whole project (~5 s on 2 cores, per invocation) unless it was written with
+    the same rendered profile and --vars. So: parse once per data directory, with the
+    environment the runs will have, again only when the project or that environment
+    changes; point DBT_TARGET_PATH at it (which also keeps each run's artifacts under the
+    data directory instead of dbt_project/target)."""
+    target = settings.dbt_runs
+    state = target / "partial_parse.msgpack"
+    stamp = target / "parse-environment.json"
+    environment = json.dumps({name: os.environ.get(name) for name in PARSE_ENV}, sort_keys=True)
+    fresh = (
+        state.exists()
+        and stamp.exists()
+        and stamp.read_text() == environment
+        and not _changed_since(state.stat().st_mtime)
+    )
+    if not fresh:
+        target.mkdir(parents=True, exist_ok=True)
+        _parse(["--target-path", str(target)])
+        stamp.write_text(environment)
+    os.environ["DBT_TARGET_PATH"] = str(target)
+    return state
+
+
+def _changed_since(built: float) -> bool:
     sources = [DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml"]
     for folder in SOURCE_DIRS:
         sources.extend((DBT_PROJECT_DIR / folder).rglob("*"))
     return any(path.is_file() and path.stat().st_mtime > built for path in sources)
 
 
+def _parse(args: list[str]) -> None:
+    environment = {k: v for k, v in os.environ.items() if k != "DBT_TARGET_PATH"}
+    completed = subprocess.run(
+        [dbt_executable(), "parse", "--quiet", "--profiles-dir", ".", *args],
+        cwd=DBT_PROJECT_DIR,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(
+            "dbt parse failed; fix the dbt project and run again:\n"
+            + completed.stdout
+            + completed.stderr
+        )
+
+
 def ensure_manifest(force: bool = False) -> Path:
     """Run `dbt parse` when the manifest is missing or older than the project's files."""
     if force or manifest_is_stale():
-        completed = subprocess.run(
-            [dbt_executable(), "parse", "--quiet", "--profiles-dir", "."],
-            cwd=DBT_PROJECT_DIR,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if completed.returncode != 0:
-            raise RuntimeError(
-                "dbt parse failed; fix the dbt project and run again:\n"
-                + completed.stdout
-                + completed.stderr
-            )
+        _parse([])
     return manifest_path()

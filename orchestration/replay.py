@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 import pandas as pd
 
 from ingest.feeds import LAST_DAY, export_feeds, load_source
+from ingest.loader import duckdb_config
 from ingest.settings import Settings
 from ml.replay_report import (
     ReplayDay,
@@ -57,7 +58,7 @@ def _decision_cursor(instance) -> int | None:
 
 
 def replay(settings: Settings, start: date, end: date) -> int:
-    from orchestration.dbt_manifest import ensure_manifest
+    from orchestration.dbt_manifest import ensure_manifest, prepare_partial_parse
     from orchestration.instance import prepare_dagster_home
     from orchestration.sensors import retraining_requests
 
@@ -76,6 +77,7 @@ def replay(settings: Settings, start: date, end: date) -> int:
     began_at = datetime.now(UTC)
     prepare_dagster_home(settings)
     ensure_manifest()
+    prepare_partial_parse(settings)
     launcher = Launcher(settings)
     for run_id in recover_abandoned_runs(launcher.instance):
         print(f"marked run {run_id} failed: its process is gone; freed its warehouse slot")
@@ -167,7 +169,7 @@ def write_report(
 
     # Not read-only: the registry's reader creates its table when missing. The replay is the
     # warehouse's one writer here anyway.
-    con = duckdb.connect(str(settings.warehouse))
+    con = duckdb.connect(str(settings.warehouse), config=duckdb_config())
     try:
         first = registry.get(con, first_champion)
         outcomes = outcomes_with_and_without(con, first, start, end)

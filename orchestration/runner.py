@@ -17,7 +17,7 @@ from datetime import date, timedelta
 import duckdb
 
 from ingest.catalog import FEEDS
-from ingest.loader import PARTITION_RE, Loader, connect
+from ingest.loader import PARTITION_RE, Loader, connect, duckdb_config
 from ingest.publish import publish_snapshot, snapshot_path
 from ingest.settings import Settings
 from ingest.summary import quarantine_counts, table_counts
@@ -119,7 +119,7 @@ def _unbuilt(launcher: Launcher, batches: dict) -> tuple[set[str], bool]:
 def _read(settings: Settings, sql: str, params: list | None = None) -> list[tuple]:
     if not settings.warehouse.exists():
         return []
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    con = duckdb.connect(str(settings.warehouse), read_only=True, config=duckdb_config())
     try:
         return con.execute(sql, params or []).fetchall()
     except duckdb.CatalogException:
@@ -468,13 +468,14 @@ def print_model_report(settings: Settings, options: RunOptions) -> None:
 
 
 def run_pipeline(settings: Settings, options: RunOptions | None = None) -> int:
-    from orchestration.dbt_manifest import ensure_manifest
+    from orchestration.dbt_manifest import ensure_manifest, prepare_partial_parse
     from orchestration.instance import prepare_dagster_home
 
     options = options or RunOptions()
     started = time.perf_counter()
     prepare_dagster_home(settings)
     ensure_manifest()
+    prepare_partial_parse(settings)
     launcher = Launcher(settings)
     for run_id in recover_abandoned_runs(launcher.instance):
         print(f"marked run {run_id} failed: its process is gone; freed its warehouse slot")

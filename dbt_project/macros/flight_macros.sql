@@ -1,21 +1,28 @@
-{#- The flight-date window of an incremental run. Dagster passes start_date / end_date
-    (inclusive, ISO dates) as --vars; without them every date is rebuilt. -#}
-{% macro in_date_window(column, extend_end_days=0) -%}
-    {%- set start_date = var('start_date', none) -%}
-    {%- set end_date = var('end_date', none) -%}
-    {%- if start_date is none or end_date is none -%}
-        true
-    {%- else -%}
-        {{ column }} between date '{{ start_date }}'
-        and date '{{ end_date }}' + interval {{ extend_end_days }} day
+{#- The flight-date window of an incremental run: start_date / end_date (inclusive, ISO
+    dates) from --vars (by hand: dbt build --vars '{start_date: ..., end_date: ...}'), else
+    from FLIGHTLINE_DBT_START_DATE / _END_DATE (how Dagster passes it); neither, or a var
+    set to null (unit tests): every date.
+    The environment is read only while executing (`execute`), never while parsing: dbt
+    re-parses the whole project when --vars change or when an env_var() seen at parse time
+    changes, and a full parse costs ~5 s per invocation. -#}
+{% macro window_date(name) -%}
+    {%- set value = var(name, '') -%}
+    {%- if value == '' -%}
+        {%- set value = env_var('FLIGHTLINE_DBT_' ~ (name | upper), '') if execute else '' -%}
     {%- endif -%}
+    {%- set value = value or none -%}
+    {{- return(value) -}}
+{%- endmacro %}
+
+{% macro in_date_window(column, extend_end_days=0) -%}
+    {{ in_history_window(column, 0, extend_end_days) }}
 {%- endmacro %}
 
 {#- Like in_date_window, reaching lookback_days before the window start: the history the
     rolling features of the window's first day need. -#}
 {% macro in_history_window(column, lookback_days, extend_end_days=0) -%}
-    {%- set start_date = var('start_date', none) -%}
-    {%- set end_date = var('end_date', none) -%}
+    {%- set start_date = window_date('start_date') -%}
+    {%- set end_date = window_date('end_date') -%}
     {%- if start_date is none or end_date is none -%}
         true
     {%- else -%}

@@ -8,6 +8,7 @@ marts, downstream of the daily ingest assets within a run that skips the unparti
 assets (an unchanged reference). Without it Dagster ran dbt before ingest.
 """
 
+import os
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -21,8 +22,9 @@ from dagster_dbt import (
 )
 from dagster_shared.record import replace
 
+from ingest.loader import duckdb_config
 from ingest.settings import get_settings
-from ingest.windows import dbt_build_args
+from ingest.windows import dbt_window_env
 from orchestration.partitions import WAREHOUSE_POOL, daily_partitions, single_run
 from orchestration.resources import dbt_project
 
@@ -83,7 +85,7 @@ def _with_row_counts(context: AssetExecutionContext, events: list[Any]) -> Itera
     outputs = [event for event in events if isinstance(event, Output)]
     counts: dict[str, int] = {}
     if outputs:
-        con = duckdb.connect(str(get_settings().warehouse), read_only=True)
+        con = duckdb.connect(str(get_settings().warehouse), read_only=True, config=duckdb_config())
         try:
             for event in outputs:
                 schema, table = context.asset_key_for_output(event.output_name).path[-2:]
@@ -101,8 +103,25 @@ def _with_row_counts(context: AssetExecutionContext, events: list[Any]) -> Itera
             yield event
 
 
-def _build(context: AssetExecutionContext, dbt: DbtCliResource, args: list[str]) -> Iterator[Any]:
-    events = list(dbt.cli(args, context=context).stream())
+def _build(
+    context: AssetExecutionContext,
+    dbt: DbtCliResource,
+    args: list[str],
+    environment: Mapping[str, str] | None = None,
+) -> Iterator[Any]:
+    """Run dbt with `environment` added to this process's (dagster-dbt passes os.environ
+    to the dbt subprocess as it starts, and has no parameter for more)."""
+    saved = {name: os.environ.get(name) for name in environment or {}}
+    os.environ.update(environment or {})
+    try:
+        invocation = dbt.cli(args, context=context)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    events = list(invocation.stream())
     yield from _with_row_counts(context, events)
 
 
@@ -126,7 +145,7 @@ def dbt_daily_models(context: AssetExecutionContext, dbt: DbtCliResource):
     """Incremental models over the run's partition window, one dbt invocation per run."""
     window = context.partition_key_range
     context.log.info(f"dbt build for flight dates {window.start} .. {window.end}")
-    yield from _build(context, dbt, dbt_build_args(window.start, window.end))
+    yield from _build(context, dbt, ["build"], dbt_window_env(window.start, window.end))
 
 
 @dbt_assets(**DBT_ASSETS, exclude="tag:daily tag:ml", name="dbt_reference_models")

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from ingest.windows import dbt_build_args, partition_range, plan_window
+from ingest.windows import dbt_build_args, dbt_window_env, partition_range, plan_window
 
 
 def test_dbt_arguments_carry_the_inclusive_window():
@@ -11,9 +11,18 @@ def test_dbt_arguments_carry_the_inclusive_window():
     assert json.loads(args[2]) == {"start_date": "2013-01-01", "end_date": "2013-12-31"}
 
 
+def test_dagster_passes_the_window_in_the_environment():
+    assert dbt_window_env("2013-01-01", "2013-12-31") == {
+        "FLIGHTLINE_DBT_START_DATE": "2013-01-01",
+        "FLIGHTLINE_DBT_END_DATE": "2013-12-31",
+    }
+
+
 def test_a_window_that_ends_before_it_starts_is_refused():
     with pytest.raises(ValueError, match="after its end"):
         dbt_build_args("2013-02-01", "2013-01-31")
+    with pytest.raises(ValueError, match="after its end"):
+        dbt_window_env("2013-02-01", "2013-01-31")
 
 
 def test_partition_range_covers_scattered_dates_in_one_run():
