@@ -57,9 +57,11 @@ def read_features(
     start: date | str | None = None,
     end: date | str | None = None,
     labelled_only: bool = False,
+    sample: float = 1.0,
 ) -> pd.DataFrame:
     """Feature rows of flights in [start, end] (inclusive), ordered by flight_id, typed for
-    the model: categoricals as strings, everything else as float (NaN for unknown)."""
+    the model: categoricals as strings, everything else as float (NaN for unknown).
+    `sample` < 1 keeps that share of the flights (`sample_condition`)."""
     columns = ", ".join([*KEY_COLUMNS, *FEATURES, LABEL])
     conditions, params = [], []
     if start is not None:
@@ -70,12 +72,22 @@ def read_features(
         params.append(str(end))
     if labelled_only:
         conditions.append(f"{LABEL} is not null")
+    if sample < 1:
+        conditions.append(sample_condition(sample))
     where = f"where {' and '.join(conditions)}" if conditions else ""
     frame = con.execute(
         f"select {columns} from {FEATURE_RELATION} {where} order by flight_date, flight_id",
         params,
     ).df()
     return prepare(frame)
+
+
+def sample_condition(share: float) -> str:
+    """SQL keeping `share` of the flights, the same ones every time: flight_id is an md5
+    (uniform hex), so `flight_id < prefix` is a deterministic, seed-free sample, in SQL,
+    before any row reaches pandas; a larger share keeps every flight a smaller one kept."""
+    prefix = min(int(share * 16**8), 16**8 - 1)
+    return f"flight_id < '{prefix:08x}'"
 
 
 def prepare(frame: pd.DataFrame) -> pd.DataFrame:

@@ -9,7 +9,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from ml.features import FEATURES, read_features
+from ml.features import FEATURE_RELATION, FEATURES, read_features
 from ml.registry import RegisteredModel
 
 PREDICTIONS_DDL = """
@@ -56,43 +56,75 @@ def predict(model: RegisteredModel, estimator, features: pd.DataFrame) -> pd.Dat
     )
 
 
+SCORING_CHUNK_ROWS = 500_000
+"""Days are read and scored in chunks of about this many rows: memory stays flat however
+many flights a day has or how many days are scored at once."""
+
+
+def _chunks(counts: dict[date, int], limit: int) -> list[list[date]]:
+    """Consecutive days grouped so that each group holds at most `limit` rows (a day larger
+    than `limit` is a group of its own)."""
+    chunks: list[list[date]] = []
+    size = 0
+    for day in sorted(counts):
+        if not chunks or size + counts[day] > limit:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(day)
+        size += counts[day]
+    return chunks
+
+
 def score_days(
-    con: duckdb.DuckDBPyConnection, model: RegisteredModel, days: list[date | str]
+    con: duckdb.DuckDBPyConnection,
+    model: RegisteredModel,
+    days: list[date | str],
+    chunk_rows: int = SCORING_CHUNK_ROWS,
 ) -> list[DayScores]:
     """Score each day with `model` and replace that day's rows in ml.predictions.
 
     Reads the same feature relation as training (ml.features.read_features). A day with no
-    feature rows fails: an empty partition would look like a day without flights.
+    feature rows fails: an empty partition would look like a day without flights. All days
+    are replaced in one transaction, read and scored in chunks of about `chunk_rows`.
     """
     ensure_predictions(con)
-    wanted = [date.fromisoformat(str(day)) for day in days]
-    # One read and one predict_proba for the whole window, not one per day.
-    features = read_features(con, start=min(wanted), end=max(wanted))
-    features = features[features.flight_date.isin(wanted)]
-    present = set(features.flight_date)
+    wanted = sorted({date.fromisoformat(str(day)) for day in days})
+    counts = dict(
+        con.execute(
+            f"select flight_date, count(*) from {FEATURE_RELATION} "
+            "where flight_date in (select unnest(?::date[])) group by all",
+            [[str(day) for day in wanted]],
+        ).fetchall()
+    )
     for day in wanted:
-        if day not in present:
+        if day not in counts:
             raise ScoringError(
                 f"no rows in features.flight_features for {day}: its schedules have not been "
                 "loaded and built yet (land the feed, then flightline run); nothing was written"
             )
-    predictions = predict(model, model.load(), features)
-    results = [
-        DayScores(str(day), len(scores), scores.to_numpy())
-        for day, scores in predictions.groupby("flight_date", sort=True).score
-    ]
+    estimator = model.load()
+    results: list[DayScores] = []
     con.execute("begin transaction")
     try:
         con.execute(
             "delete from ml.predictions where flight_date in (select unnest(?::date[]))",
-            [[str(day) for day in days]],
+            [[str(day) for day in wanted]],
         )
-        con.register("_new_predictions", predictions)
-        con.execute(
-            "insert into ml.predictions select flight_id, flight_date::date, model_version, "
-            "score, predicted_label, threshold, scored_at from _new_predictions"
-        )
-        con.unregister("_new_predictions")
+        for chunk in _chunks(counts, chunk_rows):
+            features = read_features(con, start=chunk[0], end=chunk[-1])
+            features = features[features.flight_date.isin(chunk)]
+            predictions = predict(model, estimator, features)
+            results.extend(
+                DayScores(str(day), len(scores), scores.to_numpy())
+                for day, scores in predictions.groupby("flight_date", sort=True).score
+            )
+            con.register("_new_predictions", predictions)
+            con.execute(
+                "insert into ml.predictions select flight_id, flight_date::date, "
+                "model_version, score, predicted_label, threshold, scored_at "
+                "from _new_predictions"
+            )
+            con.unregister("_new_predictions")
         con.execute("commit")
     except BaseException:
         con.execute("rollback")

@@ -25,7 +25,7 @@ from sklearn.inspection import permutation_importance
 from ml.features import FEATURES, KEY_COLUMNS, LABEL
 from ml.metrics import best_f1_threshold, calibration_table, classification_metrics
 from ml.models import SEED, candidates
-from ml.planning import DEFAULT_CUTOFF, MIN_TRAINING_ROWS
+from ml.planning import DEFAULT_CUTOFF, MAX_TRAINING_ROWS, MIN_TRAINING_ROWS
 
 
 class TrainingError(Exception):
@@ -37,6 +37,7 @@ class TrainingConfig:
     cutoff: date = DEFAULT_CUTOFF
     validation_days: int = 28
     min_training_rows: int = MIN_TRAINING_ROWS
+    max_training_rows: int = MAX_TRAINING_ROWS
 
     @property
     def validation_start(self) -> date:

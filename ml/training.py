@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
 from ml import registry
-from ml.features import FEATURES, LABEL, read_features
+from ml.features import FEATURE_RELATION, FEATURES, LABEL, read_features
 from ml.metrics import classification_metrics
 from ml.registry import RegisteredModel
 from ml.report import calibration_plot, importance_plot, model_card, roc_plot
@@ -84,9 +85,20 @@ def train_and_register(
 
 
 def training_set(con: duckdb.DuckDBPyConnection, config: TrainingConfig) -> pd.DataFrame:
-    """Labelled feature rows before the cutoff: what a training run learns and validates on."""
-    frame = read_features(con, end=config.cutoff, labelled_only=True)
-    return frame[frame.flight_date < config.cutoff].reset_index(drop=True)
+    """Labelled feature rows before the cutoff: what a training run learns and validates on.
+
+    At most `config.max_training_rows` (about): past that, a deterministic sample of the
+    flights (ml.features.sample_condition), drawn in DuckDB, so a 30M-flight history never
+    sits in pandas whole. 2013's 250k rows are all kept."""
+    before = config.cutoff - timedelta(days=1)
+    (rows,) = con.execute(
+        f"select count(*) from {FEATURE_RELATION} where flight_date <= ?::date "
+        f"and {LABEL} is not null",
+        [str(before)],
+    ).fetchone()
+    share = min(1.0, config.max_training_rows / rows) if rows else 1.0
+    frame = read_features(con, end=before, labelled_only=True, sample=share)
+    return frame.reset_index(drop=True)
 
 
 def _family_aucs(result: TrainingResult) -> dict[str, float]:

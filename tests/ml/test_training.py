@@ -1,3 +1,4 @@
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from ml import registry
 from ml.features import FEATURE_RELATION, FEATURES, read_features
 from ml.scoring import ScoringError, score_days
 from ml.train import TrainingConfig, TrainingError, train_models
-from ml.training import evaluate_gate, train_and_register
+from ml.training import evaluate_gate, train_and_register, training_set
 from tests.conftest import copy_of
 
 CONFIG = TrainingConfig(cutoff=date(2013, 2, 7), validation_days=7)
@@ -151,6 +152,20 @@ def test_the_gate_decision_rule():
     assert not registry.decide_promotion(0.69, 0.70, 0.0)[0]
 
 
+def test_a_long_history_trains_on_a_sample_drawn_in_sql(warehouse):
+    _settings, con = warehouse
+    everything = training_set(con, CONFIG)
+    capped = replace(CONFIG, max_training_rows=len(everything) // 4)
+
+    sample = training_set(con, capped)
+
+    assert 0.2 * len(everything) < len(sample) < 0.3 * len(everything)
+    assert set(sample.flight_id) < set(everything.flight_id)
+    assert sample.flight_date.nunique() == everything.flight_date.nunique()
+    assert abs(sample.is_delayed.mean() - everything.is_delayed.mean()) < 0.03
+    pd.testing.assert_frame_equal(sample, training_set(con, capped))  # the same flights
+
+
 def test_same_data_and_code_give_the_same_registered_version(with_champion):
     settings, con, first = with_champion
     again = train_and_register(con, settings.models, REPO_ROOT, CONFIG)
@@ -175,6 +190,22 @@ def test_scoring_a_day_twice_gives_the_same_rows_once(with_champion):
         "where flight_date between '2013-02-10' and '2013-02-11'"
     ).fetchone()[0]
     assert len(second) == second.flight_id.nunique() == flights
+
+
+def test_scoring_in_chunks_gives_the_rows_of_one_pass(with_champion):
+    _settings, con, _run = with_champion
+    champion = registry.require_champion(con)
+    days = ["2013-02-10", "2013-02-11", "2013-02-12"]
+    query = "select * exclude (scored_at) from ml.predictions order by all"
+
+    whole = score_days(con, champion, days)
+    one_pass = con.execute(query).df()
+    # A limit below one day's rows: every day is a chunk of its own.
+    chunked = score_days(con, champion, days, chunk_rows=10)
+
+    pd.testing.assert_frame_equal(con.execute(query).df(), one_pass)
+    assert [(d.day, d.rows) for d in chunked] == [(d.day, d.rows) for d in whole]
+    assert len(one_pass) == sum(d.rows for d in whole)
 
 
 def test_a_day_without_features_fails_and_writes_nothing(with_champion):
