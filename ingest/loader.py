@@ -251,7 +251,7 @@ def _jsonl_reader(paths: list[Path]) -> str:
 
 def _stage_select(spec: FeedSpec, paths: list[Path]) -> str:
     """SQL selecting every record of the files as text: spec columns, _source_file,
-    _row_number (1-based within the file) and _raw (the record as text, for quarantine)."""
+    _row_number (1-based within the file) and, for JSON Lines, _raw (the line)."""
     files = _sql_list([str(path) for path in paths])
     names = spec.column_names
     if spec.format == "csv":
@@ -281,14 +281,22 @@ def _stage_select(spec: FeedSpec, paths: list[Path]) -> str:
 
 
 def _tabular_select(fields: list[str], names: list[str], source: str) -> str:
-    """Records of a CSV or Parquet scan: the fields, their file, their row number in it, and
-    the record as JSON text (what ingest.quarantined_rows keeps of a rejected row)."""
-    raw = "to_json(struct_pack(" + ", ".join(f'"{n}" := "{n}"' for n in names) + "))"
+    """Records of a CSV or Parquet scan: the fields, their file, their row number in it."""
     return (
         f"select {', '.join(fields)}, filename as _source_file, "
-        f"row_number() over (partition by filename) as _row_number, {raw}::varchar as _raw "
+        f"row_number() over (partition by filename) as _row_number "
         f"from {source}"
     )
+
+
+def _raw_sql(spec: FeedSpec) -> str:
+    """A staged record as text, what ingest.quarantined_rows keeps of a rejected row: the
+    line itself for JSON Lines, the fields as a JSON object otherwise. Computed only for the
+    rows quarantined (serialising every row of a year cost more than reading it)."""
+    if spec.format == "jsonl":
+        return "_raw"
+    fields = ", ".join(f'"{n}" := "{n}"' for n in spec.column_names)
+    return f"to_json(struct_pack({fields}))::varchar"
 
 
 def _reason_sql(spec: FeedSpec) -> str:
@@ -687,7 +695,7 @@ class Loader:
                     f"""
                     insert into ingest.quarantined_rows
                     select ?, ?, _checked._source_file, hashes.content_hash, _file_partition,
-                        _row_number, _final_reason, _raw, now()
+                        _row_number, _final_reason, {_raw_sql(spec)}, now()
                     from _checked join {self._hash_table(checked)} as hashes using (_source_file)
                     where _final_reason is not null
                     union all
