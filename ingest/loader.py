@@ -233,6 +233,32 @@ def _file_columns(con: duckdb.DuckDBPyConnection, spec: FeedSpec, path: Path) ->
     return [row[0] for row in described]
 
 
+def _jsonl_keys(con: duckdb.DuckDBPyConnection, paths: list[Path]) -> dict[str, list[str]]:
+    """The keys of every JSON Lines file in one scan (one query per file cost ~50 ms each,
+    20 s for a year of a daily feed). Files it cannot settle (empty, unreadable, no object:
+    absent from the result) are read one by one by _file_columns, which says why."""
+    readable = [p for p in paths if p.stat().st_size > 0]
+    if not readable:
+        return {}
+    try:
+        rows = con.execute(
+            f"""
+            select filename, list(distinct key) from (
+                select filename, unnest(json_keys(object)) as key from (
+                    select filename, {_JSON_OBJECT} as object from {_jsonl_reader(readable)}
+                ) where object is not null
+            ) group by filename
+            """
+        ).fetchall()
+    except duckdb.Error:
+        return {}
+    finally:
+        # Start the stage's own scans with empty reject tables (see _stage_files).
+        con.execute("drop table if exists _rejects")
+        con.execute("drop table if exists _rejects_scan")
+    return {path: keys for path, keys in rows}
+
+
 # The line when it is a JSON object, else null. CASE evaluates per row, where AND does not
 # short-circuit in DuckDB's vectorised execution: json_type() on a malformed line raises.
 _JSON_OBJECT = (
@@ -388,9 +414,12 @@ class Loader:
             candidates.append(outcome)
 
         groups: dict[tuple[str, ...], list[FileOutcome]] = defaultdict(list)
+        keys = {}
+        if spec.format == "jsonl":
+            keys = _jsonl_keys(self.con, [o.path for o in candidates])
         for outcome in candidates:
             try:
-                columns = _file_columns(self.con, spec, outcome.path)
+                columns = keys.get(str(outcome.path)) or _file_columns(self.con, spec, outcome.path)
             except FileRejected as error:
                 outcome.status, outcome.reason = "quarantined", str(error)
                 rejected.append(outcome)
@@ -707,21 +736,25 @@ class Loader:
                     """,
                     [self.batch_id, spec.name, self.batch_id, spec.name],
                 )
-            for outcome in [*staged, *rejected, *duplicates]:
-                con.execute(
+            logged = [
+                [
+                    self.batch_id,
+                    spec.name,
+                    str(outcome.path),
+                    outcome.content_hash,
+                    outcome.partition_key,
+                    outcome.status,
+                    outcome.rows_read,
+                    outcome.rows_loaded,
+                    outcome.rows_quarantined,
+                    outcome.reason,
+                ]
+                for outcome in [*staged, *rejected, *duplicates]
+            ]
+            if logged:
+                con.executemany(
                     "insert into ingest.file_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
-                    [
-                        self.batch_id,
-                        spec.name,
-                        str(outcome.path),
-                        outcome.content_hash,
-                        outcome.partition_key,
-                        outcome.status,
-                        outcome.rows_read,
-                        outcome.rows_loaded,
-                        outcome.rows_quarantined,
-                        outcome.reason,
-                    ],
+                    logged,
                 )
             _after_rows_written()
             con.execute("commit")

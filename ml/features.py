@@ -82,6 +82,31 @@ def read_features(
     return prepare(frame)
 
 
+def read_features_at_most(
+    con: duckdb.DuckDBPyConnection,
+    start: date | str | None,
+    end: date | str | None,
+    max_rows: int,
+    labelled_only: bool = False,
+) -> tuple[pd.DataFrame, float]:
+    """`read_features`, drawing a sample of the flights when [start, end] holds more than
+    `max_rows` (about): what training and drift read, so that their memory and time stop
+    growing with the flights a day. Returns the rows and the share of flights kept."""
+    conditions, params = [], []
+    if start is not None:
+        conditions.append("flight_date >= ?::date")
+        params.append(str(start))
+    if end is not None:
+        conditions.append("flight_date <= ?::date")
+        params.append(str(end))
+    if labelled_only:
+        conditions.append(f"{LABEL} is not null")
+    where = f"where {' and '.join(conditions)}" if conditions else ""
+    (rows,) = con.execute(f"select count(*) from {FEATURE_RELATION} {where}", params).fetchone()
+    share = min(1.0, max_rows / rows) if rows else 1.0
+    return read_features(con, start, end, labelled_only, sample=share), share
+
+
 def sample_condition(share: float) -> str:
     """SQL keeping `share` of the flights, the same ones every time: flight_id is an md5
     (uniform hex), so `flight_id < prefix` is a deterministic, seed-free sample, in SQL,

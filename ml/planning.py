@@ -11,8 +11,8 @@ DEFAULT_CUTOFF = date(2013, 10, 1)
 MIN_TRAINING_ROWS = 1000
 # More labelled rows than this before the cutoff and training draws a sample of the flights
 # (ml.training.training_set): training time and memory stop growing with history. 2013's
-# ~250k rows before October are all kept; 30M flights a year keep ~1.7% of them.
-MAX_TRAINING_ROWS = 500_000
+# ~250k rows before October are all kept; 30M flights a year keep ~1.3% of them.
+MAX_TRAINING_ROWS = 300_000
 
 
 def days_to_score(

@@ -11,8 +11,9 @@ import duckdb
 import pandas as pd
 
 from ml import registry
-from ml.features import FEATURE_RELATION, FEATURES, LABEL, read_features
+from ml.features import FEATURES, LABEL, read_features_at_most
 from ml.metrics import classification_metrics
+from ml.planning import MAX_TRAINING_ROWS
 from ml.registry import RegisteredModel
 from ml.report import calibration_plot, importance_plot, model_card, roc_plot
 from ml.train import TrainingConfig, TrainingResult, train_models
@@ -91,13 +92,9 @@ def training_set(con: duckdb.DuckDBPyConnection, config: TrainingConfig) -> pd.D
     flights (ml.features.sample_condition), drawn in DuckDB, so a 30M-flight history never
     sits in pandas whole. 2013's 250k rows are all kept."""
     before = config.cutoff - timedelta(days=1)
-    (rows,) = con.execute(
-        f"select count(*) from {FEATURE_RELATION} where flight_date <= ?::date "
-        f"and {LABEL} is not null",
-        [str(before)],
-    ).fetchone()
-    share = min(1.0, config.max_training_rows / rows) if rows else 1.0
-    frame = read_features(con, end=before, labelled_only=True, sample=share)
+    frame, _ = read_features_at_most(
+        con, None, before, config.max_training_rows, labelled_only=True
+    )
     return frame.reset_index(drop=True)
 
 
@@ -134,8 +131,12 @@ def evaluate_gate(
         )
     champion_auc = None
     if current is not None:
-        window = read_features(
-            con, candidate.validation_start, candidate.validation_end, labelled_only=True
+        window, _ = read_features_at_most(
+            con,
+            candidate.validation_start,
+            candidate.validation_end,
+            MAX_TRAINING_ROWS,
+            labelled_only=True,
         )
         scores = current.load().predict_proba(window[FEATURES])[:, 1]
         champion_auc = classification_metrics(window[LABEL].astype(int), scores)["roc_auc"]
