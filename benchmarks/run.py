@@ -408,19 +408,71 @@ def _pandas_cell(reference: dict) -> tuple[str, str]:
     return f"{reference['seconds']['total']:.0f}", f"{reference['peak_mb']:,.0f}"
 
 
+def _goals(report: dict) -> list[list[str]]:
+    rows = []
+    if "increment" in report:
+        first, last = report["increment"][0], report["increment"][-1]
+        ratio = last["seconds"] / first["seconds"]
+        rows.append(
+            [
+                f"an evening after {last['history_days']} days within 1.2x of one after "
+                f"{first['history_days']}",
+                f"{ratio:.2f}x ({last['seconds']:.1f} s / {first['seconds']:.1f} s)",
+                "yes" if ratio <= 1.2 else "no",
+            ]
+        )
+    if "ingest" in report:
+        checked = report["ingest"][-1]["ratio"]
+        plain = report["ingest"][1]["ratio"]
+        rows.append(
+            [
+                "ingest at least 80% of raw DuckDB's throughput",
+                f"{plain:.0%} without the suites, {checked:.0%} with them",
+                "yes" if checked >= 0.8 else "no",
+            ]
+        )
+    for r in report.get("scale", []):
+        if r["flights"] == 30_000_000:
+            rows.append(
+                [
+                    "30M flights end to end under 8 GB peak memory",
+                    f"{r['peak_mb'] / 1024:.1f} GB, {r['seconds'] / 60:.0f} min",
+                    "yes" if r["peak_mb"] < 8192 else "no",
+                ]
+            )
+        if r["flights"] >= 10_000_000:
+            reference = r["pandas"]
+            if reference.get("finished", True):
+                total = reference["seconds"]["total"]
+                verdict = "yes" if total > r["seconds"] else "no"
+                measured = f"pandas {total:.0f} s, flightline {r['seconds']:.0f} s"
+            else:
+                verdict = "yes"
+                measured = (
+                    f"pandas did not finish ({reference['why']}), flightline {r['seconds']:.0f} s"
+                )
+            rows.append(
+                [f"faster than the pandas reference at {r['flights']:,}", measured, verdict]
+            )
+    return rows
+
+
 def write(path: Path, report: dict) -> None:
     lines = [
         "# Benchmarks",
         "",
         f"Written by `make bench` on {date.today()} ({'; '.join(report['commands'])}).",
-        "Peak memory is",
-        "the whole process tree's resident memory (flightline and the dbt it starts),",
-        "sampled every 0.2 s. Every timing is wall-clock seconds.",
+        "",
+        "Peak memory is the whole process tree's resident memory (flightline and the dbt it",
+        "starts), sampled every 0.2 s. Every timing is wall-clock seconds. Medians where a",
+        "row says so, else one run: a full build is minutes to an hour.",
         "",
         "## Machine",
         "",
     ]
     lines += [f"- {k}: {v}" for k, v in report["machine"].items()]
+    lines += ["", "## Goals", ""]
+    lines += _table(["goal", "measured", "met"], _goals(report))
     if "ingest" in report:
         lines += [
             "",
@@ -522,7 +574,7 @@ def write(path: Path, report: dict) -> None:
                 "flightline peak MB",
                 "pandas s",
                 "pandas peak MB",
-                "pandas / flightline",
+                "pandas s / flightline s",
                 "flightline stages (s)",
             ],
             rows,
@@ -545,9 +597,11 @@ def main() -> int:
     command = " ".join(["python benchmarks/run.py", *sys.argv[1:]])
     report: dict = {"machine": machine(), "commands": [command]}
     previous = args.output.with_suffix(".json")
+    loaded_scale: list[dict] = []
     if wanted != set(SECTIONS) and previous.exists():
         # A partial rerun (--only) keeps the other sections of the last one (in the .json).
         loaded = json.loads(previous.read_text())
+        loaded_scale = loaded.get("scale", [])
         earlier = loaded.get("commands") or ([loaded["command"]] if "command" in loaded else [])
         dropped = wanted | {"machine", "command", "commands"}
         kept = {k: v for k, v in loaded.items() if k not in dropped}
@@ -571,7 +625,11 @@ def main() -> int:
             report["increment"] = bench_increment(work, args.repeats)
             print(json.dumps(report["increment"]), flush=True)
         if "scale" in wanted:
-            report["scale"] = bench_scale(work, [int(n) for n in args.sizes.split(",")])
+            sizes = [int(n) for n in args.sizes.split(",")]
+            measured = bench_scale(work, sizes)
+            # Sizes not asked for this time keep their last figures (a 30M run is an hour).
+            kept = [r for r in loaded_scale if r["flights"] not in sizes]
+            report["scale"] = sorted(kept + measured, key=lambda r: r["flights"])
     args.output.with_suffix(".json").write_text(json.dumps(report, indent=1, default=str))
     write(args.output, report)
     print(f"wrote {args.output}")
