@@ -41,7 +41,8 @@ dbt-slice: install
 test: lint dbt-slice
 	$(PYTHON) -m pytest -n 2 --dist loadfile
 
-# Benchmarks, not tests: ~20 minutes on 2 cores; rewrites BENCHMARKS.md.
+# Benchmarks, not tests: ~2 hours on 2 cores (30M synthetic flights: ~25 GB of disk), rewrites
+# BENCHMARKS.md; parts: .venv/bin/python benchmarks/run.py --only ingest,scoring (see README).
 bench: install
 	$(PYTHON) benchmarks/run.py
 
