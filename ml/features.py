@@ -63,6 +63,18 @@ def read_features(
     the model: categoricals as strings, everything else as float (NaN for unknown).
     `sample` < 1 keeps that share of the flights (`sample_condition`)."""
     columns = ", ".join([*KEY_COLUMNS, *FEATURES, LABEL])
+    where, params = _where(start, end, labelled_only, sample)
+    frame = con.execute(
+        f"select {columns} from {FEATURE_RELATION} {where} order by flight_date, flight_id",
+        params,
+    ).df()
+    return prepare(frame)
+
+
+def _where(
+    start: date | str | None, end: date | str | None, labelled_only: bool, sample: float = 1.0
+) -> tuple[str, list[str]]:
+    """The where clause (and its parameters) selecting feature rows of [start, end]."""
     conditions, params = [], []
     if start is not None:
         conditions.append("flight_date >= ?::date")
@@ -74,12 +86,7 @@ def read_features(
         conditions.append(f"{LABEL} is not null")
     if sample < 1:
         conditions.append(sample_condition(sample))
-    where = f"where {' and '.join(conditions)}" if conditions else ""
-    frame = con.execute(
-        f"select {columns} from {FEATURE_RELATION} {where} order by flight_date, flight_id",
-        params,
-    ).df()
-    return prepare(frame)
+    return (f"where {' and '.join(conditions)}" if conditions else ""), params
 
 
 def read_features_at_most(
@@ -92,16 +99,7 @@ def read_features_at_most(
     """`read_features`, drawing a sample of the flights when [start, end] holds more than
     `max_rows` (about): what training and drift read, so that their memory and time stop
     growing with the flights a day. Returns the rows and the share of flights kept."""
-    conditions, params = [], []
-    if start is not None:
-        conditions.append("flight_date >= ?::date")
-        params.append(str(start))
-    if end is not None:
-        conditions.append("flight_date <= ?::date")
-        params.append(str(end))
-    if labelled_only:
-        conditions.append(f"{LABEL} is not null")
-    where = f"where {' and '.join(conditions)}" if conditions else ""
+    where, params = _where(start, end, labelled_only)
     (rows,) = con.execute(f"select count(*) from {FEATURE_RELATION} {where}", params).fetchone()
     share = min(1.0, max_rows / rows) if rows else 1.0
     return read_features(con, start, end, labelled_only, sample=share), share

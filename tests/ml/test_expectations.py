@@ -20,6 +20,14 @@ def _rows(settings):
     return train, features
 
 
+def _scoring_gate(root, features, days):
+    """The features suite as ready_to_score runs it: in DuckDB, rows against the usual day."""
+    con = duckdb.connect()
+    con.register("day_features", features)
+    usual = features.groupby("_day").size().median()
+    return validate_sql(root, expectations.FEATURES, con, "day_features", "_day", days, "1", usual)
+
+
 def test_real_rows_pass_and_a_bad_training_set_is_refused(six_weeks, tmp_path):
     train, _ = _rows(six_weeks)
     assert validate(tmp_path, expectations.TRAINING_SET, train, None).severity_of("all") != CRITICAL
@@ -40,12 +48,7 @@ def test_a_day_whose_forecast_is_missing_fails_the_scoring_gate(six_weeks, tmp_p
     forecasts = [c for c in features.columns if c.startswith("forecast_")]
     features.loc[features._day == days[3], forecasts] = float("nan")
 
-    con = duckdb.connect()
-    con.register("day_features", features)
-    usual = features.groupby("_day").size().median()
-    verdict = validate_sql(
-        tmp_path, expectations.FEATURES, con, "day_features", "_day", days, "1", usual
-    )
+    verdict = _scoring_gate(tmp_path, features, days)
 
     assert [d for d in days if verdict.severity_of(d) == CRITICAL] == [days[3]]
     assert "forecast_temperature_f_null_share" in verdict.summary(days[3])
@@ -56,13 +59,8 @@ def test_a_day_with_a_fraction_of_its_flights_fails_the_scoring_gate(six_weeks, 
     features["_day"] = features.flight_date.astype(str)
     days = sorted(features._day.unique())
     features = features[(features._day != days[2]) | (features.index % 10 == 0)]
-    con = duckdb.connect()
-    con.register("day_features", features)
-    usual = features.groupby("_day").size().median()
 
-    verdict = validate_sql(
-        tmp_path, expectations.FEATURES, con, "day_features", "_day", days, "1", usual
-    )
+    verdict = _scoring_gate(tmp_path, features, days)
 
     assert [d for d in days if verdict.severity_of(d) == CRITICAL] == [days[2]]
     assert "rows_vs_usual" in verdict.summary(days[2])
