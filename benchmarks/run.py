@@ -471,6 +471,9 @@ def write(path: Path, report: dict) -> None:
         "",
     ]
     lines += [f"- {k}: {v}" for k, v in report["machine"].items()]
+    if report.get("notes"):
+        lines += ["", "## Notes on these runs", ""]
+        lines += [f"- {note}" for note in report["notes"]]
     lines += ["", "## Goals", ""]
     lines += _table(["goal", "measured", "met"], _goals(report))
     if "ingest" in report:
