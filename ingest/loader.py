@@ -585,49 +585,43 @@ class Loader:
         critical = [c for c in row_checks(suite) if c.severity == CRITICAL]
         failed = {f.expectation for f in validation.failures if f.severity == CRITICAL}
         critical = [c for c in critical if c.described in failed]
-        marked = bool(critical)
+        rejected_days = validation.rejected_partitions()
         if critical:
             reason = " ".join(
                 f"when {c.fails} then '{c.reason.replace(chr(39), chr(39) * 2)}'" for c in critical
             )
-            con.execute(
-                f"""
-                create or replace temp table _failed_expectations as
-                select _source_file, _row_number, case {reason} end as reason
-                from _to_validate where {" or ".join(f"({c.fails})" for c in critical)}
-                """
+            fails = " or ".join(f"({c.fails})" for c in critical)
+            self._mark(
+                f"select _source_file, _row_number, case {reason} end as reason "
+                f"from _to_validate where {fails}"
             )
-            self._mark("_failed_expectations")
-        for partition in validation.rejected_partitions():
-            marked = True
+        for partition in rejected_days:
             reason = f"day failed its expectations: {validation.summary(partition)}"
-            con.execute(
-                """
-                create or replace temp table _failed_expectations as
-                select _source_file, _row_number, ? as reason
-                from _to_validate where _partition = ?
-                """,
+            self._mark(
+                "select _source_file, _row_number, ? as reason "
+                "from _to_validate where _partition = ?",
                 [reason, partition],
             )
-            self._mark("_failed_expectations")
             for outcome in staged:
                 if (outcome.partition_key or "all") == partition:
                     outcome.status, outcome.reason = "quarantined", reason
                     rejected.append(outcome)
-        if marked:
+        if critical or rejected_days:
             self._count(staged)
         return validation
 
-    def _mark(self, failed: str) -> None:
-        """Give the rows listed in `failed` their reason (rows without one yet)."""
+    def _mark(self, failed: str, params: list | None = None) -> None:
+        """Give the rows `failed` selects (_source_file, _row_number, reason) their reason
+        (rows without one yet)."""
         self.con.execute(
             f"""
             update _checked set _final_reason = failed.reason
-            from {failed} as failed
+            from ({failed}) as failed
             where _checked._source_file = failed._source_file
                 and _checked._row_number = failed._row_number
                 and _checked._final_reason is null
-            """
+            """,
+            params or [],
         )
 
     def _usual_rows(self, spec: FeedSpec, partitions: list[str]) -> float | None:

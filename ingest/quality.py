@@ -310,12 +310,17 @@ def validate(
                         bad_rows.setdefault(index, reason)
     if suite.partitions:
         table = profile(frame, partition_column, partitions)
-        if usual_rows:
-            table.insert(2, "rows_vs_usual", table["rows"] / usual_rows)
+        _add_rows_vs_usual(table, usual_rows)
         day_failures, page = _validate_profile(root, suite, table)
         failures.extend(day_failures)
         docs = docs or page
     return Validation(suite.name, partitions, failures, bad_rows, docs)
+
+
+def _add_rows_vs_usual(table: pd.DataFrame, usual_rows: float | None) -> None:
+    """The profile's `rows_vs_usual`: the partition's rows over the usual day's."""
+    if usual_rows:
+        table.insert(2, "rows_vs_usual", table["rows"] / usual_rows)
 
 
 def _validate_profile(root: Path, suite: Suite, table: pd.DataFrame) -> tuple[list, Path]:
@@ -477,8 +482,7 @@ def validate_sql(
     docs = None
     if suite.partitions:
         table = profile_sql(con, relation, partition_column, partitions)
-        if usual_rows:
-            table.insert(2, "rows_vs_usual", table["rows"] / usual_rows)
+        _add_rows_vs_usual(table, usual_rows)
         day_failures, docs = _validate_profile(root, suite, table)
         failures.extend(day_failures)
     return Validation(suite.name, partitions, failures, {}, docs)

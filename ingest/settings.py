@@ -70,13 +70,6 @@ class Settings:
         to a temp directory next to the warehouse instead."""
         return os.environ.get("FLIGHTLINE_DUCKDB_MEMORY", "4GB")
 
-    def dbt_env(self) -> dict[str, str]:
-        """Environment variables that point dbt's profile at this warehouse."""
-        return {
-            "FLIGHTLINE_WAREHOUSE": str(self.warehouse),
-            "FLIGHTLINE_DUCKDB_MEMORY": self.duckdb_memory_limit,
-        }
-
 
 def get_settings() -> Settings:
     home = os.environ.get("FLIGHTLINE_HOME")
