@@ -217,6 +217,49 @@ def test_bad_rows_are_quarantined_with_their_reason(world):
     assert_counts_add_up(con)
 
 
+def test_a_line_with_several_errors_is_one_quarantined_row_with_every_reason(world):
+    """DuckDB's reader records one reject per bad value (and one per missing column of a
+    short line): the loader counts and quarantines the line once."""
+    landing, quarantine, con = world
+    path = landing / "actuals" / "2013-01-02.csv"
+    lines = path.read_text().splitlines()
+    fields = lines[1].split(",")
+    fields[4], fields[5] = "soon", "late"
+    path.write_text("\n".join([*lines, ",".join(fields), lines[2].rsplit(",", 3)[0]]) + "\n")
+
+    result = Loader(con, landing, quarantine).load(ACTUALS)
+    outcome = next(o for o in result.outcomes if o.path == path)
+
+    assert (outcome.rows_read, outcome.rows_quarantined) == (len(lines) - 1 + 2, 2)
+    reasons = [r for (r,) in con.execute("select reason from ingest.quarantined_rows").fetchall()]
+    assert (
+        "dep_time: 'soon' is not a valid SMALLINT; dep_delay: 'late' is not a valid SMALLINT"
+        in (reasons)
+    )
+    assert any(r.startswith("MISSING COLUMNS") for r in reasons)
+    assert_counts_add_up(con)
+
+
+def test_a_rejected_day_keeps_its_previous_rows_and_a_reload_replaces_them(world):
+    """The new rows of a day are checked beside the old ones in one transaction: a file
+    that fails whole leaves the previous load as it was; one that loads replaces it."""
+    landing, quarantine, con = world
+    Loader(con, landing, quarantine).load(SCHEDULES)
+    day = "select count(*), min(_batch_id) from raw.schedules where flight_date = '2013-01-02'"
+    before = con.execute(day).fetchone()
+    path = landing / "schedules" / "2013-01-02.csv"
+    lines = path.read_text().splitlines()
+
+    path.write_text("\n".join([lines[0].replace("dest", "destination"), *lines[1:]]) + "\n")
+    Loader(con, landing, quarantine, batch_id="broken").load(SCHEDULES)
+    assert con.execute(day).fetchone() == before
+
+    path.write_text("\n".join(lines[:-1]) + "\n")
+    Loader(con, landing, quarantine, batch_id="fixed").load(SCHEDULES)
+    assert con.execute(day).fetchone() == (before[0] - 1, "fixed")
+    assert_counts_add_up(con)
+
+
 def test_a_truncated_json_line_is_quarantined_and_the_rest_loads(world):
     landing, quarantine, con = world
     path = landing / "weather" / "2013-01-02.jsonl"
