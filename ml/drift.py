@@ -81,17 +81,33 @@ def psi(expected: np.ndarray, actual: np.ndarray) -> float:
     return float(np.sum((actual - expected) * np.log(actual / expected)))
 
 
+def _bin_index(values: pd.Series, spec: dict[str, Any]) -> np.ndarray:
+    """Each value's bin in a reference column's spec: numeric bins by its edges (missing
+    last), categories by position (missing as MISSING, unseen as OTHER)."""
+    if spec["kind"] == "numeric":
+        edges = spec["edges"]
+        array = values.to_numpy(dtype=float)
+        bins = np.digitize(array, edges[1:-1], right=True)
+        bins[np.isnan(array)] = len(edges) - 1
+        return bins
+    categories = spec["categories"]
+    labels = values.astype("object").where(values.notna(), MISSING)
+    labels = labels.where(labels.isin(categories), OTHER)
+    return pd.Categorical(labels, categories=categories).codes.astype(np.int64)
+
+
+def _bin_count(spec: dict[str, Any]) -> int:
+    return len(spec["edges"]) if spec["kind"] == "numeric" else len(spec["categories"])
+
+
 def _numeric_bins(values: pd.Series, edges: list[float]) -> np.ndarray:
-    array = values.to_numpy(dtype=float)
-    bins = np.digitize(array, edges[1:-1], right=True)
-    bins[np.isnan(array)] = len(edges) - 1
-    return np.bincount(bins, minlength=len(edges))
+    spec = {"kind": "numeric", "edges": edges}
+    return np.bincount(_bin_index(values, spec), minlength=_bin_count(spec))
 
 
 def _categorical_counts(values: pd.Series, categories: list[str]) -> np.ndarray:
-    labels = values.astype("object").where(values.notna(), MISSING)
-    labels = labels.where(labels.isin(categories), OTHER)
-    return labels.value_counts().reindex(categories, fill_value=0).to_numpy()
+    spec = {"kind": "categorical", "categories": categories}
+    return np.bincount(_bin_index(values, spec), minlength=_bin_count(spec))
 
 
 def build_reference(frame: pd.DataFrame, scores: np.ndarray | None = None) -> dict[str, Any]:
@@ -133,10 +149,7 @@ def population_stability(
             values = pd.Series(scores)
         else:
             values = frame[name]
-        if spec["kind"] == "numeric":
-            actual = _numeric_bins(values, spec["edges"])
-        else:
-            actual = _categorical_counts(values, spec["categories"])
+        actual = np.bincount(_bin_index(values, spec), minlength=_bin_count(spec))
         result[name] = psi(spec["expected"], actual)
     return result
 
@@ -184,28 +197,42 @@ def drift_for_days(
     if frame.empty:
         raise ValueError(f"no feature rows between {first} and {wanted[-1]} to measure drift on")
     estimator = model.load()
-    frame["_score"] = estimator.predict_proba(frame[FEATURES])[:, 1]
+    scores = pd.Series(estimator.predict_proba(frame[FEATURES])[:, 1])
+    # Bin counts per calendar day once, then each day's trailing window is a sum of days:
+    # filtering the frame per day and binning it again cost O(days x rows) (70 s for a
+    # quarter of a 10M-flight year). Counts add exactly, so the PSI is the same.
+    offsets = (pd.to_datetime(frame.flight_date) - pd.Timestamp(first)).dt.days.to_numpy()
+    rows_per_day = np.bincount(offsets, minlength=span)
+    cumulative_rows = np.concatenate([[0], np.cumsum(rows_per_day)])
+    cumulative: dict[str, np.ndarray] = {}
+    for name, spec in reference.items():
+        values = scores if name == SCORE else frame[name].reset_index(drop=True)
+        bins = _bin_count(spec)
+        per_day = np.bincount(
+            offsets * bins + _bin_index(values, spec), minlength=span * bins
+        ).reshape(span, bins)
+        cumulative[name] = np.vstack([np.zeros(bins, dtype=np.int64), np.cumsum(per_day, 0)])
     rows = []
     computed_at = datetime.now(UTC)
     for day in wanted:
         start = day - timedelta(days=trailing_days - 1)
-        window = frame[(frame.flight_date >= start) & (frame.flight_date <= day)]
-        if window.empty:
+        low, high = max((start - first).days, 0), (day - first).days + 1
+        window_rows = int(cumulative_rows[high] - cumulative_rows[low])
+        if not window_rows:
             raise ValueError(f"no feature rows in the drift window {start} .. {day}")
-        for name, value in population_stability(
-            reference, window, window["_score"].to_numpy()
-        ).items():
+        for name, spec in reference.items():
+            value = psi(spec["expected"], cumulative[name][high] - cumulative[name][low])
             rows.append(
                 {
                     "flight_date": day,
                     "model_version": model.model_version,
                     "feature": name,
-                    "kind": reference[name]["kind"] if name != SCORE else "score",
+                    "kind": spec["kind"] if name != SCORE else "score",
                     "psi": value,
                     "status": thresholds.status(value),
                     "window_start": start,
                     "window_end": day,
-                    "window_rows": len(window),
+                    "window_rows": window_rows,
                     "computed_at": computed_at,
                 }
             )

@@ -48,3 +48,40 @@ def test_every_feature_is_monitored_and_missing_is_a_bin():
 def test_thresholds_classify_psi():
     thresholds = DriftThresholds(warn=0.1, alert=0.25)
     assert [thresholds.status(v) for v in (0.05, 0.2, 0.3)] == ["ok", "warn", "alert"]
+
+
+def test_trailing_windows_from_daily_counts_match_the_windows_binned_whole(monkeypatch):
+    """drift_for_days sums per-day bin counts: the same PSI as binning each window's rows."""
+    import ml.drift as drift
+
+    rng = np.random.default_rng(2)
+    reference = build_reference(_frame(rng, 20_000), scores=rng.random(20_000))
+    days = pd.date_range("2013-10-01", "2013-10-20").date
+    frame = _frame(rng, 8_000, hour_shift=1.5).assign(
+        flight_date=rng.choice(days[2:], size=8_000)  # the first two days have no flights
+    )
+    frame = frame[~((frame.flight_date == days[9]) & (frame.carrier == "UA"))]
+    scores = rng.random(len(frame))
+
+    class Model:
+        model_version = "m1"
+
+        def load(self):
+            return self
+
+        def predict_proba(self, features):
+            return np.column_stack([1 - scores, scores])
+
+    monkeypatch.setattr(drift, "reference_for", lambda con, model: reference)
+    monkeypatch.setattr(drift, "read_features_at_most", lambda *args: (frame.copy(), False))
+    wanted = [str(day) for day in days[6:]]
+    rows = drift.drift_for_days(None, Model(), wanted, DriftThresholds(), trailing_days=7)
+
+    for day in days[6:]:
+        inside = (frame.flight_date >= day - pd.Timedelta(days=6)) & (frame.flight_date <= day)
+        expected = population_stability(reference, frame[inside], scores[inside.to_numpy()])
+        got = rows[rows.flight_date == day].set_index("feature")
+        assert set(got.index) == set(expected)
+        for name, value in expected.items():
+            assert got.psi[name] == pytest.approx(value, rel=1e-12, abs=1e-12)
+        assert (got.window_rows == inside.sum()).all()
