@@ -431,15 +431,18 @@ def _goals(report: dict) -> list[list[str]]:
         )
     if "ingest" in report:
         ratio = {r["key"]: r["ratio"] for r in report["ingest"]}
-        plain, checked = ratio["plain"], ratio["checked"]
-        rows.append(
-            [
-                "ingest (exactly-once + quarantine) at least 80% of raw DuckDB's throughput",
-                f"{plain:.0%} of read_csv with declared types ({checked:.0%} with the "
-                "expectation suites too)",
-                "yes" if plain >= 0.8 else "no",
-            ]
-        )
+        for reference, described in (
+            ("sniffed", "read_csv as usually written (types sniffed per file)"),
+            ("declared", "read_csv with the feeds' types declared (DuckDB's fastest read)"),
+        ):
+            plain, checked = (ratio[k] / ratio[reference] for k in ("plain", "checked"))
+            rows.append(
+                [
+                    f"ingest (exactly-once + quarantine) at least 80% of {described}",
+                    f"{plain:.0%} ({checked:.0%} with the expectation suites too)",
+                    "yes" if plain >= 0.8 else "no",
+                ]
+            )
     for r in report.get("scale", []):
         if r["flights"] == 30_000_000:
             rows.append(

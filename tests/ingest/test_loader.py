@@ -293,6 +293,31 @@ def test_the_same_content_under_another_name_is_not_loaded_twice(world):
     assert count(con, "select count(*) from raw.planes") == before
 
 
+def test_a_file_duckdb_fails_on_mid_read_is_quarantined_and_the_rest_loads(world):
+    """A Parquet file whose footer reads but whose data does not (a bad page) fails the
+    load's insert, which aborts DuckDB's transaction: the loader rolls back, finds the file
+    by reading each alone, quarantines it and loads the others in a new transaction."""
+    landing, quarantine, con = world
+    good = landing / "reference" / "planes.parquet"
+    data = bytearray(good.read_bytes())
+    data[64:2000] = bytes((byte * 7 + 13) % 256 for byte in data[64:2000])
+    (landing / "reference" / "planes-damaged.parquet").write_bytes(bytes(data))
+    spec = FEEDS_BY_NAME["planes"]
+    widened = type(spec)(**{**spec.__dict__, "pattern": "reference/planes*.parquet"})
+
+    result = Loader(con, landing, quarantine).load(widened)
+
+    statuses = {o.path.name: (o.status, o.reason or "") for o in result.outcomes}
+    assert statuses["planes.parquet"][0] == "loaded"
+    assert statuses["planes-damaged.parquet"][0] == "quarantined"
+    assert "cannot be parsed as parquet" in statuses["planes-damaged.parquet"][1]
+    assert count(con, "select count(*) from raw.planes") == count(
+        con, f"select count(*) from read_parquet('{good}')"
+    )
+    assert list((quarantine / "planes").glob("*planes-damaged.parquet.reason.txt"))
+    assert_counts_add_up(con)
+
+
 def test_pending_lists_only_files_not_yet_loaded(world):
     landing, quarantine, con = world
     loader = Loader(con, landing, quarantine)
