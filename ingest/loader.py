@@ -261,8 +261,7 @@ def _jsonl_keys(con: duckdb.DuckDBPyConnection, paths: list[Path]) -> dict[str, 
         return {}
     finally:
         # Start the stage's own scans with empty reject tables (see _stage_files).
-        con.execute("drop table if exists _rejects")
-        con.execute("drop table if exists _rejects_scan")
+        _clear_rejects(con)
     return {path: keys for path, keys in rows}
 
 
@@ -356,7 +355,7 @@ def _row_checks(spec: FeedSpec) -> tuple[str, str]:
 def _csv_reader(paths: list[Path], columns: list[str], spec: FeedSpec) -> str:
     """DuckDB's CSV reader with the file's header and the spec's types, no sniffing: a value
     that is not of its column's type, a short or long line, bad UTF-8 go to the rejects
-    table (see _csv_rejects) and the rest is read in one typed pass. Sniffing each file
+    table (see _reader_rejects) and the rest is read in one typed pass. Sniffing each file
     cost twice the read itself (~2 s of ~3 s for the 2013 year's two CSV feeds)."""
     types = {column.name: column.type for column in spec.columns}
     declared = ", ".join(f"'{name}': '{types.get(name, 'VARCHAR')}'" for name in columns)
@@ -367,10 +366,10 @@ def _csv_reader(paths: list[Path], columns: list[str], spec: FeedSpec) -> str:
     )
 
 
-def _csv_rejects(spec: FeedSpec) -> str:
-    """The lines DuckDB's reader rejected, one row per line (a line can have several
-    errors): a value of the wrong type reads like the text path's reason ("dep_delay:
-    'late' is not a valid SMALLINT"), anything else as DuckDB says it."""
+def _reader_rejects(spec: FeedSpec) -> str:
+    """The lines DuckDB's CSV reader rejected (a CSV or JSON Lines scan), one row per line
+    (a line can have several errors): a value of the wrong type reads like the text path's
+    reason ("dep_delay: 'late' is not a valid SMALLINT"), anything else as DuckDB says it."""
     types = " ".join(f"when '{c.name}' then '{c.type}'" for c in spec.columns)
     cast = (
         "errors.column_name || ': ''' || left(regexp_extract(errors.error_message, "
@@ -388,6 +387,13 @@ def _csv_rejects(spec: FeedSpec) -> str:
         from _rejects as errors join _rejects_scan as scans using (scan_id, file_id)
         group by scans.file_path, errors.line
     """
+
+
+def _clear_rejects(con: duckdb.DuckDBPyConnection) -> None:
+    """DuckDB appends every scan's rejects to the same tables: start each scan empty, or a
+    second scan in this connection would count the first one's rejects again."""
+    con.execute("drop table if exists _rejects")
+    con.execute("drop table if exists _rejects_scan")
 
 
 class _Unparseable(Exception):
@@ -590,10 +596,7 @@ class Loader:
             "_loaded_at, _batch_id)"
         )
         params = [self._loaded_at, self.batch_id]
-        # DuckDB appends every scan's rejects to the same tables: start each scan empty, or
-        # a second scan in this connection would count the first one's rejects again.
-        con.execute("drop table if exists _rejects")
-        con.execute("drop table if exists _rejects_scan")
+        _clear_rejects(con)
         if spec.format == "csv":
             con.execute(
                 f"""
@@ -607,7 +610,7 @@ class Loader:
                 """,
                 params,
             )
-            con.execute(f"insert into _rejected_lines {_csv_rejects(spec)}")
+            con.execute(f"insert into _rejected_lines {_reader_rejects(spec)}")
             return
         con.execute(f"create or replace temp table _text as {_text_select(spec, paths)}")
         casts = ", ".join(f'cast("{c.name}" as {c.type})' for c in spec.columns)
@@ -630,14 +633,7 @@ class Loader:
             """
         )
         if spec.format == "jsonl":
-            con.execute(
-                """
-                insert into _rejected_lines
-                select scans.file_path, errors.line,
-                    errors.error_type || ': ' || errors.error_message, errors.csv_line
-                from _rejects as errors join _rejects_scan as scans using (scan_id, file_id)
-                """
-            )
+            con.execute(f"insert into _rejected_lines {_reader_rejects(spec)}")
 
     def _reject_unparseable(
         self,
@@ -656,8 +652,7 @@ class Loader:
                 else _text_select(spec, [outcome.path])
             )
             try:
-                self.con.execute("drop table if exists _rejects")
-                self.con.execute("drop table if exists _rejects_scan")
+                _clear_rejects(self.con)
                 # Materialised, not counted: count(*) reads no column, so no bad page.
                 self.con.execute(f"create or replace temp table _probe as {source}")
                 self.con.execute("drop table _probe")
