@@ -33,6 +33,7 @@ import pandas as pd
 from ml.features import CATEGORICAL_FEATURES, FEATURES, NUMERIC_FEATURES, read_features_at_most
 from ml.planning import MAX_TRAINING_ROWS
 from ml.registry import RegisteredModel
+from ml.scoring import ensure_predictions
 
 TRAILING_DAYS = 7
 # Flights a day the drift windows read at most (a sample past it); 2013 has at most 1,014.
@@ -186,7 +187,8 @@ def drift_for_days(
 ) -> pd.DataFrame:
     """One row per day and monitored column (every feature, and the score): PSI of the
     trailing window ending on that day against the model's reference. The window's flights
-    are scored by `model` here, so the score's PSI is the champion's whatever scored them."""
+    have `model`'s scores (model_scores), so the score's PSI is the champion's whatever else
+    scored them."""
     reference = reference_for(con, model)
     wanted = sorted(date.fromisoformat(str(day)) for day in days)
     first = wanted[0] - timedelta(days=trailing_days - 1)
@@ -196,8 +198,7 @@ def drift_for_days(
     frame, _ = read_features_at_most(con, first, wanted[-1], DRIFT_ROWS_PER_DAY * span)
     if frame.empty:
         raise ValueError(f"no feature rows between {first} and {wanted[-1]} to measure drift on")
-    estimator = model.load()
-    scores = pd.Series(estimator.predict_proba(frame[FEATURES])[:, 1])
+    scores = pd.Series(model_scores(con, model, frame))
     # Bin counts per calendar day once, then each day's trailing window is a sum of days:
     # filtering the frame per day and binning it again cost O(days x rows) (70 s for a
     # quarter of a 10M-flight year). Counts add exactly, so the PSI is the same.
@@ -237,6 +238,38 @@ def drift_for_days(
                 }
             )
     return pd.DataFrame(rows)
+
+
+def model_scores(
+    con: duckdb.DuckDBPyConnection, model: RegisteredModel, frame: pd.DataFrame
+) -> np.ndarray:
+    """`model`'s scores of `frame`'s flights, in the frame's order: those it wrote to
+    ml.predictions (what it served; the inference run scores before it measures drift), and
+    the rest (days it has not scored, such as the days of a trailing window before its first
+    scored day) scored here. Re-scoring every row cost 15 s of a 10M-flight quarter's 34."""
+    keys = pd.DataFrame({"flight_id": frame.flight_id.to_numpy(), "position": range(len(frame))})
+    scores = np.full(len(frame), np.nan)
+    ensure_predictions(con)
+    con.register("_drift_flights", keys)
+    try:
+        known = con.execute(
+            """
+            select keys.position, predictions.score
+            from _drift_flights as keys
+            join ml.predictions as predictions
+                on predictions.flight_id = keys.flight_id
+                and predictions.model_version = ?
+                and predictions.flight_date between ? and ?
+            """,
+            [model.model_version, min(frame.flight_date), max(frame.flight_date)],
+        ).fetchnumpy()
+        scores[known["position"]] = known["score"]
+    finally:
+        con.unregister("_drift_flights")
+    missing = np.isnan(scores)
+    if missing.any():
+        scores[missing] = model.load().predict_proba(frame.loc[missing, FEATURES])[:, 1]
+    return scores
 
 
 def write_drift(con: duckdb.DuckDBPyConnection, rows: pd.DataFrame) -> None:

@@ -69,7 +69,10 @@ def logistic_regression(C: float = 1.0) -> Pipeline:
             ),
         ]
     )
-    return Pipeline([("preprocess", preprocess), ("model", LogisticRegression(C=C, max_iter=2000))])
+    # newton-cholesky: a handful of Newton steps on a few hundred one-hot and numeric columns
+    # (7 s on 270k rows, same ROC AUC to 1e-3) where lbfgs took ~100 iterations (16 s).
+    model = LogisticRegression(C=C, solver="newton-cholesky", max_iter=100)
+    return Pipeline([("preprocess", preprocess), ("model", model)])
 
 
 def gradient_boosting(

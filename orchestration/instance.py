@@ -1,5 +1,6 @@
 """The Dagster instance of a data directory: data/dagster_home, with the warehouse pool."""
 
+import json
 import os
 import sqlite3
 from collections import OrderedDict
@@ -8,13 +9,31 @@ from pathlib import Path
 from ingest.settings import Settings
 
 DAGSTER_YAML = """\
-# Written by flightline. Every asset that writes the DuckDB warehouse is in the pool
-# "duckdb_warehouse"; DuckDB allows one writing process, so the pool has one slot.
+# Written by flightline (every command rewrites it: orchestration/instance.py).
+# Every asset that writes the DuckDB warehouse is in the pool "duckdb_warehouse"; DuckDB
+# allows one writing process, so the pool has one slot.
 concurrency:
   pools:
     default_limit: 1
 telemetry:
   enabled: false
+# Dagster's default SQLite storage, in its default places under this directory, with an
+# event log that writes a step's per-partition events in one go (orchestration/event_log.py).
+run_storage:
+  module: dagster._core.storage.runs
+  class: SqliteRunStorage
+  config:
+    base_dir: {runs}
+event_log_storage:
+  module: orchestration.event_log
+  class: BatchingSqliteEventLogStorage
+  config:
+    base_dir: {events}
+schedule_storage:
+  module: dagster._core.storage.schedules
+  class: SqliteScheduleStorage
+  config:
+    base_dir: {schedules}
 """
 
 
@@ -22,9 +41,18 @@ def prepare_dagster_home(settings: Settings) -> Path:
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(DAGSTER_YAML)
+    root = home.resolve()
+    wanted = DAGSTER_YAML.format(  # JSON strings are YAML strings: any path, quoted
+        runs=json.dumps(str(root / "history")),
+        events=json.dumps(str(root / "history" / "runs")),
+        schedules=json.dumps(str(root / "schedules")),
+    )
+    if not config.exists() or config.read_text() != wanted:
+        config.write_text(wanted)
     os.environ["DAGSTER_HOME"] = str(home)
+    # Dagster hands a step's per-partition events to the event log as one batch (stored in
+    # one transaction a database, orchestration/event_log.py) instead of one at a time.
+    os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", "1000")
     # A single-run backfill otherwise records one "materialization planned" event per asset
     # and partition: ~2,000 SQLite writes (~30 s) before a year-long run starts. With this,
     # one event per asset carries the partition range. Dagster's caveat: a failed run does

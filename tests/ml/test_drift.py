@@ -1,9 +1,11 @@
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 
 from ml.drift import DriftThresholds, build_reference, population_stability, psi
 from ml.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
+from ml.scoring import ensure_predictions
 
 
 def _frame(rng, rows, hour_shift=0.0, carriers=("AA", "B6", "UA")):
@@ -51,7 +53,8 @@ def test_thresholds_classify_psi():
 
 
 def test_trailing_windows_from_daily_counts_match_the_windows_binned_whole(monkeypatch):
-    """drift_for_days sums per-day bin counts: the same PSI as binning each window's rows."""
+    """drift_for_days sums per-day bin counts: the same PSI as binning each window's rows,
+    with the model's own scores: from ml.predictions where it served them, else scored."""
     import ml.drift as drift
 
     rng = np.random.default_rng(2)
@@ -61,7 +64,22 @@ def test_trailing_windows_from_daily_counts_match_the_windows_binned_whole(monke
         flight_date=rng.choice(days[2:], size=8_000)  # the first two days have no flights
     )
     frame = frame[~((frame.flight_date == days[9]) & (frame.carrier == "UA"))]
+    frame = frame.assign(flight_id=[f"f{i}" for i in range(len(frame))])
     scores = rng.random(len(frame))
+    by_flight = dict(zip(frame.flight_id, scores, strict=True))
+
+    # The model scored (ml.predictions) the days from days[8]; the earlier ones it did not,
+    # and another model's scores of the same flights must not be taken for its own.
+    con = duckdb.connect()
+    ensure_predictions(con)
+    scored = frame.flight_date >= days[8]
+    for version, values in (("m1", scores[scored]), ("m0", 1 - scores[scored])):
+        con.register("served", frame[scored].assign(model_version=version, score=values))
+        con.execute(
+            "insert into ml.predictions select flight_id, flight_date, model_version, score, "
+            "score >= 0.5, 0.5, now() from served"
+        )
+    asked = []
 
     class Model:
         model_version = "m1"
@@ -70,12 +88,15 @@ def test_trailing_windows_from_daily_counts_match_the_windows_binned_whole(monke
             return self
 
         def predict_proba(self, features):
-            return np.column_stack([1 - scores, scores])
+            asked.extend(frame.flight_date[features.index])
+            values = frame.flight_id[features.index].map(by_flight).to_numpy()
+            return np.column_stack([1 - values, values])
 
     monkeypatch.setattr(drift, "reference_for", lambda con, model: reference)
     monkeypatch.setattr(drift, "read_features_at_most", lambda *args: (frame.copy(), False))
     wanted = [str(day) for day in days[6:]]
-    rows = drift.drift_for_days(None, Model(), wanted, DriftThresholds(), trailing_days=7)
+    rows = drift.drift_for_days(con, Model(), wanted, DriftThresholds(), trailing_days=7)
+    assert asked and max(asked) < days[8]  # only the flights it had not scored
 
     for day in days[6:]:
         inside = (frame.flight_date >= day - pd.Timedelta(days=6)) & (frame.flight_date <= day)
