@@ -11,7 +11,7 @@ from ingest.settings import REPO_ROOT
 from ml import registry
 from ml.features import FEATURE_RELATION, FEATURES, read_features
 from ml.scoring import ScoringError, score_days
-from ml.train import TrainingConfig, TrainingError, train_models
+from ml.train import TrainingConfig, TrainingError, fingerprint, train_models
 from ml.training import evaluate_gate, train_and_register, training_set
 from tests.conftest import copy_of
 
@@ -254,3 +254,16 @@ def test_training_and_scoring_read_the_same_feature_relation(with_champion):
         == feature_reads(scoring.statements)
         == {FEATURE_RELATION}
     )
+
+
+def test_the_data_fingerprint_is_the_rows_content_not_their_order(six_weeks):
+    con = duckdb.connect(str(six_weeks.warehouse), read_only=True)
+    frame = read_features(con, labelled_only=True).head(2000)
+    con.close()
+    shuffled = frame.sample(frac=1.0, random_state=1)
+    changed = frame.copy()
+    changed.loc[changed.index[7], "distance_miles"] += 1
+
+    assert fingerprint(shuffled) == fingerprint(frame)
+    assert fingerprint(changed) != fingerprint(frame)
+    assert fingerprint(frame.iloc[1:]) != fingerprint(frame)
