@@ -62,5 +62,19 @@ class MlSettings(ConfigurableResource):
         )
 
 
+class FlightlineDbtCliResource(DbtCliResource):
+    """dagster-dbt's dbt CLI resource without its in-process dbt adapter.
+
+    dagster-dbt (0.29) builds a dbt adapter in this process on every `cli()` call (importing
+    dbt-core and the DuckDB adapter, loading the project and the profile: ~6 s on a
+    process's first call, every `flightline run` and every evening) for
+    `fetch_row_counts()` and `fetch_column_metadata()` only. flightline uses neither: DuckDB
+    lets one process write the file, so row counts are read after dbt exits
+    (orchestration/assets/dbt.py). `dbt.cli` runs dbt as a subprocess either way."""
+
+    def _initialize_dbt_core_adapter(self, args):
+        return None
+
+
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())
+    return FlightlineDbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())

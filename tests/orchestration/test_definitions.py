@@ -112,3 +112,17 @@ def test_every_asset_and_check_explains_itself_in_the_ui(dbt_manifest):
         if key.name.startswith("relationships_fct_flights_dest")
     )
     assert "known gap of the real data" in graph.get_check_spec(dest).description
+
+
+def test_dbt_runs_without_an_adapter_in_this_process(dbt_manifest):
+    """dagster-dbt would build a dbt adapter in-process for every dbt.cli() (~6 s on the first
+    call); the resource turns it off. If dagster-dbt renames the hook, this fails rather than
+    the override silently doing nothing."""
+    from dagster_dbt import DbtCliResource
+
+    from orchestration.resources import FlightlineDbtCliResource
+
+    resource = _defs().resources["dbt"]
+    assert isinstance(resource, FlightlineDbtCliResource)
+    assert callable(getattr(DbtCliResource, "_initialize_dbt_core_adapter", None))
+    assert resource._initialize_dbt_core_adapter(["build"]) is None
