@@ -155,3 +155,24 @@ def test_no_outcome_of_the_day_or_after_reaches_its_features(six_weeks, tmp_path
     pd.testing.assert_frame_equal(before_d[features], after_d[features], check_dtype=False)
     assert (after_next.origin_delay_rate_1d == 1.0).all()
     assert not before_next.origin_delay_rate_1d.equals(after_next.origin_delay_rate_1d)
+
+
+def test_an_actual_without_its_schedule_fails_the_windowed_relationship_test(few_days, tmp_path):
+    """relationships_same_day reads the parent for the run's dates only (an evening's test
+    stays one day), and still finds an actual whose flight was never scheduled."""
+    from tests.conftest import copy_of
+
+    settings = copy_of(few_days, tmp_path)
+    con = duckdb.connect(str(settings.warehouse))
+    con.execute(
+        "insert into raw.actuals select * replace (9999 as flight) from raw.actuals "
+        "where flight_date = '2013-01-03' limit 1"
+    )
+    con.close()
+    test = "relationships_same_day_stg_ops__actuals_flight_id__flight_id__ref_stg_ops__schedules_"
+
+    later = json.dumps({"start_date": "2013-01-04", "end_date": "2013-01-05"})
+    run_dbt(settings, "test", "--select", test, "--vars", later)  # its day is not in the run
+    that_day = json.dumps({"start_date": "2013-01-03", "end_date": "2013-01-03"})
+    with pytest.raises(pytest.fail.Exception, match="relationships_same_day"):
+        run_dbt(settings, "test", "--select", test, "--vars", that_day)
