@@ -3,17 +3,28 @@
     date D, so in a windowed run the parent is read for the run's dates, like the child
     (macros/get_where_subquery.sql), not whole. dbt's own test read every flight_id of the
     parent each evening: a cost that grew with the history (10M keys at 10M flights).
-    Without a window it reads everything, as dbt's does. -#}
+    Without a window it reads everything, as dbt's does. Written as dbt's (a left join):
+    `not exists` with the window inside was 3-5x slower in DuckDB at 10M rows. -#}
 {% test relationships_same_day(model, column_name, to, field) %}
 {%- set date_column = var('test_window_columns', {}).get(to.identifier) -%}
-{%- set window = in_history_window('parent.' ~ date_column, 0, var('feature_lookback_days')) | trim
+{%- set window = in_history_window(date_column, 0, var('feature_lookback_days')) | trim
     if date_column else 'true' -%}
-select child.{{ column_name }}
-from (select * from {{ model }}) as child
-where
-    child.{{ column_name }} is not null
-    and not exists (
-        select 1 from {{ to }} as parent
-        where {{ window }} and parent.{{ field }} = child.{{ column_name }}
-    )
+with
+
+child as (
+    select {{ column_name }} as from_field
+    from {{ model }}
+    where {{ column_name }} is not null
+),
+
+parent as (
+    select {{ field }} as to_field
+    from {{ to }}
+    where {{ window }}
+)
+
+select child.from_field
+from child
+left join parent on child.from_field = parent.to_field
+where parent.to_field is null
 {% endtest %}
