@@ -1,6 +1,17 @@
 import time
 
-from dagster import AssetKey, AssetMaterialization, DagsterInstance
+import pytest
+from dagster import (
+    AssetCheckKey,
+    AssetKey,
+    AssetMaterialization,
+    DagsterInstance,
+    DailyPartitionsDefinition,
+)
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluation,
+    AssetCheckEvaluationPlanned,
+)
 from dagster._core.events import DagsterEvent, DagsterEventType, StepMaterializationData
 from dagster._core.events.log import EventLogEntry
 
@@ -9,47 +20,99 @@ from orchestration.event_log import BatchingSqliteEventLogStorage
 from orchestration.instance import prepare_dagster_home
 
 ASSET = AssetKey(["marts", "fct_flights"])
+CHECKS = ("expectations", "no_duplicates")
+
+
+def _entry(run_id: str, event: DagsterEvent) -> EventLogEntry:
+    return EventLogEntry(
+        user_message="",
+        level=20,
+        job_name="feature_pipeline",
+        run_id=run_id,
+        error_info=None,
+        timestamp=time.time(),
+        step_key="dbt_daily_models",
+        dagster_event=event,
+    )
 
 
 def _materializations(run_id: str, days: list[str]) -> list[EventLogEntry]:
-    events = []
-    for rows, day in enumerate(days):
-        event = DagsterEvent(
-            event_type_value=DagsterEventType.ASSET_MATERIALIZATION.value,
-            job_name="feature_pipeline",
-            step_key="dbt_daily_models",
-            event_specific_data=StepMaterializationData(
-                AssetMaterialization(
-                    ASSET,
-                    partition=day,
-                    metadata={"dagster/row_count": rows},
-                    tags={"dagster/data_version": f"v{rows}"},
-                )
+    return [
+        _entry(
+            run_id,
+            DagsterEvent(
+                event_type_value=DagsterEventType.ASSET_MATERIALIZATION.value,
+                job_name="feature_pipeline",
+                step_key="dbt_daily_models",
+                event_specific_data=StepMaterializationData(
+                    AssetMaterialization(
+                        ASSET,
+                        partition=day,
+                        metadata={"dagster/row_count": rows},
+                        tags={"dagster/data_version": f"v{rows}"},
+                    )
+                ),
             ),
         )
-        events.append(
-            EventLogEntry(
-                user_message="",
-                level=20,
+        for rows, day in enumerate(days)
+    ]
+
+
+def _planned_checks(run_id: str, days: list[str]) -> list[EventLogEntry]:
+    """What a run records as it starts: a planned evaluation per check, for its days."""
+    subset = (
+        DailyPartitionsDefinition(start_date=days[0])
+        .subset_with_partition_keys(days)
+        .to_serializable_subset()
+    )
+    return [
+        _entry(
+            run_id,
+            DagsterEvent(
+                event_type_value=DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED.value,
                 job_name="feature_pipeline",
-                run_id=run_id,
-                error_info=None,
-                timestamp=time.time(),
-                step_key="dbt_daily_models",
-                dagster_event=event,
-            )
+                event_specific_data=AssetCheckEvaluationPlanned(
+                    asset_key=ASSET, check_name=name, partitions_subset=subset
+                ),
+            ),
         )
-    return events
+        for name in CHECKS
+    ]
+
+
+def _evaluations(run_id: str, days: list[str]) -> list[EventLogEntry]:
+    return [
+        _entry(
+            run_id,
+            DagsterEvent(
+                event_type_value=DagsterEventType.ASSET_CHECK_EVALUATION.value,
+                job_name="feature_pipeline",
+                step_key="dbt_daily_models",
+                event_specific_data=AssetCheckEvaluation(
+                    asset_key=ASSET,
+                    check_name=name,
+                    passed=day != days[-1],
+                    metadata={"failed_rows": int(day == days[-1])},
+                    partition=day,
+                ),
+            ),
+        )
+        for name in CHECKS
+        for day in days
+    ]
 
 
 def _recorded(instance: DagsterInstance, run_id: str) -> dict:
     storage = instance.event_log_storage
     latest = instance.get_latest_materialization_event(ASSET)
-    records = storage.get_records_for_run(run_id).records
+    records = storage.get_records_for_run(run_id, limit=1000).records
     return {
         "partitions": instance.get_materialized_partitions(ASSET),
         "latest": (latest.dagster_event.partition, latest.asset_materialization.metadata),
-        "run events": [r.event_log_entry.dagster_event.partition for r in records],
+        "run events": [
+            (r.event_log_entry.dagster_event_type, r.event_log_entry.dagster_event.partition)
+            for r in records
+        ],
         "index events": [
             r.partition_key
             for r in instance.fetch_materializations(ASSET, limit=100, ascending=True).records
@@ -57,6 +120,21 @@ def _recorded(instance: DagsterInstance, run_id: str) -> dict:
         "by tag": len(
             storage.get_event_tags_for_asset(ASSET, filter_tags={"dagster/data_version": "v1"})
         ),
+        "checks": {
+            name: sorted(
+                (
+                    r.partition,
+                    r.status.value,
+                    r.event.dagster_event.event_specific_data.metadata["failed_rows"].value
+                    if r.event.dagster_event_type == DagsterEventType.ASSET_CHECK_EVALUATION
+                    else None,
+                )
+                for r in storage.get_asset_check_execution_history(
+                    AssetCheckKey(ASSET, name), limit=100
+                )
+            )
+            for name in CHECKS
+        },
     }
 
 
@@ -67,30 +145,74 @@ def _restore_environment(monkeypatch) -> None:
         monkeypatch.delenv(name)
 
 
-def test_a_batch_is_recorded_as_the_same_events_one_by_one(tmp_path, monkeypatch):
-    """The batch write (one transaction a database) leaves what Dagster's own per-event
-    write leaves: the run's events, the cross-run index, partition status and tags."""
+def _instance(home: Settings, stock: bool) -> DagsterInstance:
+    if stock:  # Dagster's own storage, as configured by default
+        home.dagster_home.mkdir(parents=True)
+        (home.dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    else:
+        prepare_dagster_home(home)
+    instance = DagsterInstance.from_config(str(home.dagster_home))
+    assert isinstance(instance.event_log_storage, BatchingSqliteEventLogStorage) != stock
+    return instance
+
+
+def test_events_are_recorded_as_dagsters_own_storage_records_them(tmp_path, monkeypatch):
+    """Batches (one transaction a database) and single events on kept connections leave
+    what Dagster's stock SQLite storage leaves: the run's events, the cross-run index,
+    partition status, tags and the checks' executions (planned, then passed or failed)."""
     _restore_environment(monkeypatch)
     days = ["2013-01-01", "2013-01-02", "2013-01-03"]
-    recorded = []
-    for name, write in (("single", "store_event"), ("batch", "store_event_batch")):
-        home = Settings(home=tmp_path / name)
-        prepare_dagster_home(home)
-        instance = DagsterInstance.from_config(str(home.dagster_home))
-        assert isinstance(instance.event_log_storage, BatchingSqliteEventLogStorage)
-        events = _materializations("run-1", days)
-        if write == "store_event":
-            for event in events:
-                instance.event_log_storage.store_event(event)
-        else:
-            instance.event_log_storage.store_event_batch(events)
-        recorded.append(_recorded(instance, "run-1"))
-    single, batch = recorded
-    assert single == batch
+    recorded = {}
+    for name, batched in (("stock", False), ("single", False), ("batch", True)):
+        instance = _instance(Settings(home=tmp_path / name), stock=name == "stock")
+        storage = instance.event_log_storage
+        for events in (_planned_checks("run-1", days), _materializations("run-1", days)):
+            if batched:
+                storage.store_event_batch(events)
+            else:
+                for event in events:
+                    storage.store_event(event)
+        for event in _evaluations("run-1", days):  # Dagster logs these one at a time
+            storage.store_event(event)
+        recorded[name] = _recorded(instance, "run-1")
+    assert recorded["single"] == recorded["stock"]
+    assert recorded["batch"] == recorded["stock"]
+    batch = recorded["batch"]
     assert batch["partitions"] == set(days)
     assert batch["latest"][0] == "2013-01-03"
-    assert batch["run events"] == days and batch["index events"] == days
+    assert batch["index events"] == days
     assert batch["by tag"] == 1
+    assert batch["checks"]["expectations"] == [
+        ("2013-01-01", "SUCCEEDED", 0),
+        ("2013-01-02", "SUCCEEDED", 0),
+        ("2013-01-03", "FAILED", 1),
+    ]
+
+
+def test_a_batch_that_fails_writes_nothing(tmp_path, monkeypatch):
+    """An event that cannot be stored rolls its batch back in both databases (Dagster then
+    stores the events one by one), and the storage goes on writing."""
+    _restore_environment(monkeypatch)
+    instance = _instance(Settings(home=tmp_path / "home"), stock=False)
+    storage = instance.event_log_storage
+    events = _materializations("run-1", ["2013-01-01", "2013-01-02"])
+    original, calls = storage._store_asset_event, []
+
+    def store_asset_event(conn, event, event_id):
+        calls.append(event)
+        if len(calls) == 2:
+            raise RuntimeError("disk full")
+        original(conn, event, event_id)
+
+    monkeypatch.setattr(storage, "_store_asset_event", store_asset_event)
+    with pytest.raises(RuntimeError, match="disk full"):
+        storage.store_event_batch(events)
+    monkeypatch.undo()
+    _restore_environment(monkeypatch)
+    assert storage.get_records_for_run("run-1").records == []
+    assert instance.get_materialized_partitions(ASSET) == set()
+    storage.store_event_batch(events)
+    assert instance.get_materialized_partitions(ASSET) == {"2013-01-01", "2013-01-02"}
 
 
 def test_the_instance_keeps_the_runs_of_a_home_written_before(tmp_path, monkeypatch):
