@@ -67,8 +67,12 @@ def describe_test(test: Mapping[str, Any]) -> str:
         "accepted_values": f"{column} only takes the accepted values {kwargs.get('values')}",
         "relationships": f"every {column} exists in {kwargs.get('to', '')} "
         f"({kwargs.get('field', '')})",
-        "relationships_same_day": f"every {column} exists in {kwargs.get('to', '')} "
-        f"({kwargs.get('field', '')}), read for the run's dates",
+        "relationships_same_day": (
+            f"every ({', '.join(kwargs['columns'])}) exists in {kwargs.get('to', '')}"
+            if kwargs.get("columns")
+            else f"every {column} exists in {kwargs.get('to', '')} ({kwargs.get('field', '')})"
+        )
+        + ", read for the run's dates",
         "unique_combination": f"no two rows share ({', '.join(kwargs.get('columns', []))})",
     }.get(kind, f"dbt test {test.get('name')}")
     severity = (test.get("config") or {}).get("severity", "error").lower()

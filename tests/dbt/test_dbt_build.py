@@ -169,10 +169,10 @@ def test_an_actual_without_its_schedule_fails_the_windowed_relationship_test(few
         "where flight_date = '2013-01-03' limit 1"
     )
     con.close()
-    test = "relationships_same_day_stg_ops__actuals_flight_id__flight_id__ref_stg_ops__schedules_"
+    test = "actuals_refer_to_a_scheduled_flight"
 
     later = json.dumps({"start_date": "2013-01-04", "end_date": "2013-01-05"})
     run_dbt(settings, "test", "--select", test, "--vars", later)  # its day is not in the run
     that_day = json.dumps({"start_date": "2013-01-03", "end_date": "2013-01-03"})
-    with pytest.raises(pytest.fail.Exception, match="relationships_same_day"):
+    with pytest.raises(pytest.fail.Exception, match="actuals_refer_to_a_scheduled_flight"):
         run_dbt(settings, "test", "--select", test, "--vars", that_day)
