@@ -402,9 +402,17 @@ def row_checks(suite: Suite) -> list[RowCheck]:
 
 def profile_sql(con, relation: str, partition_column: str | None, partitions: list[str]):
     """`profile()` computed by DuckDB over `relation` (a table name or a subquery)."""
-    described = con.execute(f"describe select * from {relation}").fetchall()
+    return _as_profile(_scan(con, relation, partition_column), partitions)
+
+
+def _scan(
+    con, relation: str, partition_column: str | None, extra: tuple[str, ...] = (), profiled=True
+) -> pd.DataFrame:
+    """Per partition found in `relation` (sorted): its rows, the `extra` aggregates
+    (`expression as "name"`) and, if `profiled`, the profile's columns; one scan."""
     key = f'"{partition_column}"::varchar' if partition_column else "'all'"
-    columns = [f"{key} as {PARTITION}", "count(*) as rows"]
+    columns = [f"{key} as {PARTITION}", "count(*) as rows", *extra]
+    described = con.execute(f"describe select * from {relation}").fetchall() if profiled else []
     for name, kind, *_ in described:
         if name == partition_column or name.startswith("_"):
             continue
@@ -413,12 +421,16 @@ def profile_sql(con, relation: str, partition_column: str | None, partitions: li
             columns.append(f'avg("{name}"::int) as "{name}_mean"')
         elif kind.startswith(NUMERIC_TYPES):
             columns.append(f'avg("{name}"::double) as "{name}_mean"')
-    table = (
-        con.execute(f"select {', '.join(columns)} from {relation} group by all")
+    return (
+        con.execute(f"select {', '.join(columns)} from {relation} group by all order by 1")
         .df()
         .set_index(PARTITION)
-        .reindex(partitions)
     )
+
+
+def _as_profile(scanned: pd.DataFrame, partitions: list[str]) -> pd.DataFrame:
+    """The profile of exactly `partitions` (one without rows: rows 0, the rest unknown)."""
+    table = scanned.reindex(partitions)
     table["rows"] = table["rows"].fillna(0).astype(int)
     return table.rename_axis(PARTITION).reset_index()
 
@@ -440,7 +452,7 @@ def validate_sql(
     """`validate()` for a relation DuckDB holds, without bringing its rows into pandas.
 
     The row expectations are compiled to SQL (`row_checks`) and counted per partition in
-    one scan; the partitions' profile is computed by DuckDB and validated by GX (one small
+    the scan that computes the partitions' profile, which GX then validates (one small
     frame: Data Docs show the day expectations). Rows failing a critical row expectation
     are not listed in `bad_rows`: the caller marks them with `row_checks(suite)` in SQL.
     Memory and time grow with the rows only inside DuckDB; GX's cost stays fixed.
@@ -450,15 +462,27 @@ def validate_sql(
     checks = row_checks(suite)
     key = f'"{partition_column}"::varchar' if partition_column else "'all'"
     failures: list[Failure] = []
+    if not checks and not suite.partitions:
+        return Validation(suite.name, partitions, failures, {}, None)
+    # One scan for both: the row checks' failures per partition and the partitions' profile
+    # (two scans cost 5.4 s for a load of 10M flights, one 3.2 s).
+    fails = [f"_fails_{number}" for number in range(len(checks))]
+    scanned = _scan(
+        con,
+        relation,
+        partition_column,
+        extra=tuple(
+            f'count(*) filter (where {check.fails}) as "{name}"'
+            for check, name in zip(checks, fails, strict=True)
+        ),
+        profiled=bool(suite.partitions),
+    )
     if checks:
-        counts = ", ".join(f"count(*) filter (where {c.fails})" for c in checks)
-        per_partition = con.execute(
-            f"select {key}, count(*), {counts} from {relation} group by all order by 1"
-        ).fetchall()
-        for partition, checked, *unexpected in per_partition:
+        for partition, checked, *unexpected in scanned[["rows", *fails]].itertuples():
             for check, count in zip(checks, unexpected, strict=True):
                 if not count:
                     continue
+                count, checked = int(count), int(checked)
                 sample = [
                     value
                     for (value,) in con.execute(
@@ -481,7 +505,7 @@ def validate_sql(
                 )
     docs = None
     if suite.partitions:
-        table = profile_sql(con, relation, partition_column, partitions)
+        table = _as_profile(scanned.drop(columns=fails), partitions)
         _add_rows_vs_usual(table, usual_rows)
         day_failures, docs = _validate_profile(root, suite, table)
         failures.extend(day_failures)
