@@ -465,7 +465,7 @@ def validate_sql(
     if not checks and not suite.partitions:
         return Validation(suite.name, partitions, failures, {}, None)
     # One scan for both: the row checks' failures per partition and the partitions' profile
-    # (two scans cost 5.4 s for a load of 10M flights, one 3.2 s).
+    # (a load of 10M flights: two scans 5.4 s, one 3.5 s).
     fails = [f"_fails_{number}" for number in range(len(checks))]
     scanned = _scan(
         con,
