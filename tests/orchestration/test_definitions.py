@@ -126,3 +126,31 @@ def test_dbt_runs_without_an_adapter_in_this_process(dbt_manifest):
     assert isinstance(resource, FlightlineDbtCliResource)
     assert callable(getattr(DbtCliResource, "_initialize_dbt_core_adapter", None))
     assert resource._initialize_dbt_core_adapter(["build"]) is None
+
+
+def test_dbt_version_is_read_without_starting_dbt(dbt_manifest, monkeypatch):
+    """dagster-dbt runs `dbt --version` once a run (a dbt start-up, ~3 s) to tell dbt-core
+    from Fusion; the resource reads the installed dbt-core's version instead. It must be the
+    version the executable reports, and must not start a process."""
+    import subprocess
+
+    import dagster_dbt.core.resource
+    from dagster_dbt import DbtCliResource
+
+    from orchestration.resources import FlightlineDbtCliResource
+
+    assert "_cli_version" in vars(DbtCliResource)  # the hook dagster-dbt calls still exists
+    resource = _defs().resources["dbt"]
+    reported = subprocess.check_output([resource.dbt_executable, "--version"], text=True)
+
+    def no_process(*args, **kwargs):
+        raise AssertionError(f"started a process: {args}")
+
+    monkeypatch.setattr(dagster_dbt.core.resource, "check_output", no_process)
+    monkeypatch.setattr(subprocess, "check_output", no_process)
+    fresh = FlightlineDbtCliResource(
+        project_dir=resource.project_dir, dbt_executable=resource.dbt_executable
+    )
+    assert isinstance(fresh, FlightlineDbtCliResource)
+    assert f"installed: {fresh._cli_version}" in reported
+    assert fresh._cli_version.major == 1
