@@ -17,6 +17,12 @@ Two changes, the rows written unchanged (tests/orchestration/test_event_log.py):
   connections held for the batch. If any event fails, the batch rolls back and Dagster
   stores the events one by one.
 
+A run's planned checks are written as Dagster writes them, one row per check and day, but
+with the event serialised once per check and the rows inserted with `executemany`: Dagster
+(1.13) serialises the whole planned event (its 365 days included) again for every row and
+compiles one multi-row INSERT with a bind parameter per value, 7.6 s of a cold year's
+feature run before its first step (~50 partitioned checks x 365 days).
+
 Writes stay serialised by the storage's lock, made re-entrant so that `store_event` can run
 inside a batch that holds it.
 """
@@ -28,6 +34,10 @@ from contextlib import ExitStack, contextmanager
 
 from dagster._core.events import ASSET_CHECK_EVENTS, ASSET_EVENTS
 from dagster._core.events.log import EventLogEntry
+from dagster._core.storage.asset_check_execution_record import (
+    AssetCheckExecutionRecordStatus,
+)
+from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable
 from dagster._core.storage.event_log.sql_event_log import db_result
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     INDEX_SHARD_NAME,
@@ -35,6 +45,7 @@ from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
 )
 from dagster._core.storage.sql import create_engine
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
+from dagster_shared.serdes import serialize_value
 from sqlalchemy import Connection, Engine
 from sqlalchemy.pool import SingletonThreadPool
 
@@ -130,6 +141,31 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
         self._store_asset_event_tags(index, events, ids)
         for event, event_id in zip(events, ids, strict=True):
             self._store_asset_event(index, event, event_id)
+
+    def _store_asset_check_evaluation_planned(
+        self, event: EventLogEntry, event_id: int | None
+    ) -> None:
+        """SqlEventLogStorage's (dagster 1.13), the same rows: the event serialised once, and
+        the rows as one executemany instead of a multi-row INSERT built per call."""
+        planned = event.dagster_event.event_specific_data
+        subset = planned.partitions_subset
+        partition_keys = list(subset.get_partition_keys()) if subset else [None]
+        if not partition_keys:
+            return
+        common = {
+            "asset_key": planned.asset_key.to_string(),
+            "check_name": planned.check_name,
+            "run_id": event.run_id,
+            "execution_status": AssetCheckExecutionRecordStatus.PLANNED.value,
+            "evaluation_event": serialize_value(event),
+            "evaluation_event_timestamp": self._event_insert_timestamp(event),
+            "evaluation_event_storage_id": event_id,
+        }
+        with self.index_connection() as conn:
+            conn.execute(
+                AssetCheckExecutionsTable.insert(),
+                [{**common, "partition": key} for key in partition_keys],
+            )
 
     def _dispose_engines(self) -> None:
         with self._db_lock:

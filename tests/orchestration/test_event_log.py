@@ -138,6 +138,26 @@ def _recorded(instance: DagsterInstance, run_id: str) -> dict:
     }
 
 
+def _planned(instance: DagsterInstance) -> dict:
+    """The checks' executions as a run's start leaves them: one planned row a check and day,
+    each holding the planned event."""
+    return {
+        name: sorted(
+            (
+                r.partition,
+                r.status.value,
+                r.run_id,
+                r.event.dagster_event_type.value,
+                r.event.dagster_event.event_specific_data.partitions_subset.get_partition_keys(),
+            )
+            for r in instance.event_log_storage.get_asset_check_execution_history(
+                AssetCheckKey(ASSET, name), limit=100
+            )
+        )
+        for name in CHECKS
+    }
+
+
 def _restore_environment(monkeypatch) -> None:
     # prepare_dagster_home sets these in os.environ; monkeypatch puts them back after.
     for name in ("DAGSTER_HOME", "DAGSTER_EVENT_BATCH_SIZE"):
@@ -162,7 +182,7 @@ def test_events_are_recorded_as_dagsters_own_storage_records_them(tmp_path, monk
     partition status, tags and the checks' executions (planned, then passed or failed)."""
     _restore_environment(monkeypatch)
     days = ["2013-01-01", "2013-01-02", "2013-01-03"]
-    recorded = {}
+    recorded, planned = {}, {}
     for name, batched in (("stock", False), ("single", False), ("batch", True)):
         instance = _instance(Settings(home=tmp_path / name), stock=name == "stock")
         storage = instance.event_log_storage
@@ -172,11 +192,18 @@ def test_events_are_recorded_as_dagsters_own_storage_records_them(tmp_path, monk
             else:
                 for event in events:
                     storage.store_event(event)
+        planned[name] = _planned(instance)
         for event in _evaluations("run-1", days):  # Dagster logs these one at a time
             storage.store_event(event)
         recorded[name] = _recorded(instance, "run-1")
     assert recorded["single"] == recorded["stock"]
     assert recorded["batch"] == recorded["stock"]
+    assert planned["single"] == planned["stock"]
+    assert planned["batch"] == planned["stock"]
+    assert [row[:4] for row in planned["batch"]["expectations"]] == [
+        (day, "PLANNED", "run-1", "ASSET_CHECK_EVALUATION_PLANNED") for day in days
+    ]
+    assert all(row[4] == days for row in planned["batch"]["expectations"])
     batch = recorded["batch"]
     assert batch["partitions"] == set(days)
     assert batch["latest"][0] == "2013-01-03"
