@@ -33,7 +33,7 @@ import pandas as pd
 from ml.features import CATEGORICAL_FEATURES, FEATURES, NUMERIC_FEATURES, read_features_at_most
 from ml.planning import MAX_TRAINING_ROWS
 from ml.registry import RegisteredModel
-from ml.scoring import ensure_predictions
+from ml.scoring import ensure_predictions, predict_scores
 
 TRAILING_DAYS = 7
 # Flights a day the drift windows read at most (a sample past it); 2013 has at most 1,014.
@@ -268,7 +268,7 @@ def model_scores(
         con.unregister("_drift_flights")
     missing = np.isnan(scores)
     if missing.any():
-        scores[missing] = model.load().predict_proba(frame.loc[missing, FEATURES])[:, 1]
+        scores[missing] = predict_scores(model.load(), frame.loc[missing])
     return scores
 
 

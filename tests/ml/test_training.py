@@ -209,6 +209,23 @@ def test_scoring_in_chunks_gives_the_rows_of_one_pass(with_champion):
     assert len(one_pass) == sum(d.rows for d in whole)
 
 
+def test_scores_predicted_in_batches_equal_one_call(with_champion, monkeypatch):
+    """predict_scores calls predict_proba on batches of rows (faster past ~200k rows): the
+    scores are those of one call, in the rows' order, however the rows are cut (to the
+    last bits of a double: the linear model's BLAS sums a batch in another order)."""
+    import ml.scoring
+
+    _settings, con, _run = with_champion
+    estimator = registry.require_champion(con).load()
+    features = read_features(con, "2013-02-10", "2013-02-12")
+    one_call = estimator.predict_proba(features[FEATURES])[:, 1]
+    for batch in (7, len(features) - 1, len(features), len(features) + 1):
+        monkeypatch.setattr(ml.scoring, "PREDICT_BATCH_ROWS", batch)
+        batched = ml.scoring.predict_scores(estimator, features)
+        np.testing.assert_allclose(batched, one_call, rtol=1e-12, atol=0)
+    assert ml.scoring.predict_scores(estimator, features.iloc[:0]).shape == (0,)
+
+
 def test_a_day_without_features_fails_and_writes_nothing(with_champion):
     _settings, con, _run = with_champion
     champion = registry.require_champion(con)
