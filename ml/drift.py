@@ -156,7 +156,8 @@ def population_stability(
 
 
 def reference_for(con: duckdb.DuckDBPyConnection, model: RegisteredModel) -> dict[str, Any]:
-    """The model's drift reference: loaded from its artifacts, built there the first time."""
+    """The model's drift reference: loaded from its artifacts (training writes it), built
+    from the warehouse for a model registered without one."""
     path = Path(model.artifact_path) / REFERENCE_FILE
     if path.exists():
         return json.loads(path.read_text())

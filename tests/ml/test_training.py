@@ -176,6 +176,26 @@ def test_same_data_and_code_give_the_same_registered_version(with_champion):
     assert "validation window: 2013-01-31 .. 2013-02-06" in card
 
 
+def test_training_writes_the_drift_reference_monitoring_would_build(with_champion, tmp_path):
+    """The drift reference is written with the model, from the training run's own frames; it
+    is what monitoring builds from the warehouse for a model registered without one (the
+    training rows' features and the validation scores; all rows here, no sample)."""
+    import json
+    import shutil
+
+    from ml.drift import REFERENCE_FILE, reference_for
+
+    _settings, con, run = with_champion
+    written = json.loads((Path(run.model.artifact_path) / REFERENCE_FILE).read_text())
+    without = tmp_path / "artifact"
+    shutil.copytree(run.model.artifact_path, without)
+    (without / REFERENCE_FILE).unlink()
+    rebuilt = reference_for(con, replace(run.model, artifact_path=str(without)))
+    assert rebuilt == written
+    assert {"score", "carrier", "distance_miles"} <= set(written)
+    assert sum(written["score"]["expected"]) == run.result.validation_rows
+
+
 def test_scoring_a_day_twice_gives_the_same_rows_once(with_champion):
     _settings, con, _run = with_champion
     champion = registry.require_champion(con)
