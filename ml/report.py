@@ -86,7 +86,12 @@ def model_card(result: TrainingResult, version: str, code: str) -> str:
         "",
         "## Candidates compared",
         "",
-        result.comparison[["candidate", "roc_auc", "pr_auc", "log_loss", "brier"]]
+        "Stage `sample`: fitted on a sample of the training rows and not kept; `final`: "
+        "fitted on every training row (successive halving, `ml/train.py`).",
+        "",
+        result.comparison[
+            ["candidate", "stage", "training_rows", "roc_auc", "pr_auc", "log_loss", "brier"]
+        ]
         .round(4)
         .to_markdown(index=False),
         "",

@@ -229,7 +229,9 @@ def candidate_model(
         )
     result, model = run.result, run.model
     metrics = result.metrics
-    comparison = result.comparison[["candidate", "roc_auc", "pr_auc", "log_loss", "brier"]]
+    comparison = result.comparison[
+        ["candidate", "stage", "training_rows", "roc_auc", "pr_auc", "log_loss", "brier"]
+    ]
     files = settings.models / model.model_version
     context.log.info(
         f"candidate {model.model_version}: {result.chosen}, ROC AUC {metrics['roc_auc']:.4f}"

@@ -75,6 +75,31 @@ def test_validation_is_the_weeks_before_the_cutoff_never_a_random_split(trained)
     assert 0.05 <= result.threshold <= 0.95
 
 
+def test_candidates_are_compared_by_successive_halving(six_weeks, monkeypatch):
+    """Past HALVING_MIN_ROWS every candidate is fitted on a sample first; the best two and the
+    baseline again on every row, and the model is the best of those: deterministic, and the
+    comparison says which fit each row describes."""
+    import ml.train
+
+    con = duckdb.connect(str(six_weeks.warehouse), read_only=True)
+    frame = read_features(con, labelled_only=True)
+    con.close()
+    monkeypatch.setattr(ml.train, "HALVING_MIN_ROWS", 1000)
+    first, second = train_models(frame, CONFIG), train_models(frame, CONFIG)
+    pd.testing.assert_frame_equal(first.comparison, second.comparison)
+
+    comparison = first.comparison
+    final = comparison[comparison.stage == "final"].set_index("candidate")
+    sampled = comparison[comparison.stage == "sample"].set_index("candidate")
+    assert len(sampled) == 6 and len(final) == 3 and "route_baseline" in final.index
+    assert set(final.training_rows) == {first.training_rows}
+    assert set(sampled.training_rows) == {round(first.training_rows * ml.train.HALVING_SHARE)}
+    best_two = sampled.drop("route_baseline").roc_auc.nlargest(2).index
+    assert set(final.index) == {*best_two, "route_baseline"}
+    assert first.chosen == final.roc_auc.idxmax() == comparison.candidate.iloc[0]
+    assert first.metrics["roc_auc"] == final.roc_auc.max()
+
+
 def test_training_without_enough_history_says_so(six_weeks):
     con = duckdb.connect(str(six_weeks.warehouse), read_only=True)
     frame = read_features(con, labelled_only=True)
