@@ -30,7 +30,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from ml.features import CATEGORICAL_FEATURES, FEATURES, NUMERIC_FEATURES, read_features_at_most
+from ml.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES, read_features_at_most
 from ml.planning import MAX_TRAINING_ROWS
 from ml.registry import RegisteredModel
 from ml.scoring import ensure_predictions, predict_scores
@@ -173,7 +173,7 @@ def reference_for(con: duckdb.DuckDBPyConnection, model: RegisteredModel) -> dic
             f"{model.training_start} .. {model.training_end} has {len(training)} feature rows "
             "in the warehouse (were features rebuilt from a shorter history?)"
         )
-    scores = model.load().predict_proba(validation[FEATURES])[:, 1]
+    scores = predict_scores(model.load(), validation)
     reference = build_reference(training, scores)
     path.write_text(json.dumps(reference))
     return reference

@@ -20,9 +20,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ml.features import FEATURES, read_features
+from ml.features import read_features
 from ml.metrics import classification_metrics
 from ml.registry import RegisteredModel
+from ml.scoring import predict_scores
 
 
 @dataclass
@@ -56,7 +57,7 @@ def outcomes_with_and_without(
     baseline = pd.DataFrame(
         {
             "flight_id": features.flight_id.to_numpy(),
-            "score_without": first_champion.load().predict_proba(features[FEATURES])[:, 1],
+            "score_without": predict_scores(first_champion.load(), features),
         }
     )
     merged = live.merge(baseline, on="flight_id", how="inner")

@@ -110,7 +110,7 @@ def train_models(frame: pd.DataFrame, config: TrainingConfig | None = None) -> T
     def fit(name, family, params, estimator, x, y, stage):
         model = clone(estimator).fit(x, y)
         scores = model.predict_proba(x_val)[:, 1]
-        fitted[name] = (family, params, estimator, scores, model)
+        fitted[name] = (family, params, scores, model)
         rows.append(
             {
                 "candidate": name,
@@ -122,6 +122,7 @@ def train_models(frame: pd.DataFrame, config: TrainingConfig | None = None) -> T
         )
 
     found = candidates()
+    finalists = {name for name, *_ in found}
     if len(train) >= HALVING_MIN_ROWS:
         # Successive halving: every candidate on a sample, the best FINALISTS (and the
         # baseline, the yardstick) on every row. The models are chosen among the finalists.
@@ -134,11 +135,8 @@ def train_models(frame: pd.DataFrame, config: TrainingConfig | None = None) -> T
             *first.candidate.head(FINALISTS),
             *(name for name, family, *_ in found if family == "baseline"),
         }
-        for candidate in found:
-            if candidate[0] in finalists:
-                fit(*candidate, x_train, y_train, stage="final")
-    else:
-        for candidate in found:
+    for candidate in found:
+        if candidate[0] in finalists:
             fit(*candidate, x_train, y_train, stage="final")
     comparison = (
         pd.DataFrame(rows)
@@ -148,7 +146,7 @@ def train_models(frame: pd.DataFrame, config: TrainingConfig | None = None) -> T
         .reset_index(drop=True)
     )
     chosen = comparison.iloc[0].candidate
-    family, params, _estimator, scores, validation_model = fitted[chosen]
+    family, params, scores, validation_model = fitted[chosen]
     threshold, f1 = best_f1_threshold(y_val, scores)
 
     labelled = pd.concat([train, validation])

@@ -17,6 +17,7 @@ from ml.metrics import classification_metrics
 from ml.planning import MAX_TRAINING_ROWS
 from ml.registry import RegisteredModel
 from ml.report import calibration_plot, importance_plot, model_card, roc_plot
+from ml.scoring import predict_scores
 from ml.train import TrainingConfig, TrainingResult, split, train_models
 
 
@@ -146,7 +147,7 @@ def evaluate_gate(
             MAX_TRAINING_ROWS,
             labelled_only=True,
         )
-        scores = current.load().predict_proba(window[FEATURES])[:, 1]
+        scores = predict_scores(current.load(), window)
         champion_auc = classification_metrics(window[LABEL].astype(int), scores)["roc_auc"]
     promote, reason = registry.decide_promotion(candidate.validation_roc_auc, champion_auc, margin)
     return GateDecision(
