@@ -1,7 +1,8 @@
+import json
 import subprocess
 import sys
 import textwrap
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 import pytest
@@ -217,6 +218,78 @@ def test_bad_rows_are_quarantined_with_their_reason(world):
     assert_counts_add_up(con)
 
 
+def quarantined_rows(con):
+    return dict(con.execute("select row_number, reason from ingest.quarantined_rows").fetchall())
+
+
+def test_rows_are_numbered_in_file_order_past_thousands_of_rows(world):
+    """_row_number is the record's place in its file. DuckDB's row_number() over (partition
+    by filename) is not: past ~2,000 rows it numbers a file's rows out of order, which put
+    the wrong row number on quarantined rows and loaded the wrong one of two duplicates."""
+    landing, quarantine, con = world
+    path = landing / "schedules" / "2013-01-02.csv"
+    header, first = path.read_text().splitlines()[:2]
+    fields = first.split(",")
+    flight = header.split(",").index("flight")
+    dep_time = header.split(",").index("sched_dep_time")
+    rows = []
+    for position in range(1, 6001):  # the flight number says where the row is
+        fields[flight] = str(position)
+        rows.append(",".join(fields))
+    rows[2999] = rows[2999].replace(f",{fields[dep_time]},", ",soon,", 1)  # reader rejects
+    rows[4499] = rows[9]  # a second flight 10: a duplicate key, the later row is quarantined
+    path.write_text("\n".join([header, *rows]) + "\n")
+
+    result = Loader(con, landing, quarantine).load(SCHEDULES)
+
+    outcome = next(o for o in result.outcomes if o.path == path)
+    assert (outcome.rows_read, outcome.rows_loaded, outcome.rows_quarantined) == (6000, 5998, 2)
+    misnumbered = count(
+        con,
+        f"select count(*) from raw.schedules where _source_file = '{path}' "
+        "and _row_number <> flight",
+    )
+    assert misnumbered == 0
+    quarantined = quarantined_rows(con)
+    assert set(quarantined) == {3000, 4500}
+    assert "sched_dep_time: 'soon' is not a valid SMALLINT" in quarantined[3000]
+    assert quarantined[4500].startswith("duplicate natural key")
+    assert_counts_add_up(con)
+
+
+def test_json_lines_are_numbered_in_file_order_around_the_lines_that_fail(world):
+    landing, quarantine, con = world
+    path = landing / "weather" / "2013-01-02.jsonl"
+    record = json.loads(path.read_text().splitlines()[0])
+    lines = []
+    for position in range(1, 5001):  # temp says where the line is; no two share an hour
+        record["temp"] = position  # (nor with the other days' files: a millisecond past one)
+        record["time_hour"] = (
+            datetime(2013, 1, 2, 12, tzinfo=UTC) + timedelta(milliseconds=position)
+        ).isoformat()
+        lines.append(json.dumps(record).encode())
+    lines[2999] = lines[2999].replace(b'"EWR"', b'"\xff\xfe"')  # invalid UTF-8
+    lines[3499] = b"[1, 2]"  # not an object
+    lines[4499] = lines[9].replace(b'"temp": 10', b'"temp": 4500')  # the hour of line 10
+    path.write_bytes(b"\n".join(lines) + b"\n")
+
+    result = Loader(con, landing, quarantine).load(FEEDS_BY_NAME["weather"])
+
+    outcome = next(o for o in result.outcomes if o.path == path)
+    assert (outcome.rows_read, outcome.rows_loaded, outcome.rows_quarantined) == (5000, 4997, 3)
+    misnumbered = count(
+        con,
+        f"select count(*) from raw.weather where _source_file = '{path}' and _row_number <> temp",
+    )
+    assert misnumbered == 0
+    quarantined = quarantined_rows(con)
+    assert set(quarantined) == {3000, 3500, 4500}
+    assert quarantined[3000].startswith("INVALID ENCODING")
+    assert quarantined[3500] == "line is not a JSON object"
+    assert quarantined[4500].startswith("duplicate natural key")
+    assert_counts_add_up(con)
+
+
 def test_a_line_with_several_errors_is_one_quarantined_row_with_every_reason(world):
     """DuckDB's reader records one reject per bad value (and one per missing column of a
     short line): the loader counts and quarantines the line once."""
@@ -254,7 +327,11 @@ def test_clean_files_are_read_once_without_the_rejects_table(world, monkeypatch)
     reader = loader_module._csv_reader
 
     def recording(paths, columns, spec, rejects=True):
-        reads.append((spec.name, rejects))
+        # One read of a group is a few parallel scans (loader._numbered), each of some files.
+        if reads and reads[-1][:2] == (spec.name, rejects) and not set(paths) & reads[-1][2]:
+            reads[-1][2].update(paths)
+        else:
+            reads.append((spec.name, rejects, set(paths)))
         return reader(paths, columns, spec, rejects)
 
     monkeypatch.setattr(loader_module, "_csv_reader", recording)
@@ -263,7 +340,17 @@ def test_clean_files_are_read_once_without_the_rejects_table(world, monkeypatch)
     result = loader.load(ACTUALS)
     outcome = next(o for o in result.outcomes if o.path == path)
 
-    assert reads == [("schedules", False), ("actuals", False), ("actuals", True)]
+    assert [(feed, rejects) for feed, rejects, _ in reads] == [
+        ("schedules", False),
+        ("actuals", False),
+        ("actuals", True),
+    ]
+    files = {feed: len(list((landing / feed).glob("*.csv"))) for feed in ("schedules", "actuals")}
+    assert [len(paths) for _, _, paths in reads] == [  # every file of the feed
+        files["schedules"],
+        files["actuals"],
+        files["actuals"],
+    ]
     assert (outcome.rows_read, outcome.rows_loaded, outcome.rows_quarantined) == (
         len(lines),
         len(lines) - 1,
