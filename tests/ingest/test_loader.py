@@ -2,6 +2,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import duckdb
@@ -257,6 +258,78 @@ def test_rows_are_numbered_in_file_order_past_thousands_of_rows(world):
     assert_counts_add_up(con)
 
 
+def file_order(con, table, path, column):
+    return [
+        str(value)
+        for (value,) in con.execute(
+            f"select {column} from {table} where _source_file = ? order by _row_number",
+            [str(path)],
+        ).fetchall()
+    ]
+
+
+def test_csv_rows_are_numbered_from_counts_known_before_the_read(world, monkeypatch):
+    """A clean CSV file's record count is read off its bytes while it is hashed; the rows
+    are numbered from it without a window over them, and the count is checked against what
+    DuckDB read: a wrong one is caught, and the batch is numbered again by the window."""
+    landing, quarantine, con = world
+    path = landing / "actuals" / "2013-01-02.csv"
+    header, *rows = path.read_text().splitlines()
+    flight = header.split(",").index("flight")
+    rows = [row.split(",") for row in rows]
+    lines = []
+    for position in range(5000):  # past the size where a window numbered out of order
+        fields = rows[position % len(rows)].copy()
+        fields[flight] = str(10_000 + position)
+        lines.append(",".join(fields))
+    path.write_text("\n".join([header, *lines]) + "\n")
+    counted = []
+    insert_counted = Loader._insert_counted
+
+    def recording(self, *args):
+        counted.append([str(p) for p in args[3]])
+        return insert_counted(self, *args)
+
+    monkeypatch.setattr(Loader, "_insert_counted", recording)
+
+    result = Loader(con, landing, quarantine).load(ACTUALS)
+
+    assert result.rows_quarantined == 0 and len(counted) == 1 and str(path) in counted[0]
+    assert file_order(con, "raw.actuals", path, "flight") == [
+        line.split(",")[flight] for line in lines
+    ]
+
+    # The first day predicted one record short, read in one scan with the others (so the
+    # next files' offsets are wrong too): caught, and numbered by the window.
+    con.execute("delete from raw.actuals; delete from ingest.file_log; set threads = 1")
+    fingerprint = loader_module._fingerprint
+    first_day = landing / "actuals" / "2013-01-01.csv"
+
+    def miscounted(file):
+        found = fingerprint(file)
+        return replace(found, records=found.records - 1) if file == first_day else found
+
+    monkeypatch.setattr(loader_module, "_fingerprint", miscounted)
+    counted.clear()
+
+    result = Loader(con, landing, quarantine).load(ACTUALS)
+
+    assert result.rows_quarantined == 0 and len(counted) == 1  # tried once, then the window
+    assert file_order(con, "raw.actuals", path, "flight") == [
+        line.split(",")[flight] for line in lines
+    ]
+    misnumbered = con.execute(
+        """
+        select count(*) from (
+            select count(*) as n, min(_row_number) as first, max(_row_number) as last
+            from raw.actuals group by _source_file
+        ) where first <> 1 or last <> n
+        """
+    ).fetchone()[0]
+    assert misnumbered == 0
+    assert_counts_add_up(con)
+
+
 def test_json_lines_are_numbered_in_file_order_around_the_lines_that_fail(world):
     landing, quarantine, con = world
     path = landing / "weather" / "2013-01-02.jsonl"
@@ -492,3 +565,34 @@ def test_an_invalid_utf8_row_is_quarantined_and_an_extra_column_is_ignored(world
     assert extra.status == "loaded" and extra.rows_loaded == len(rows) - 1
     assert extra.reason == "extra column(s) ignored: surprise"
     assert_counts_add_up(con)
+
+
+@pytest.mark.parametrize(
+    ("content", "predicted", "read"),
+    [
+        (b"a,b\n1,x\n2,y\n", 2, 2),
+        (b"a,b\n1,x\n2,y", 2, 2),  # no newline at the end
+        (b"\xef\xbb\xbfa,b\n1,x\n", 1, 1),  # a byte order mark
+        (b"a,b\r\n1,x\r\n", 1, 1),
+        (b"a,b\n", 0, 0),
+        (b"a,b", 0, 0),
+        (b'a,b\n1,"x, y"\n,\n', 2, 2),
+        # Wrong ahead, caught after the read (test_csv_rows_are_numbered_from_counts_...):
+        (b'a,b\n1,"x\ny"\n', 2, 1),  # a quoted newline
+        (b"a,b\n1,x\n\n2,y\n", 3, 2),  # DuckDB skips a blank line
+    ],
+)
+def test_a_files_record_count_is_predicted_from_its_lines(tmp_path, content, predicted, read):
+    path = tmp_path / "file.csv"
+    path.write_bytes(content)
+
+    records = (
+        duckdb.connect()
+        .execute(
+            f"select count(*) from read_csv('{path}', header=true, auto_detect=false, "
+            "columns={'a': 'VARCHAR', 'b': 'VARCHAR'})"
+        )
+        .fetchone()[0]
+    )
+
+    assert (loader_module._fingerprint(path).records, records) == (predicted, read)
