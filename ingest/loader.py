@@ -174,9 +174,10 @@ class _Fingerprint:
     (a CSV header that long is rejected for the columns it then lacks)."""
     records: int
     """The records DuckDB's CSV reader should find after a header: the file's lines, less
-    one. A prediction, checked against what was read (Loader._check): a quoted newline or a
-    blank line (which DuckDB skips) makes it wrong, and the load numbers the rows otherwise.
-    Looking for them here cost more than the hash (~40 ms a year of a feed)."""
+    one and the blank lines at its end (which DuckDB skips). A prediction, mended after the
+    read when wrong (Loader._renumber_after_miscounts): a quoted newline or a blank line
+    inside the file makes it so. Looking for those here cost more than the hash (~40 ms a
+    year of a feed)."""
 
 
 def _fingerprint(path: Path) -> _Fingerprint:
@@ -190,9 +191,11 @@ def _fingerprint(path: Path) -> _Fingerprint:
         while block:
             digest.update(block)
             lines += block.count(b"\n")
-            last = block[-1:]
+            last = block
             block = handle.read(1 << 20)
-    return _Fingerprint(digest.hexdigest(), first, max(lines + (last != b"\n") - 1, 0))
+    ending = last[len(last.rstrip(b"\r\n")) :]  # the last line's end, and blank lines after
+    records = lines + (not ending.endswith(b"\n")) - 1 - max(ending.count(b"\n") - 1, 0)
+    return _Fingerprint(digest.hexdigest(), first, max(records, 0))
 
 
 def discover(landing: Path, spec: FeedSpec, partitions: set[str] | None = None) -> list[Path]:
@@ -463,11 +466,6 @@ class _ReadAgainKeepingRejects(Exception):
     lost with it): read the batch again with the rejects table on."""
 
 
-class _Miscounted(Exception):
-    """A CSV file numbered by its predicted record count (_Fingerprint.records) read
-    otherwise (the transaction is lost with it): number the batch's records by a window."""
-
-
 class _Unparseable(Exception):
     """A group of files DuckDB could not read (the transaction is lost with it)."""
 
@@ -511,10 +509,11 @@ class Loader:
         """Parallel scans a load's files are read in (see _numbered)."""
         self._records: dict[str, int] = {}
         """Per landed file: the records its bytes predict (_Fingerprint.records)."""
-        self._count_ahead = True
-        """Number CSV records by their files' predicted counts (load() falls back to a
-        window when a count was wrong); _offsets are the files numbered so."""
         self._offsets: dict[str, int] = {}
+        """CSV files numbered from their predicted counts (_insert_counted): each one's
+        offset in its scan."""
+        self._insertion_order: bool | None = None
+        """DuckDB's preserve_insertion_order while _insert_counted has it off."""
         ensure_tables(con)
 
     def pending(self, spec: FeedSpec, partitions: set[str] | None = None) -> list[Path]:
@@ -597,15 +596,12 @@ class Loader:
             outcome.rows_read = outcome.rows_quarantined = _unreadable_rows(spec, outcome.path)
         duplicates = [o for o in result.outcomes if o.status == "duplicate"]
         self._keep_rejects = False
-        self._count_ahead = True
         while True:
             try:
                 staged, result.validation = self._load_batch(spec, groups, rejected, duplicates)
                 break
             except _ReadAgainKeepingRejects:
                 self._keep_rejects = True
-            except _Miscounted:
-                self._count_ahead = False
             except _Unparseable as error:
                 self._reject_unparseable(spec, groups, error.group, rejected)
         result.outcomes = [*(o for o in staged if o.status == "loaded"), *rejected, *duplicates]
@@ -636,7 +632,7 @@ class Loader:
         self._loaded_at = datetime.now(UTC)
         staged = [outcome for outcomes in groups.values() for outcome in outcomes]
         self._offsets = {}
-        if spec.format == "csv" and self._count_ahead and not self._keep_rejects:
+        if spec.format == "csv" and not self._keep_rejects:
             for outcomes in groups.values():
                 for scan in _scans([o.path for o in outcomes], self._scans):
                     start = 0
@@ -681,6 +677,8 @@ class Loader:
         except BaseException:
             con.execute("rollback")
             raise
+        finally:
+            self._restore_insertion_order()
         return staged, validation
 
     def _insert(self, spec: FeedSpec, group: tuple[str, ...], paths: list[Path]) -> None:
@@ -752,29 +750,36 @@ class Loader:
         paths: list[Path],
         params: list,
     ) -> None:
-        """CSV files whose record counts are known before the read (_offsets): a record's
-        number is its ordinal in its scan less its file's offset there, with no window over
-        the rows, and the rows, which carry their places, are written in any order (DuckDB's
+        """CSV files whose record counts were predicted (_offsets): a record's number is its
+        ordinal in its scan less its file's offset there, with no window over the rows, and
+        the rows, which carry their places, are written in any order (DuckDB's
         preserve_insertion_order, on by default, makes a parallel read keep the order of
-        its output). A year of both CSV feeds: 0.72 s against 0.83 s numbered by the
-        window, and 0.77 s for read_csv into a table (BENCHMARKS.md). _check verifies the
-        counts and load() numbers the batch again by the window if one was wrong."""
+        its output). A year of both CSV feeds: 0.72 s against 0.83 s numbered by the window,
+        and 0.77 s for read_csv into a table. _check mends the files after a wrong count.
+
+        The setting is restored after the insert, or by _load_batch after the rollback when
+        the read failed (an aborted transaction refuses the SET)."""
         con = self.con
-        ordered = con.execute("select current_setting('preserve_insertion_order')").fetchone()[0]
+        self._insertion_order = con.execute(
+            "select current_setting('preserve_insertion_order')"
+        ).fetchone()[0]
         con.execute("set preserve_insertion_order = false")
-        try:
-            con.execute(
-                f"""
-                {target}
-                select {names}, _source_file, files.content_hash,
-                    _ordinal - files._offset, ?::timestamptz, ?
-                from ({_ordinals(reader, paths, self._scans)})
-                join _batch_files as files using (_source_file)
-                """,
-                params,
-            )
-        finally:
-            con.execute(f"set preserve_insertion_order = {ordered}")
+        con.execute(
+            f"""
+            {target}
+            select {names}, _source_file, files.content_hash,
+                _ordinal - files._offset, ?::timestamptz, ?
+            from ({_ordinals(reader, paths, self._scans)})
+            join _batch_files as files using (_source_file)
+            """,
+            params,
+        )
+        self._restore_insertion_order()
+
+    def _restore_insertion_order(self) -> None:
+        if self._insertion_order is not None:
+            self.con.execute(f"set preserve_insertion_order = {self._insertion_order}")
+            self._insertion_order = None
 
     def _take_reader_rejects(self, spec: FeedSpec, table: str, where: str) -> None:
         """Move the records DuckDB's reader rejected in this scan to _rejected_lines, and
@@ -873,13 +878,7 @@ class Loader:
             """
         ).fetchall()
         self._files = {path: (rows, nulls, low, high) for path, rows, nulls, low, high, *_ in stats}
-        # Files numbered by their predicted counts (_insert_counted): right if and only if
-        # each file read as many records as predicted, numbered 1..n (its ordinals distinct).
-        numbered = {path: (rows, first, last) for path, rows, *_, first, last in stats}
-        for path in self._offsets:
-            rows, first, last = numbered.get(path, (0, 1, 0))
-            if rows != self._records[path] or first != 1 or last != rows:
-                raise _Miscounted(path)
+        self._renumber_after_miscounts(spec, stats)
         partitions = {str(outcome.path): outcome.partition_key for outcome in staged}
         if any(
             nulls or (partitions[path] is not None and not low == high == partitions[path])
@@ -915,6 +914,35 @@ class Loader:
             ) where _rank > 1
             """
         )
+
+    def _renumber_after_miscounts(self, spec: FeedSpec, stats: list[tuple]) -> None:
+        """Files numbered from predicted counts (_insert_counted) after a file whose count
+        was wrong (a quoted newline, a blank line) in the same scan start past 1: a file's
+        records have consecutive ordinals in its scan, so each such file moves back whole.
+        A file whose numbers are not consecutive was read out of order: that is DuckDB's
+        bug, raised, not loaded."""
+        numbered = {path: (rows, first, last) for path, rows, *_, first, last in stats}
+        shifts = {
+            path: first - 1
+            for path, (_, first, _) in numbered.items()
+            if path in self._offsets and first != 1
+        }
+        if shifts:
+            self.con.execute(
+                f"""
+                update {spec.table} as rows set _row_number = rows._row_number - shifts.by
+                from (select unnest(?::varchar[]) as _source_file, unnest(?::bigint[]) as by)
+                    as shifts
+                where {self._batch} and rows._source_file = shifts._source_file
+                """,
+                [list(shifts), list(shifts.values())],
+            )
+        for path, (rows, first, last) in numbered.items():
+            if path in self._offsets and last - first + 1 != rows:
+                raise RuntimeError(
+                    f"{path}: DuckDB read its {rows} records out of order (ordinals "
+                    f"{first}..{last} in its scan); nothing of this load was written"
+                )
 
     def _mark(self, failed: str, params: list | None = None) -> None:
         """Give the rows `failed` selects (_source_file, _row_number, reason) their reason,
