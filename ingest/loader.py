@@ -441,7 +441,12 @@ def _reader_rejects(spec: FeedSpec) -> str:
         f"case errors.column_name {types} end"
     )
     other = "errors.error_type || ': ' || errors.error_message"
-    header = int(spec.format == "csv")  # DuckDB counts a CSV header as the first line
+    # DuckDB counts a CSV header as the first line, and a quoted multi-line record as one.
+    # It also counts the blank lines its reader skips: in a file with both, a rejected
+    # record after a blank line, and the records near it, are numbered one off per blank
+    # line before it (not mended: where the blank lines are is not known without parsing
+    # the file's quoting again).
+    header = int(spec.format == "csv")
     return f"""
         select scans.file_path as _source_file, errors.line - {header} as _row_number,
             coalesce(
