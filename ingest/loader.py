@@ -1019,7 +1019,7 @@ class Loader:
             "_partition",
             partitions,
             order_by="_source_file, _row_number",
-            usual_rows=self._usual_rows(spec, partitions),
+            usual_rows=self._usual_rows(spec, staged, partitions),
         )
         critical = [c for c in row_checks(suite) if c.severity == CRITICAL]
         failed = {f.expectation for f in validation.failures if f.severity == CRITICAL}
@@ -1046,7 +1046,9 @@ class Loader:
                     rejected.append(outcome)
         return validation
 
-    def _usual_rows(self, spec: FeedSpec, partitions: list[str]) -> float | None:
+    def _usual_rows(
+        self, spec: FeedSpec, staged: list[FileOutcome], partitions: list[str]
+    ) -> float | None:
         """A day's usual row count: the median over the batch's days and the 28 latest
         loaded days before them. Scale-free, so a synthetic 30M-flight year is judged by
         the same suite as 2013; a batch of one day with no history judges itself (1.0).
@@ -1059,9 +1061,7 @@ class Loader:
         failed = dict(
             con.execute("select _source_file, count(*) from _failed group by all").fetchall()
         )
-        partition_of = dict(
-            con.execute("select _source_file, partition_key from _batch_files").fetchall()
-        )
+        partition_of = {str(outcome.path): outcome.partition_key for outcome in staged}
         batch: dict[str, int] = defaultdict(int)
         for path, (rows, *_) in self._files.items():
             batch[partition_of[path] or "all"] += rows - failed.get(path, 0)
