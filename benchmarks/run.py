@@ -167,7 +167,8 @@ def bench_ingest(work: Path, repeats: int) -> tuple[list[dict], int]:
 
     from ingest.catalog import FEEDS_BY_NAME
     from ingest.feeds import export_feeds
-    from ingest.loader import Loader, connect
+    from ingest.loader import Loader
+    from ingest.warehouse import connect
 
     landing = work / "ingest-landing"
     export_feeds(landing)

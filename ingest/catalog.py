@@ -7,7 +7,13 @@ the Dagster ingest assets and the sensor are all driven by this list.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Literal
+
+# The pipeline's days (the domain's year): daily files are named by one of them, and Dagster's
+# daily partitions are these (orchestration/partitions.py).
+FIRST_DAY = date(2013, 1, 1)
+LAST_DAY = date(2013, 12, 31)
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,7 @@ Loader); the benchmark is DuckDB's read_csv of the same files (BENCHMARKS.md).
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
-import re
 import shutil
 import statistics
 import time
@@ -34,51 +32,28 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
 from ingest.catalog import FEEDS, FeedSpec
+from ingest.landing import FileRejected, Staged, discover, partition_of, stage
 from ingest.quality import Validation
-from ingest.settings import get_settings
+from ingest.warehouse import (
+    ensure_tables,
+    execute,
+    quote_name,
+    restrict_file_access,
+    sql_paths,
+    sql_string,
+)
 
-PARTITION_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # Unit separator: never appears in a JSON Lines record, so each line reads as one text column.
 JSONL_DELIMITER = "\x1f"
-
-SETUP_SQL = """
-create schema if not exists raw;
-create schema if not exists ingest;
-create table if not exists ingest.file_log (
-    batch_id varchar not null,
-    feed varchar not null,
-    source_file varchar not null,
-    content_hash varchar not null,
-    partition_key varchar,
-    status varchar not null,
-    rows_read bigint not null,
-    rows_loaded bigint not null,
-    rows_quarantined bigint not null,
-    reason varchar,
-    logged_at timestamptz not null
-);
-create table if not exists ingest.quarantined_rows (
-    batch_id varchar not null,
-    feed varchar not null,
-    source_file varchar not null,
-    content_hash varchar not null,
-    partition_key varchar,
-    row_number bigint,
-    reason varchar not null,
-    raw_record varchar,
-    quarantined_at timestamptz not null
-);
-"""
-
-
-class FileRejected(Exception):
-    """A whole file cannot be loaded; the message says why."""
+# A file name kept in quarantine/ is `<12 hex of its hash>-<name>`; names are cut to fit the
+# file system's 255 bytes with `.reason.txt` after them.
+_QUARANTINE_NAME_BYTES = 200
 
 
 @dataclass
@@ -92,6 +67,14 @@ class FileOutcome:
     rows_loaded: int = 0
     rows_quarantined: int = 0
     reason: str | None = None
+    staged: Staged | None = field(default=None, repr=False)
+    """The file as read (ingest/landing.py): None when it could not be read at all."""
+    is_correction: bool = False
+    """A new version of a day (or reference table) already loaded, not accepted by hand."""
+
+
+# The content hash logged for a file that could not be read (a link, not a regular file).
+UNREAD = "unread"
 
 
 @dataclass
@@ -137,135 +120,64 @@ def _after_rows_written() -> None:
     COMMIT. Tests replace it to crash a load half-way."""
 
 
-def duckdb_config() -> dict[str, str]:
-    """What every flightline connection to the warehouse sets (see Settings). The same
-    everywhere: DuckDB refuses a second connection to a file with a different config."""
-    return {"memory_limit": get_settings().duckdb_memory_limit}
-
-
-def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
-    warehouse.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(warehouse), config=duckdb_config())
-    ensure_tables(con)
-    return con
-
-
-def ensure_tables(con: duckdb.DuckDBPyConnection, feeds: tuple[FeedSpec, ...] = FEEDS) -> None:
-    con.execute(SETUP_SQL)
-    for spec in feeds:
-        columns = ", ".join(f'"{column.name}" {column.type}' for column in spec.columns)
-        con.execute(
-            f"create table if not exists {spec.table} ({columns}, _source_file varchar, "
-            "_content_hash varchar, _row_number bigint, _loaded_at timestamptz, "
-            "_batch_id varchar)"
-        )
-
-
-def file_hash(path: Path) -> str:
-    return _fingerprint(path).digest
-
-
-@dataclass(frozen=True)
-class _Fingerprint:
-    digest: str
-    """SHA-256 of the content."""
-    first_line: bytes
-    """With its newline; empty only for an empty file. A line longer than a block is cut
-    (a CSV header that long is rejected for the columns it then lacks)."""
-    records: int
-    """The records DuckDB's CSV reader should find after a header: the file's lines, less
-    one and the blank lines at its end (which DuckDB skips). A prediction, mended after the
-    read when wrong (Loader._renumber_after_miscounts): a quoted newline or a blank line
-    inside the file makes it so. Looking for those here cost more than the hash (~40 ms a
-    year of a feed)."""
-
-
-def _fingerprint(path: Path) -> _Fingerprint:
-    """A file's hash, first line and line count in one read of it (reading the 730 files
-    of a year again for their headers cost a tenth of the load)."""
-    digest = hashlib.sha256()
-    lines, last = 0, b"\n"
-    with path.open("rb") as handle:
-        block = handle.read(1 << 20)
-        first = block[: block.find(b"\n") + 1] or block
-        while block:
-            digest.update(block)
-            lines += block.count(b"\n")
-            last = block
-            block = handle.read(1 << 20)
-    ending = last[len(last.rstrip(b"\r\n")) :]  # the last line's end, and blank lines after
-    records = lines + (not ending.endswith(b"\n")) - 1 - max(ending.count(b"\n") - 1, 0)
-    return _Fingerprint(digest.hexdigest(), first, max(records, 0))
-
-
-def discover(landing: Path, spec: FeedSpec, partitions: set[str] | None = None) -> list[Path]:
-    """Landed files of a feed, optionally only those of some partitions (daily feeds)."""
-    files = sorted(path for path in landing.glob(spec.pattern) if path.is_file())
-    if partitions is not None and spec.is_daily:
-        # A file not named by a date belongs to no partition: every load takes it, so that it
-        # is quarantined with its reason instead of waiting in landing/ unseen.
-        files = [p for p in files if p.stem in partitions or not PARTITION_RE.match(p.stem)]
-    return files
-
-
-def _sql_literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _sql_list(values: list[str]) -> str:
-    return "[" + ", ".join(_sql_literal(value) for value in values) + "]"
-
-
-def _partition_of(spec: FeedSpec, path: Path) -> str | None:
-    if not spec.is_daily:
-        return None
-    if not PARTITION_RE.match(path.stem):
-        raise FileRejected(f"file name must be YYYY-MM-DD{path.suffix}, got {path.name!r}")
+def _header_columns(spec: FeedSpec, first: bytes) -> list[str]:
+    """The column names of a CSV file's header, read in Python (never by DuckDB, never into
+    SQL: see _declared_columns)."""
     try:
-        date.fromisoformat(path.stem)
-    except ValueError as error:
-        raise FileRejected(f"file name {path.name!r} is not a calendar date") from error
-    return path.stem
+        header = first.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise FileRejected(f"header is not UTF-8 text: {error}") from error
+    columns = next(csv.reader(io.StringIO(header)), [])
+    return [column.strip() for column in columns]
 
 
-def _unreadable_rows(spec: FeedSpec, path: Path) -> int:
-    """Rows of a file quarantined whole, for the log: its non-empty lines (less the CSV
-    header); a Parquet file that cannot be read has no countable rows."""
-    if spec.format == "parquet" or not path.exists():
-        return 0
-    with path.open("rb") as handle:
-        lines = sum(1 for line in handle if line.strip())
-    return max(lines - (spec.format == "csv"), 0)
+def _declared_columns(spec: FeedSpec, columns: list[str]) -> tuple[str, ...]:
+    """The names DuckDB reads a CSV file's columns under, by position: the catalogue's own
+    name where the header names a catalogue column, `_extra_<n>` for any other. The header's
+    text never reaches SQL, not even quoted; a catalogue column named twice is refused."""
+    expected = set(spec.column_names)
+    seen: set[str] = set()
+    declared = []
+    for position, name in enumerate(columns, start=1):
+        if name in expected:
+            if name in seen:
+                raise FileRejected(f"column {name} appears twice in the header")
+            seen.add(name)
+            declared.append(name)
+        else:
+            declared.append(f"_extra_{position}")
+    return tuple(declared)
 
 
-def _file_columns(
-    con: duckdb.DuckDBPyConnection, spec: FeedSpec, path: Path, first: bytes
-) -> list[str]:
-    """The columns a file carries, read cheaply (`first`: its first line, see _fingerprint);
-    raises FileRejected if it cannot be read."""
-    if not first:
+def _shown(names: list[str]) -> str:
+    """Column names from a file, for a reason a person reads: printable, and short."""
+    text = ", ".join(ascii(name)[1:-1][:40] for name in names[:10])
+    return text + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+
+
+def _file_columns(con: duckdb.DuckDBPyConnection, spec: FeedSpec, staged: Staged) -> list[str]:
+    """The columns a file carries, read cheaply (its first line, see ingest/landing.py);
+    raises FileRejected if it cannot be read. Compared with the catalogue in Python only."""
+    if not staged.first_line:
         raise FileRejected("file is empty")
     if spec.format == "csv":
-        try:
-            header = first.decode("utf-8-sig")
-        except UnicodeDecodeError as error:
-            raise FileRejected(f"header is not UTF-8 text: {error}") from error
-        columns = next(csv.reader(io.StringIO(header)), [])
-        return [column.strip() for column in columns]
+        return _header_columns(spec, staged.first_line)
     if spec.format == "jsonl":
-        rows = con.execute(
+        rows = execute(
+            con,
             f"""
             select distinct unnest(json_keys(object)) from (
-                select {_JSON_OBJECT} as object from {_jsonl_reader([path])}
+                select {_JSON_OBJECT} as object from {_jsonl_reader([staged.copy])}
             ) where object is not null
-            """
+            """,
         ).fetchall()
+        _clear_rejects(con)
         if not rows:
             raise FileRejected("no line of the file is a JSON object")
         return [row[0] for row in rows]
     try:
-        described = con.execute(
-            f"describe select * from read_parquet({_sql_list([str(path)])})"
+        described = execute(
+            con, f"describe select * from read_parquet({sql_paths([staged.copy])})"
         ).fetchall()
     except duckdb.Error as error:
         raise FileRejected(f"not a readable Parquet file: {error}") from error
@@ -273,24 +185,26 @@ def _file_columns(
 
 
 def _jsonl_keys(con: duckdb.DuckDBPyConnection, paths: list[Path]) -> dict[str, list[str]]:
-    """The keys of every JSON Lines file in one scan (one query per file cost ~50 ms each,
-    20 s for a year of a daily feed). Files it cannot settle (empty, unreadable, no object:
-    absent from the result) are read one by one by _file_columns, which says why."""
+    """The keys of every JSON Lines file (by the path read) in one scan (one query per file
+    cost ~50 ms each, 20 s for a year of a daily feed). Files it cannot settle (empty,
+    unreadable, no object: absent from the result) are read one by one by _file_columns,
+    which says why."""
     readable = [p for p in paths if p.stat().st_size > 0]
     if not readable:
         return {}
     try:
-        rows = con.execute(
+        rows = execute(
+            con,
             f"""
             select filename, list(distinct key) from (
                 select filename, unnest(json_keys(object)) as key from (
                     select filename, {_JSON_OBJECT} as object from {_jsonl_reader(readable)}
                 ) where object is not null
             ) group by filename
-            """
+            """,
         ).fetchall()
     except duckdb.Error:
-        return {}
+        return {}  # each file read alone by _file_columns, which says which one and why
     finally:
         # Start the stage's own scans with empty reject tables (see _stage_files).
         _clear_rejects(con)
@@ -306,7 +220,7 @@ _JSON_OBJECT = (
 
 def _jsonl_reader(paths: list[Path]) -> str:
     return (
-        f"read_csv({_sql_list([str(p) for p in paths])}, columns={{'line': 'VARCHAR'}}, "
+        f"read_csv({sql_paths(paths)}, columns={{'line': 'VARCHAR'}}, "
         f"header=false, delim='{JSONL_DELIMITER}', quote='', escape='', filename=true, "
         "auto_detect=false, store_rejects=true, rejects_table='_rejects', "
         "rejects_scan='_rejects_scan')"
@@ -319,17 +233,18 @@ def _scans(paths: list[Path], scans: int) -> list[list[Path]]:
 
 
 def _ordinals(reader: Callable[[list[Path]], str], paths: list[Path], scans: int) -> str:
-    """The records of the files, each with _source_file and _ordinal: its place in its scan
-    (_scans), where a file's records are consecutive and in file order."""
+    """The records of the files, each with _read_path (the staged copy it came from) and
+    _ordinal: its place in its scan (_scans), where a file's records are consecutive and in
+    file order."""
     return " union all ".join(
-        f"select * rename (filename as _source_file, ordinality as _ordinal) "
+        f"select * rename (filename as _read_path, ordinality as _ordinal) "
         f"from {reader(scan)} with ordinality"
         for scan in _scans(paths, scans)
     )
 
 
 def _numbered(reader: Callable[[list[Path]], str], paths: list[Path], scans: int) -> str:
-    """Every record a reader returns from the files, with _source_file and _row_number: the
+    """Every record a reader returns from the files, with _read_path and _row_number: the
     record's place among its file's records (1 = the first after a CSV header).
 
     DuckDB's CSV reader has no row-number column, and row_number() over (partition by
@@ -341,31 +256,40 @@ def _numbered(reader: Callable[[list[Path]], str], paths: list[Path], scans: int
     subtracts offsets instead of this window over every row."""
     return (
         "select * exclude (_ordinal), "
-        "_ordinal - min(_ordinal) over (partition by _source_file) + 1 as _row_number "
+        "_ordinal - min(_ordinal) over (partition by _read_path) + 1 as _row_number "
         f"from ({_ordinals(reader, paths, scans)})"
     )
 
 
 def _text_select(spec: FeedSpec, paths: list[Path], scans: int = 1) -> str:
     """SQL selecting every record of JSON Lines or Parquet files as text: the spec's columns,
-    _source_file, _row_number (see _numbered), _is_object and, for JSON Lines, _raw (the
-    line). CSV files are read typed instead (Loader._insert)."""
+    _source_file (the landed file, through _batch_files), _row_number (see _numbered),
+    _is_object and, for JSON Lines, _raw (the line). CSV files are read typed instead
+    (Loader._insert)."""
     names = spec.column_names
     if spec.format == "jsonl":
         fields = ", ".join(
-            f'case when _is_object then json_extract_string(line, \'$."{name}"\') end as "{name}"'
+            f"case when _is_object then json_extract_string(line, "
+            f"{sql_string('$.' + quote_name(name))}) end as {quote_name(name)}"
             for name in names
         )
-        return (
-            f"select {fields}, _source_file, _row_number, line as _raw, _is_object from ("
+        read = (
+            f"select {fields}, _read_path, _row_number, line as _raw, _is_object from ("
             f"select *, {_JSON_OBJECT} is not null as _is_object "
             f"from ({_numbered(_jsonl_reader, paths, scans)}))"
         )
-    fields = ", ".join(f'cast("{name}" as varchar) as "{name}"' for name in names)
+    else:
+        fields = ", ".join(
+            f"cast({quote_name(name)} as varchar) as {quote_name(name)}" for name in names
+        )
+        read = (
+            f"select {fields}, filename as _read_path, file_row_number + 1 as _row_number, "
+            f"true as _is_object from read_parquet({sql_paths(paths)}, "
+            "filename=true, union_by_name=true, file_row_number=true)"
+        )
     return (
-        f"select {fields}, filename as _source_file, file_row_number + 1 as _row_number, "
-        f"true as _is_object from read_parquet({_sql_list([str(path) for path in paths])}, "
-        "filename=true, union_by_name=true, file_row_number=true)"
+        "select text.* exclude (_read_path), files._source_file "
+        f"from ({read}) as text join _batch_files as files using (_read_path)"
     )
 
 
@@ -414,17 +338,22 @@ def _row_checks(spec: FeedSpec) -> tuple[str, str]:
     return condition, f"concat_ws('; ', {reason})"
 
 
-def _csv_reader(paths: list[Path], columns: list[str], spec: FeedSpec, rejects: bool = True) -> str:
-    """DuckDB's CSV reader with the file's header and the spec's types, no sniffing: with
-    `rejects`, a value that is not of its column's type, a short or long line, bad UTF-8 go
-    to the rejects table (see _reader_rejects) and the rest is read in one typed pass;
-    without, the first such line fails the read. Sniffing each file cost twice the read
-    itself (~2 s of ~3 s for the 2013 year's two CSV feeds)."""
+def _csv_reader(
+    paths: list[Path], columns: tuple[str, ...], spec: FeedSpec, rejects: bool = True
+) -> str:
+    """DuckDB's CSV reader with the file's columns by position (_declared_columns: the
+    catalogue's names and `_extra_<n>`, never the header's text) and the catalogue's types,
+    no sniffing: with `rejects`, a value that is not of its column's type, a short or long
+    line, bad UTF-8 go to the rejects table (see _reader_rejects) and the rest is read in one
+    typed pass; without, the first such line fails the read. Sniffing each file cost twice
+    the read itself (~2 s of ~3 s for the 2013 year's two CSV feeds)."""
     types = {column.name: column.type for column in spec.columns}
-    declared = ", ".join(f"'{name}': '{types.get(name, 'VARCHAR')}'" for name in columns)
+    declared = ", ".join(
+        f"{sql_string(name)}: {sql_string(types.get(name, 'VARCHAR'))}" for name in columns
+    )
     kept = ", store_rejects=true, rejects_table='_rejects', rejects_scan='_rejects_scan'"
     return (
-        f"read_csv({_sql_list([str(p) for p in paths])}, header=true, auto_detect=false, "
+        f"read_csv({sql_paths(paths)}, header=true, auto_detect=false, "
         f"columns={{{declared}}}, filename=true, delim=',', quote='\"', escape='\"'"
         f"{kept if rejects else ''})"
     )
@@ -432,15 +361,17 @@ def _csv_reader(paths: list[Path], columns: list[str], spec: FeedSpec, rejects: 
 
 def _reader_rejects(spec: FeedSpec) -> str:
     """The lines DuckDB's CSV reader rejected (a CSV or JSON Lines scan), one row per line
-    (a line can have several errors): a value of the wrong type reads like the text path's
-    reason ("dep_delay: 'late' is not a valid SMALLINT"), anything else as DuckDB says it."""
-    types = " ".join(f"when '{c.name}' then '{c.type}'" for c in spec.columns)
+    (a line can have several errors), with the landed file they came from: a value of the
+    wrong type reads like the text path's reason ("dep_delay: 'late' is not a valid
+    SMALLINT"), anything else as DuckDB says it. Every line has a reason: DuckDB records a
+    line over its maximum line size (2 MB) with no column and no text of the line."""
+    types = " ".join(f"when {sql_string(c.name)} then {sql_string(c.type)}" for c in spec.columns)
     cast = (
         "errors.column_name || ': ''' || left(regexp_extract(errors.error_message, "
         "'Could not convert string \"(.*)\" to', 1), 40) || ''' is not a valid ' || "
         f"case errors.column_name {types} end"
     )
-    other = "errors.error_type || ': ' || errors.error_message"
+    other = "errors.error_type || ': ' || coalesce(errors.error_message, 'no message')"
     # DuckDB counts a CSV header as the first line, and a quoted multi-line record as one.
     # It also counts the blank lines its reader skips: in a file with both, a rejected
     # record after a blank line, and the records near it, are numbered one off per blank
@@ -448,22 +379,29 @@ def _reader_rejects(spec: FeedSpec) -> str:
     # the file's quoting again).
     header = int(spec.format == "csv")
     return f"""
-        select scans.file_path as _source_file, errors.line - {header} as _row_number,
+        select files._source_file, errors.line - {header} as _row_number,
             coalesce(
-                arg_min({other}, errors.column_idx) filter (where errors.error_type <> 'CAST'),
-                string_agg({cast}, '; ' order by errors.column_idx)
+                arg_min({other}, coalesce(errors.column_idx, -1))
+                    filter (where errors.error_type <> 'CAST'),
+                string_agg({cast}, '; ' order by errors.column_idx),
+                'the reader rejected the line: ' || any_value(errors.error_type)
             ) as reason,
             any_value(errors.csv_line) as raw
         from _rejects as errors join _rejects_scan as scans using (scan_id, file_id)
-        group by scans.file_path, errors.line
+        join _batch_files as files on files._read_path = scans.file_path
+        group by files._source_file, errors.line
     """
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 def _clear_rejects(con: duckdb.DuckDBPyConnection) -> None:
     """DuckDB appends every scan's rejects to the same tables: start each scan empty, or a
     second scan in this connection would count the first one's rejects again."""
-    con.execute("drop table if exists _rejects")
-    con.execute("drop table if exists _rejects_scan")
+    execute(con, "drop table if exists _rejects")
+    execute(con, "drop table if exists _rejects_scan")
 
 
 class _ReadAgainKeepingRejects(Exception):
@@ -486,8 +424,12 @@ class Loader:
     the call (_batch_id, _loaded_at), then checked where they are (required columns, the
     file's day, duplicate keys, the expectation suite); the rows that fail move to
     ingest.quarantined_rows, the partitions the call replaces lose their previous rows, the
-    file log is written, and only then the transaction commits. One pass over the files,
-    no staging copy: this is what keeps ingest near DuckDB's own read_csv (BENCHMARKS.md).
+    file log is written, and only then the transaction commits. One pass over each file's
+    copy (ingest/landing.py), no staging table: this is what keeps ingest near DuckDB's own
+    read_csv (BENCHMARKS.md).
+
+    The connection is restricted to the landing, quarantine and staging directories and
+    the warehouse's own (ingest/warehouse.py, restrict_file_access).
     """
 
     def __init__(
@@ -501,6 +443,8 @@ class Loader:
         self.con = con
         self.landing = landing
         self.quarantine = quarantine
+        self.staging = quarantine.parent / ".ingest-staging"
+        """Where the copies DuckDB reads are written (one folder a load, removed after)."""
         self.batch_id = batch_id or uuid.uuid4().hex
         self.quality = quality
         """Great Expectations' project directory; None loads without the expectation suites."""
@@ -510,95 +454,141 @@ class Loader:
         last day (set by _check)."""
         self._keep_rejects = True
         """Read CSV files with DuckDB's rejects table (load() starts each feed without)."""
-        self._scans = int(con.execute("select current_setting('threads')").fetchone()[0])
+        self._scans = int(execute(con, "select current_setting('threads')").fetchone()[0])
         """Parallel scans a load's files are read in (see _numbered)."""
-        self._records: dict[str, int] = {}
-        """Per landed file: the records its bytes predict (_Fingerprint.records)."""
         self._offsets: dict[str, int] = {}
-        """CSV files numbered from their predicted counts (_insert_counted): each one's
+        """CSV files numbered from their counted records (_insert_counted): each one's
         offset in its scan."""
         self._insertion_order: bool | None = None
         """DuckDB's preserve_insertion_order while _insert_counted has it off."""
+        for directory in (landing, quarantine, self.staging):
+            directory.mkdir(parents=True, exist_ok=True)
+        restrict_file_access(con, [landing, quarantine, self.staging])
         ensure_tables(con)
 
-    def pending(self, spec: FeedSpec, partitions: set[str] | None = None) -> list[Path]:
-        """Landed files whose content has not been logged for that path yet."""
-        files = discover(self.landing, spec, partitions)
+    def _logged(self, spec: FeedSpec) -> tuple[set[tuple[str, str]], list[tuple]]:
+        """(path, hash) pairs already settled (loaded, duplicate, or quarantined and not
+        accepted since), and the feed's file log rows (path, hash, status, partition)."""
+        logged = execute(
+            self.con,
+            "select source_file, content_hash, status, partition_key from ingest.file_log "
+            "where feed = ?",
+            [spec.name],
+        ).fetchall()
+        accepted = self._accepted(spec)
         seen = {
             (path, digest)
-            for path, digest in self.con.execute(
-                "select source_file, content_hash from ingest.file_log where feed = ?",
+            for path, digest, status, _ in logged
+            if not (status == "quarantined" and digest in accepted)
+        }
+        return seen, logged
+
+    def _accepted(self, spec: FeedSpec) -> set[str]:
+        return {
+            digest
+            for (digest,) in execute(
+                self.con,
+                "select content_hash from ingest.accepted_files where feed = ?",
                 [spec.name],
             ).fetchall()
         }
-        return [path for path in files if (str(path), file_hash(path)) not in seen]
+
+    def pending(self, spec: FeedSpec, partitions: set[str] | None = None) -> list[Path]:
+        """Landed files whose content has not been logged for that path yet (a file that
+        cannot be read is pending: the next load quarantines it with its reason)."""
+        seen, _ = self._logged(spec)
+        pending = []
+        for path in discover(self.landing, spec, partitions):
+            try:
+                digest = stage(path, spec).digest
+            except FileRejected:
+                digest = None
+            if (str(path), digest) not in seen:
+                pending.append(path)
+        return pending
 
     def load(self, spec: FeedSpec, partitions: set[str] | None = None) -> IngestResult:
         started = time.perf_counter()
+        staging = self.staging / f"{self.batch_id}-{spec.name}"
+        shutil.rmtree(staging, ignore_errors=True)  # a crashed load's copies
+        staging.mkdir(parents=True)
+        try:
+            result = self._load(spec, partitions, staging)
+        finally:
+            # The copies are only this load's input; a failure to remove them must not hide
+            # the load's own outcome (the next load of this batch and feed removes them).
+            shutil.rmtree(staging, ignore_errors=True)
+        result.seconds = time.perf_counter() - started
+        return result
+
+    def _load(self, spec: FeedSpec, partitions: set[str] | None, staging: Path) -> IngestResult:
         result = IngestResult(batch_id=self.batch_id)
-        files = discover(self.landing, spec, partitions)
-        logged = self.con.execute(
-            "select source_file, content_hash, status from ingest.file_log where feed = ?",
-            [spec.name],
-        ).fetchall()
-        seen_pairs = {(path, digest) for path, digest, _ in logged}
-        loaded_hashes = {digest for _, digest, status in logged if status == "loaded"}
+        seen_pairs, logged = self._logged(spec)
+        loaded_hashes = {digest for _, digest, status, _ in logged if status == "loaded"}
+        loaded_days = {key for *_, status, key in logged if status == "loaded"}
+        accepted = self._accepted(spec)
 
         candidates: list[FileOutcome] = []
         rejected: list[FileOutcome] = []
         batch_hashes: set[str] = set()
-        fingerprints = {path: _fingerprint(path) for path in files}
-        self._records = {str(path): found.records for path, found in fingerprints.items()}
-        for path in files:
-            digest = fingerprints[path].digest
-            if (str(path), digest) in seen_pairs:
-                result.skipped += 1
-                continue
-            outcome = FileOutcome(spec.name, path, digest, None, "loaded")
+        for index, path in enumerate(discover(self.landing, spec, partitions)):
+            outcome = FileOutcome(spec.name, path, UNREAD, None, "loaded")
             try:
-                outcome.partition_key = _partition_of(spec, path)
+                staged = stage(path, spec, staging / f"{index}.{spec.format}")
             except FileRejected as error:
                 outcome.status, outcome.reason = "quarantined", str(error)
                 rejected.append(outcome)
                 continue
-            if digest in loaded_hashes or digest in batch_hashes:
+            outcome.content_hash, outcome.staged = staged.digest, staged
+            outcome.rows_read = staged.records
+            if (str(path), staged.digest) in seen_pairs:
+                result.skipped += 1
+                staged.copy.unlink()
+                continue
+            try:
+                outcome.partition_key = partition_of(spec, path)
+            except FileRejected as error:
+                outcome.status, outcome.reason = "quarantined", str(error)
+                rejected.append(outcome)
+                continue
+            if staged.digest in loaded_hashes or staged.digest in batch_hashes:
                 outcome.status = "duplicate"
                 outcome.reason = "same content as a file already loaded; not loaded again"
                 result.outcomes.append(outcome)
                 continue
-            batch_hashes.add(digest)
+            outcome.is_correction = (
+                outcome.partition_key in loaded_days and staged.digest not in accepted
+            )
+            batch_hashes.add(staged.digest)
             candidates.append(outcome)
 
         groups: dict[tuple[str, ...], list[FileOutcome]] = defaultdict(list)
         expected = spec.column_names
         keys = {}
         if spec.format == "jsonl":
-            keys = _jsonl_keys(self.con, [o.path for o in candidates])
+            keys = _jsonl_keys(self.con, [o.staged.copy for o in candidates])
         for outcome in candidates:
             try:
-                columns = keys.get(str(outcome.path)) or _file_columns(
-                    self.con, spec, outcome.path, fingerprints[outcome.path].first_line
+                columns = keys.get(str(outcome.staged.copy)) or _file_columns(
+                    self.con, spec, outcome.staged
                 )
+                missing = [name for name in expected if name not in columns]
+                if missing:
+                    raise FileRejected(
+                        f"missing column(s) {', '.join(missing)}; expected {', '.join(expected)}"
+                    )
+                key = _declared_columns(spec, columns) if spec.format == "csv" else ()
             except FileRejected as error:
                 outcome.status, outcome.reason = "quarantined", str(error)
                 rejected.append(outcome)
                 continue
-            missing = [name for name in expected if name not in columns]
-            if missing:
-                outcome.status = "quarantined"
-                outcome.reason = (
-                    f"missing column(s) {', '.join(missing)}; expected {', '.join(expected)}"
-                )
-                rejected.append(outcome)
-                continue
             extra = [name for name in columns if name not in expected]
             if extra:
-                outcome.reason = f"extra column(s) ignored: {', '.join(extra)}"
-            key = tuple(columns) if spec.format == "csv" else ()
+                outcome.reason = f"extra column(s) ignored: {_shown(extra)}"
             groups[key].append(outcome)
 
         for outcome in rejected:
-            outcome.rows_read = outcome.rows_quarantined = _unreadable_rows(spec, outcome.path)
+            outcome.rows_quarantined = outcome.rows_read
         duplicates = [o for o in result.outcomes if o.status == "duplicate"]
         self._keep_rejects = False
         while True:
@@ -612,16 +602,16 @@ class Loader:
         result.outcomes = [*(o for o in staged if o.status == "loaded"), *rejected, *duplicates]
         for outcome in rejected:
             self._move_to_quarantine(spec, outcome)
-        result.seconds = time.perf_counter() - started
         return result
 
     @property
     def _batch(self) -> str:
         """This call's rows in the feed's table: the literal timestamp lets DuckDB skip the
-        row groups of earlier loads by their min/max (the cost does not grow with history)."""
-        batch = self.batch_id.replace("'", "''")
+        row groups of earlier loads by their min/max (the cost does not grow with history).
+        Both values are flightline's own (a timestamp, a run id), quoted by sql_string."""
         return (
-            f"_loaded_at = '{self._loaded_at.isoformat()}'::timestamptz and _batch_id = '{batch}'"
+            f"_loaded_at = {sql_string(self._loaded_at.isoformat())}::timestamptz "
+            f"and _batch_id = {sql_string(self.batch_id)}"
         )
 
     def _load_batch(
@@ -639,54 +629,64 @@ class Loader:
         self._offsets = {}
         if spec.format == "csv" and not self._keep_rejects:
             for outcomes in groups.values():
-                for scan in _scans([o.path for o in outcomes], self._scans):
+                for scan in _scans(outcomes, self._scans):
                     start = 0
-                    for path in scan:
-                        self._offsets[str(path)] = start
-                        start += self._records[str(path)]
-        con.execute(
+                    for outcome in scan:
+                        self._offsets[str(outcome.path)] = start
+                        start += outcome.staged.records
+        execute(
+            con,
             "create or replace temp table _batch_files as select "
-            "unnest(?::varchar[]) as _source_file, unnest(?::varchar[]) as content_hash, "
-            "unnest(?::varchar[]) as partition_key, unnest(?::bigint[]) as _offset",
+            "unnest(?::varchar[]) as _source_file, unnest(?::varchar[]) as _read_path, "
+            "unnest(?::varchar[]) as content_hash, unnest(?::varchar[]) as partition_key, "
+            "unnest(?::bigint[]) as _offset",
             [
                 [str(o.path) for o in staged],
+                [str(o.staged.copy) for o in staged],
                 [o.content_hash for o in staged],
                 [o.partition_key for o in staged],
                 [self._offsets.get(str(o.path)) for o in staged],
             ],
         )
-        con.execute(
+        execute(
+            con,
             "create or replace temp table _rejected_lines "
-            "(_source_file varchar, _row_number bigint, reason varchar, raw varchar); "
+            "(_source_file varchar, _row_number bigint, reason varchar, raw varchar)",
+        )
+        execute(
+            con,
             "create or replace temp table _failed "
-            "(_source_file varchar, _row_number bigint, reason varchar)"
+            "(_source_file varchar, _row_number bigint, reason varchar)",
         )
         validation = None
-        con.execute("begin transaction")
+        execute(con, "begin transaction")
         try:
             for group, outcomes in groups.items():
                 try:
-                    self._insert(spec, group, [o.path for o in outcomes])
+                    self._insert(spec, group, outcomes)
                 except duckdb.Error as error:
                     if not self._keep_rejects:
                         raise _ReadAgainKeepingRejects from error
                     raise _Unparseable(group) from error
             if staged:
                 self._check(spec, staged)
+                self._reconcile(spec, staged, rejected)
+            if staged:
                 if self.quality is not None:
                     validation = self._validate(spec, staged, rejected)
                 self._count(staged)
+                self._hold_corrections(spec, staged, rejected)
             self._settle(spec, staged, rejected, duplicates)
             _after_rows_written()
-            con.execute("commit")
+            execute(con, "commit")
         except BaseException:
-            con.execute("rollback")
+            execute(con, "rollback")
             raise
         finally:
             self._restore_insertion_order()
         return staged, validation
 
-    def _insert(self, spec: FeedSpec, group: tuple[str, ...], paths: list[Path]) -> None:
+    def _insert(self, spec: FeedSpec, group: tuple[str, ...], outcomes: list[FileOutcome]) -> None:
         """Read files into the feed's table, typed and tagged with this call; what cannot be
         typed goes to _rejected_lines.
 
@@ -694,7 +694,8 @@ class Loader:
         the read: 0.12 s of 0.57 s for a year of schedules): a line that does not fit then
         fails the read, and load() reads the batch again keeping the rejects."""
         con = self.con
-        names = ", ".join(f'"{name}"' for name in spec.column_names)
+        paths = [outcome.staged.copy for outcome in outcomes]
+        names = ", ".join(quote_name(name) for name in spec.column_names)
         target = (
             f"insert into {spec.table} ({names}, _source_file, _content_hash, _row_number, "
             "_loaded_at, _batch_id)"
@@ -702,33 +703,35 @@ class Loader:
         params = [self._loaded_at, self.batch_id]
         _clear_rejects(con)
         if spec.format == "csv":
-            columns = list(group)
 
             def reader(files: list[Path]) -> str:
-                return _csv_reader(files, columns, spec, rejects=self._keep_rejects)
+                return _csv_reader(files, group, spec, rejects=self._keep_rejects)
 
-            if all(str(path) in self._offsets for path in paths):
+            if all(str(outcome.path) in self._offsets for outcome in outcomes):
                 self._insert_counted(target, names, reader, paths, params)
                 return
-            con.execute(
+            execute(
+                con,
                 f"""
                 {target}
-                select {names}, _source_file, files.content_hash, _row_number, ?::timestamptz, ?
+                select {names}, files._source_file, files.content_hash, _row_number,
+                    ?::timestamptz, ?
                 from ({_numbered(reader, paths, self._scans)})
-                join _batch_files as files using (_source_file)
+                join _batch_files as files using (_read_path)
                 """,
                 params,
             )
             if self._keep_rejects:
                 self._take_reader_rejects(spec, spec.table, self._batch)
             return
-        con.execute(
-            f"create or replace temp table _text as {_text_select(spec, paths, self._scans)}"
+        execute(
+            con, f"create or replace temp table _text as {_text_select(spec, paths, self._scans)}"
         )
         if spec.format == "jsonl":
             self._take_reader_rejects(spec, "_text", "true")
-        casts = ", ".join(f'cast("{c.name}" as {c.type})' for c in spec.columns)
-        con.execute(
+        casts = ", ".join(f"cast({quote_name(c.name)} as {c.type})" for c in spec.columns)
+        execute(
+            con,
             f"""
             {target}
             select {casts}, _source_file, files.content_hash, _row_number, ?::timestamptz, ?
@@ -738,13 +741,14 @@ class Loader:
             params,
         )
         raw = "_raw" if spec.format == "jsonl" else _record_json(spec)
-        con.execute(
+        execute(
+            con,
             f"""
             insert into _rejected_lines
             select _source_file, _row_number, reason, {raw} from (
                 select *, {_type_reason_sql(spec)} as reason from _text
             ) where reason is not null
-            """
+            """,
         )
 
     def _insert_counted(
@@ -755,7 +759,7 @@ class Loader:
         paths: list[Path],
         params: list,
     ) -> None:
-        """CSV files whose record counts were predicted (_offsets): a record's number is its
+        """CSV files whose record counts are known (_offsets): a record's number is its
         ordinal in its scan less its file's offset there, with no window over the rows, and
         the rows, which carry their places, are written in any order (DuckDB's
         preserve_insertion_order, on by default, makes a parallel read keep the order of
@@ -765,17 +769,18 @@ class Loader:
         The setting is restored after the insert, or by _load_batch after the rollback when
         the read failed (an aborted transaction refuses the SET)."""
         con = self.con
-        self._insertion_order = con.execute(
-            "select current_setting('preserve_insertion_order')"
+        self._insertion_order = execute(
+            con, "select current_setting('preserve_insertion_order')"
         ).fetchone()[0]
-        con.execute("set preserve_insertion_order = false")
-        con.execute(
+        execute(con, "set preserve_insertion_order = false")
+        execute(
+            con,
             f"""
             {target}
-            select {names}, _source_file, files.content_hash,
+            select {names}, files._source_file, files.content_hash,
                 _ordinal - files._offset, ?::timestamptz, ?
             from ({_ordinals(reader, paths, self._scans)})
-            join _batch_files as files using (_source_file)
+            join _batch_files as files using (_read_path)
             """,
             params,
         )
@@ -783,7 +788,7 @@ class Loader:
 
     def _restore_insertion_order(self) -> None:
         if self._insertion_order is not None:
-            self.con.execute(f"set preserve_insertion_order = {self._insertion_order}")
+            execute(self.con, f"set preserve_insertion_order = {self._insertion_order}")
             self._insertion_order = None
 
     def _take_reader_rejects(self, spec: FeedSpec, table: str, where: str) -> None:
@@ -792,9 +797,10 @@ class Loader:
         rejected record is not in the scan, so each later record of its file was numbered
         one short per rejected record before it (see _numbered)."""
         con = self.con
-        con.execute(f"create or replace temp table _skipped as {_reader_rejects(spec)}")
-        con.execute("insert into _rejected_lines select * from _skipped")
-        con.execute(
+        execute(con, f"create or replace temp table _skipped as {_reader_rejects(spec)}")
+        execute(con, "insert into _rejected_lines select * from _skipped")
+        execute(
+            con,
             """
             create or replace temp table _skipped as
             select _source_file,
@@ -802,11 +808,12 @@ class Loader:
                     partition by _source_file order by _row_number
                 ) as _read_before
             from _skipped
-            """
+            """,
         )
         # A record numbered n by the scan is preceded by each rejected record that had fewer
         # than n records read before it.
-        con.execute(
+        execute(
+            con,
             f"""
             update {table} as rows set _row_number = rows._row_number + (
                 select count(*) from _skipped
@@ -814,7 +821,7 @@ class Loader:
                     and _skipped._read_before < rows._row_number
             )
             where {where} and rows._source_file in (select _source_file from _skipped)
-            """
+            """,
         )
 
     def _reject_unparseable(
@@ -828,20 +835,21 @@ class Loader:
         transaction, and reject them; the load then starts again without them."""
         unreadable = []
         for outcome in groups[group]:
+            copy = outcome.staged.copy
             source = (
-                f"select * from {_csv_reader([outcome.path], list(group), spec)}"
+                f"select * from {_csv_reader([copy], group, spec)}"
                 if spec.format == "csv"
-                else _text_select(spec, [outcome.path])
+                else _text_select(spec, [copy])
             )
             try:
                 _clear_rejects(self.con)
                 # Materialised, not counted: count(*) reads no column, so no bad page.
-                self.con.execute(f"create or replace temp table _probe as {source}")
-                self.con.execute("drop table _probe")
+                execute(self.con, f"create or replace temp table _probe as {source}")
+                execute(self.con, "drop table _probe")
             except duckdb.Error as error:
                 outcome.status = "quarantined"
-                outcome.reason = f"cannot be parsed as {spec.format}: {error}"
-                outcome.rows_read = outcome.rows_quarantined = _unreadable_rows(spec, outcome.path)
+                outcome.reason = f"cannot be parsed as {spec.format}: {_first_line(error)}"
+                outcome.rows_quarantined = outcome.rows_read
                 unreadable.append(outcome)
         if not unreadable:
             raise RuntimeError(
@@ -875,12 +883,13 @@ class Loader:
         con = self.con
         required = " or ".join(f'"{c.name}" is null' for c in spec.columns if c.required)
         part = f'"{spec.partition_column}"' if spec.is_daily else "null"
-        stats = con.execute(
+        stats = execute(
+            con,
             f"""
             select _source_file, count(*), count(*) filter (where {required or "false"}),
                 min({part})::varchar, max({part})::varchar, min(_row_number), max(_row_number)
             from {spec.table} where {self._batch} group by all
-            """
+            """,
         ).fetchall()
         self._files = {path: (rows, nulls, low, high) for path, rows, nulls, low, high, *_ in stats}
         self._renumber_after_miscounts(spec, stats)
@@ -895,8 +904,9 @@ class Loader:
                 f"from {self._batch_rows(spec)} where {condition}"
             )
         key = ", ".join(f'"{name}"' for name in spec.natural_key)
-        rows, keys = con.execute(
-            f"select count(*), count(distinct hash({key})) from {spec.table} where {self._batch}"
+        rows, keys = execute(
+            con,
+            f"select count(*), count(distinct hash({key})) from {spec.table} where {self._batch}",
         ).fetchone()
         if rows == keys:
             return  # no two rows share a key (equal keys have equal hashes)
@@ -933,7 +943,8 @@ class Loader:
             if path in self._offsets and first != 1
         }
         if shifts:
-            self.con.execute(
+            execute(
+                self.con,
                 f"""
                 update {spec.table} as rows set _row_number = rows._row_number - shifts.by
                 from (select unnest(?::varchar[]) as _source_file, unnest(?::bigint[]) as by)
@@ -949,10 +960,97 @@ class Loader:
                     f"{first}..{last} in its scan); nothing of this load was written"
                 )
 
+    def _reconcile(
+        self, spec: FeedSpec, staged: list[FileOutcome], rejected: list[FileOutcome]
+    ) -> None:
+        """Nothing vanishes: each file's records as counted without DuckDB (its rows_read)
+        must be the rows DuckDB returned plus the lines it rejected. DuckDB 2.0 skips a line
+        of ~100 MB without a reject (one of 2-100 MB it rejects): a file whose counts differ
+        is quarantined whole, with both counts, and nothing of it loads."""
+        rejects = dict(
+            execute(
+                self.con, "select _source_file, count(*) from _rejected_lines group by all"
+            ).fetchall()
+        )
+        wrong = []
+        for outcome in staged:
+            path = str(outcome.path)
+            returned = self._files.get(path, (0,))[0] + rejects.get(path, 0)
+            if returned != outcome.rows_read:
+                outcome.status = "quarantined"
+                outcome.reason = (
+                    f"DuckDB's reader returned {returned} of the {outcome.rows_read} records "
+                    "the file holds (it skips some malformed records, such as a line of many "
+                    "megabytes, without a word): quarantined whole, nothing of it loaded"
+                )
+                wrong.append(outcome)
+        self._drop_files(spec, wrong, staged, rejected)
+
+    def _hold_corrections(
+        self, spec: FeedSpec, staged: list[FileOutcome], rejected: list[FileOutcome]
+    ) -> None:
+        """Good data is never replaced by worse: a new version of a day already loaded
+        replaces it only if none of its rows fails (the checks its first load passed).
+        Otherwise the whole file is held in quarantine and the day keeps its previous load,
+        until an operator accepts that file (`flightline ingest --accept FILE`)."""
+        held = [
+            o for o in staged if o.status == "loaded" and o.is_correction and o.rows_quarantined
+        ]
+        for outcome in held:
+            reasons = execute(
+                self.con,
+                """
+                select reason, count(*) from (
+                    select reason from _failed where _source_file = ?
+                    union all select reason from _rejected_lines where _source_file = ?
+                ) group by all order by 2 desc, 1 limit 3
+                """,
+                [str(outcome.path), str(outcome.path)],
+            ).fetchall()
+            what = f"the day {outcome.partition_key}" if outcome.partition_key else "the table"
+            target = self._quarantine_target(spec, outcome)
+            outcome.status = "quarantined"
+            outcome.reason = (
+                f"correction held: {outcome.rows_quarantined} of its {outcome.rows_read} rows "
+                f"fail their checks ({'; '.join(f'{n} x {r[:120]}' for r, n in reasons)}); "
+                f"{what} keeps its previous load. To load it anyway, its failing rows "
+                f"quarantined: flightline ingest --accept {target}"
+            )
+        self._drop_files(spec, held, staged, rejected)
+
+    def _drop_files(
+        self,
+        spec: FeedSpec,
+        outcomes: list[FileOutcome],
+        staged: list[FileOutcome],
+        rejected: list[FileOutcome],
+    ) -> None:
+        """Take files quarantined whole out of this load: their rows leave the table and the
+        row-level quarantine (the file itself is kept, in quarantine/)."""
+        if not outcomes:
+            return
+        paths = [str(outcome.path) for outcome in outcomes]
+        for table, where in (
+            (spec.table, f"{self._batch} and "),
+            ("_failed", ""),
+            ("_rejected_lines", ""),
+        ):
+            execute(
+                self.con,
+                f"delete from {table} where {where}_source_file in (select unnest(?::varchar[]))",
+                [paths],
+            )
+        for outcome in outcomes:
+            outcome.rows_loaded, outcome.rows_quarantined = 0, outcome.rows_read
+            self._files.pop(str(outcome.path), None)
+            staged.remove(outcome)
+            rejected.append(outcome)
+
     def _mark(self, failed: str, params: list | None = None) -> None:
         """Give the rows `failed` selects (_source_file, _row_number, reason) their reason,
         unless they already have one."""
-        self.con.execute(
+        execute(
+            self.con,
             f"""
             insert into _failed
             select failed._source_file, failed._row_number, failed.reason from ({failed}) as failed
@@ -965,14 +1063,15 @@ class Loader:
         """Rows read, loaded and quarantined per staged file: its rows in the table (counted
         by _check), those failed, and the lines DuckDB's reader rejected."""
         failed, rejects = {}, {}
-        for path, bad, extra in self.con.execute(
+        for path, bad, extra in execute(
+            self.con,
             """
             select _source_file, count(*) filter (where failed), count(*) filter (where not failed)
             from (
                 select _source_file, true as failed from _failed
                 union all select _source_file, false from _rejected_lines
             ) group by all
-            """
+            """,
         ).fetchall():
             failed[path], rejects[path] = bad, extra
         for outcome in staged:
@@ -996,19 +1095,21 @@ class Loader:
 
         con = self.con
         suite = RAW_SUITES[spec.name]
-        if con.execute("select count(*) from _failed").fetchone()[0]:
-            con.execute(
+        if execute(con, "select count(*) from _failed").fetchone()[0]:
+            execute(
+                con,
                 "create or replace temp view _to_validate as select *, "
-                f"coalesce(_file_partition, 'all') as _partition from {self._batch_rows(spec)}"
+                f"coalesce(_file_partition, 'all') as _partition from {self._batch_rows(spec)}",
             )
         else:
             # Nothing failed _check, so every row of a daily file has the file's day in its
             # partition column: the batch's rows as they are, without joining the file list
             # and anti-joining _failed on the file name (10M actuals: a scan 4.1 s -> 1.3 s).
             partition = f'"{spec.partition_column}"::varchar' if spec.is_daily else "'all'"
-            con.execute(
+            execute(
+                con,
                 "create or replace temp view _to_validate as select *, "
-                f"{partition} as _partition from {spec.table} where {self._batch}"
+                f"{partition} as _partition from {spec.table} where {self._batch}",
             )
         partitions = sorted({o.partition_key or "all" for o in staged})
         validation = validate_sql(
@@ -1059,7 +1160,7 @@ class Loader:
             return None
         con = self.con
         failed = dict(
-            con.execute("select _source_file, count(*) from _failed group by all").fetchall()
+            execute(con, "select _source_file, count(*) from _failed group by all").fetchall()
         )
         partition_of = {str(outcome.path): outcome.partition_key for outcome in staged}
         batch: dict[str, int] = defaultdict(int)
@@ -1069,7 +1170,8 @@ class Loader:
         loaded = f"(select * from {spec.table} where not ({self._batch}))"
         history = [
             n
-            for (n,) in con.execute(
+            for (n,) in execute(
+                con,
                 f"""
                 select count(*) from {loaded}
                 where {part} >= (select max({part}) from {loaded}) - interval 28 day
@@ -1094,7 +1196,8 @@ class Loader:
         write the file log."""
         con = self.con
         if any(outcome.rows_quarantined for outcome in staged):  # counted by _count
-            con.execute(
+            execute(
+                con,
                 f"""
                 insert into ingest.quarantined_rows
                 select ?, ?, rows._source_file, rows._content_hash, files.partition_key,
@@ -1110,27 +1213,30 @@ class Loader:
                 """,
                 [self.batch_id, spec.name, self.batch_id, spec.name],
             )
-            con.execute(
+            execute(
+                con,
                 f"""
                 delete from {spec.table} as rows using _failed
                 where {self._batch} and rows._source_file = _failed._source_file
                     and rows._row_number = _failed._row_number
-                """
+                """,
             )
         loaded = [o for o in staged if o.status == "loaded"]
         if loaded and spec.is_daily:
-            days = _sql_list(sorted({o.partition_key for o in loaded}))
-            con.execute(
-                f'delete from {spec.table} where "{spec.partition_column}" '
-                f"in (select unnest({days}::date[])) and not ({self._batch})"
+            execute(
+                con,
+                f"delete from {spec.table} where {quote_name(spec.partition_column)} "
+                f"in (select unnest(?::date[])) and not ({self._batch})",
+                [sorted({o.partition_key for o in loaded})],
             )
         elif loaded:
-            con.execute(f"delete from {spec.table} where not ({self._batch})")
+            execute(con, f"delete from {spec.table} where not ({self._batch})")
         logged = [*loaded, *rejected, *duplicates]
         if logged:
             # One statement of zipped lists: executemany costs ~1.3 ms a row in DuckDB
             # (0.5 s for a year of a daily feed).
-            con.execute(
+            execute(
+                con,
                 """
                 insert into ingest.file_log select ?, ?, unnest(?::varchar[]),
                     unnest(?::varchar[]), unnest(?::varchar[]), unnest(?::varchar[]),
@@ -1156,17 +1262,61 @@ class Loader:
                 ],
             )
 
+    def _quarantine_target(self, spec: FeedSpec, outcome: FileOutcome) -> Path:
+        """Where a file is kept in quarantine/: `<12 hex of its hash>-<its name>`, the name
+        cut to fit a file system's 255 bytes with `.reason.txt` after it."""
+        name = outcome.path.name.encode("utf-8", "surrogateescape")[:_QUARANTINE_NAME_BYTES]
+        shown = name.decode("utf-8", "ignore")
+        return self.quarantine / spec.name / f"{outcome.content_hash[:12]}-{shown}"
+
     def _move_to_quarantine(self, spec: FeedSpec, outcome: FileOutcome) -> None:
-        if not outcome.path.exists():
-            return
-        target_dir = self.quarantine / spec.name
-        target_dir.mkdir(parents=True, exist_ok=True)
-        target = target_dir / f"{outcome.content_hash[:12]}-{outcome.path.name}"
-        shutil.move(str(outcome.path), target)
-        target.with_name(target.name + ".reason.txt").write_text(
-            f"feed: {spec.name}\nfile: {outcome.path}\nbatch: {self.batch_id}\n"
-            f"reason: {outcome.reason}\n"
-        )
+        """Move a file out of landing/ with its reason beside it, readable by the owner (and
+        group) only. A move that fails does not stop the other files: the file stays in
+        landing/, its content logged quarantined (so not read again), and the reason says
+        so."""
+        target = self._quarantine_target(spec, outcome)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if outcome.path.is_symlink() or outcome.path.exists():
+                shutil.move(outcome.path, target)  # a link moves as the link, not its target
+            note = target.with_name(target.name + ".reason.txt")
+            note.write_text(
+                f"feed: {spec.name}\nfile: {str(outcome.path)!a}\n"
+                f"batch: {self.batch_id}\nreason: {outcome.reason}\n"
+            )
+            for kept in (target, note):
+                if kept.exists() and not kept.is_symlink():
+                    kept.chmod(0o640)
+        except OSError as error:
+            outcome.reason = f"{outcome.reason} (left in landing/: the move failed: {error})"
+
+
+def accept(con: duckdb.DuckDBPyConnection, landing: Path, quarantine: Path, kept: Path) -> Path:
+    """An operator accepts a file held in quarantine (a correction some of whose rows fail):
+    it goes back to landing/ under its own name, and its content (by hash, so only these
+    bytes) is recorded in ingest.accepted_files. The next load takes it as any new file:
+    its failing rows quarantined, the rest replacing the day. Returns where it landed."""
+    from ingest.catalog import FEEDS_BY_NAME
+
+    kept = Path(kept)
+    spec = FEEDS_BY_NAME.get(kept.parent.name)
+    if spec is None or kept.parent.parent.resolve() != quarantine.resolve():
+        raise ValueError(f"{kept} is not a file in {quarantine}/<feed>/")
+    if kept.is_symlink() or not kept.is_file() or "-" not in kept.name:
+        raise ValueError(f"{kept} is not a quarantined feed file")
+    target = landing / spec.pattern.rsplit("/", 1)[0] / kept.name.split("-", 1)[1]
+    if target.exists() or target.is_symlink():
+        raise ValueError(f"landing/ already has {target}: move it away first")
+    digest = stage(kept, spec).digest
+    execute(
+        con,
+        "insert into ingest.accepted_files values (?, ?, now())",
+        [spec.name, digest],
+    )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(kept, target)
+    kept.with_name(kept.name + ".reason.txt").unlink(missing_ok=True)
+    return target
 
 
 def ingest_all(

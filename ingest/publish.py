@@ -20,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.loader import duckdb_config
+from ingest.warehouse import duckdb_config
 
 
 @dataclass
@@ -40,26 +40,32 @@ def publish_snapshot(warehouse: Path, runs: list[str] | None = None) -> Publishe
         raise FileNotFoundError(f"no warehouse at {warehouse}: run the pipeline first")
     started = time.perf_counter()
     target = snapshot_path(warehouse)
+    # Copies a crashed publish left behind (a full warehouse each). Publishing runs under
+    # the data directory's lock (ingest/datadir.py), so no other publish is writing one.
+    for leftover in target.parent.glob(f".{target.name}.*.tmp"):
+        leftover.unlink(missing_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
-    # Fold the write-ahead log into the file, so the file alone is the whole warehouse.
-    con = duckdb.connect(str(warehouse), config=duckdb_config())
     try:
-        con.execute("checkpoint")
-        shutil.copyfile(warehouse, tmp)
+        # Fold the write-ahead log into the file, so the file alone is the whole warehouse.
+        con = duckdb.connect(str(warehouse), config=duckdb_config())
+        try:
+            con.execute("checkpoint")
+            shutil.copyfile(warehouse, tmp)
+        finally:
+            con.close()
+        published_at = datetime.now(UTC)
+        snap = duckdb.connect(str(tmp), config=duckdb_config())
+        try:
+            snap.execute("create schema if not exists meta")
+            snap.execute(
+                "create or replace table meta.snapshot_info as select ?::timestamptz as "
+                "published_at, ?::varchar[] as run_ids, ?::varchar as source_warehouse",
+                [published_at, runs or [], str(warehouse)],
+            )
+            snap.execute("checkpoint")
+        finally:
+            snap.close()
+        os.replace(tmp, target)
     finally:
-        con.close()
-    published_at = datetime.now(UTC)
-    snap = duckdb.connect(str(tmp), config=duckdb_config())
-    try:
-        snap.execute("create schema if not exists meta")
-        snap.execute(
-            "create or replace table meta.snapshot_info as select ?::timestamptz as "
-            "published_at, ?::varchar[] as run_ids, ?::varchar as source_warehouse",
-            [published_at, runs or [], str(warehouse)],
-        )
-        snap.execute("checkpoint")
-    finally:
-        snap.close()
-    os.replace(tmp, target)
+        tmp.unlink(missing_ok=True)
     return Published(target, time.perf_counter() - started, target.stat().st_size, published_at)

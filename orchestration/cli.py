@@ -16,7 +16,7 @@ from orchestration.instance import prepare_dagster_home
 
 def _landing_is_empty(settings: Settings) -> bool:
     from ingest.catalog import FEEDS
-    from ingest.loader import discover
+    from ingest.landing import discover
 
     return not any(discover(settings.landing, feed) for feed in FEEDS)
 
@@ -79,11 +79,21 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     """The loader alone, without Dagster: for a dbt slice in CI, or a quick look."""
-    from ingest.loader import connect, ingest_all
+    from ingest.loader import ingest_all
+    from ingest.warehouse import connect
 
     settings = get_settings()
     con = connect(settings.warehouse)
     try:
+        for kept in args.accept or []:
+            from ingest.loader import accept
+
+            try:
+                landed = accept(con, settings.landing, settings.quarantine, kept)
+            except ValueError as error:
+                print(f"flightline: cannot accept {kept}: {error}", file=sys.stderr)
+                return 2
+            print(f"  accepted {kept}: back in {landed}, its failing rows will be quarantined")
         results = ingest_all(con, settings.landing, settings.quarantine, quality=settings.quality)
     finally:
         con.close()
@@ -189,6 +199,13 @@ def parser() -> argparse.ArgumentParser:
     replay.set_defaults(handler=cmd_replay)
 
     ingest = commands.add_parser("ingest", help="load landed files into raw (no Dagster, no dbt)")
+    ingest.add_argument(
+        "--accept",
+        type=Path,
+        action="append",
+        metavar="FILE",
+        help="load this held correction from quarantine/ anyway (its failing rows quarantined)",
+    )
     ingest.set_defaults(handler=cmd_ingest)
 
     publish = commands.add_parser(
@@ -208,7 +225,17 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=".*is currently in beta.*")
     warnings.filterwarnings("ignore", message=".*is currently in preview.*")
     args = parser().parse_args(argv)
-    return args.handler(args)
+    if args.handler is cmd_ui:  # dagster dev: its runs take the warehouse pool, not the lock
+        return args.handler(args)
+    from ingest.datadir import DataDirBusy, hold
+    from ingest.warehouse import WarehouseBusy
+
+    try:
+        with hold(get_settings()):
+            return args.handler(args)
+    except (DataDirBusy, WarehouseBusy) as error:
+        print(f"flightline: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -1,7 +1,13 @@
+from datetime import timedelta
+
 from dagster import BackfillPolicy, DailyPartitionsDefinition
 
-# The domain's year: flights of 2013 (end_date is exclusive).
-daily_partitions = DailyPartitionsDefinition(start_date="2013-01-01", end_date="2014-01-01")
+from ingest.catalog import FIRST_DAY, LAST_DAY
+
+# The domain's year (ingest/catalog.py); Dagster's end_date is exclusive.
+daily_partitions = DailyPartitionsDefinition(
+    start_date=FIRST_DAY.isoformat(), end_date=(LAST_DAY + timedelta(days=1)).isoformat()
+)
 
 # A backfill over any range is one run (one loader pass, one dbt invocation), not one per day.
 single_run = BackfillPolicy.single_run()

@@ -17,8 +17,8 @@ from datetime import UTC, date, datetime, timedelta
 import pandas as pd
 
 from ingest.feeds import LAST_DAY, export_feeds, load_source
-from ingest.loader import duckdb_config
 from ingest.settings import Settings
+from ingest.warehouse import duckdb_config
 from ml.replay_report import (
     ReplayDay,
     daily_table,

@@ -11,8 +11,8 @@ from dagster import ConfigurableResource
 from dagster_dbt import DbtCliResource, DbtProject
 from packaging.version import Version
 
-from ingest.loader import connect
 from ingest.settings import DBT_PROJECT_DIR, Settings, get_settings
+from ingest.warehouse import connect
 from ml.monitoring import RetrainingPolicy
 from orchestration.dbt_manifest import dbt_executable
 

@@ -16,11 +16,13 @@ from datetime import date, timedelta
 
 import duckdb
 
-from ingest.catalog import FEEDS
-from ingest.loader import PARTITION_RE, Loader, connect, duckdb_config
+from ingest.catalog import FEEDS, FIRST_DAY
+from ingest.landing import partition_key
+from ingest.loader import Loader
 from ingest.publish import publish_snapshot, snapshot_path
 from ingest.settings import Settings
 from ingest.summary import quarantine_counts, table_counts
+from ingest.warehouse import connect, duckdb_config
 from ingest.windows import contiguous_ranges, plan_window
 from ml.monitoring import POOLED_AUC_SQL
 from ml.planning import DEFAULT_CUTOFF, MIN_TRAINING_ROWS, days_to_score
@@ -44,18 +46,23 @@ def _pending(settings: Settings):
     try:
         loader = Loader(con, settings.landing, settings.quarantine)
         partitions: set[str] = set()
-        reference_changed = False
+        reference_changed = misnamed = False
         for feed in FEEDS:
+            suffix = feed.pattern.rsplit("*", 1)[-1]
             for path in loader.pending(feed):
-                if feed.is_daily and PARTITION_RE.match(path.stem):
-                    partitions.add(path.stem)
-                else:
-                    # A reference file, or a daily one not named by a date (the run will
-                    # quarantine it): either way a run with the unpartitioned assets.
+                if not feed.is_daily:
                     reference_changed = True
+                elif key := partition_key(path.name.removesuffix(suffix)):
+                    partitions.add(key)
+                else:
+                    misnamed = True
         loaded = con.execute(
             "select min(flight_date)::varchar, max(flight_date)::varchar from raw.schedules"
         ).fetchone()
+        if misnamed:
+            # A daily file not named by one of the pipeline's days: every daily load takes
+            # it and quarantines it by its name; the cheapest such load is the latest day's.
+            partitions.add(loaded[1] or FIRST_DAY.isoformat())
         dims_built = (
             con.execute(
                 "select count(*) from information_schema.tables "
@@ -185,6 +192,7 @@ class Launcher:
         if window is not None:
             all_tags["dagster/asset_partition_range_start"] = window[0]
             all_tags["dagster/asset_partition_range_end"] = window[1]
+        wait_for_warehouse_pool(self.instance)
         if not self.announced:
             # dagster-dbt echoes every dbt log line to stdout: keep the console to progress
             # and results, and the full output (also in the UI's run logs) in a file.
@@ -216,20 +224,14 @@ class Launcher:
         return [key for key in graph.executable_asset_keys if graph.get(key).partitions_def]
 
 
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def recover_abandoned_runs(instance) -> list[str]:
-    """Runs this CLI started in a process that is gone (killed, machine restarted) still say
-    STARTED and still hold the warehouse pool's one slot, so every later run would wait for it
-    forever. Mark them failed and free their slots."""
+    """Runs a flightline command started in a process that is gone (killed, machine
+    restarted) still say STARTED and still hold the warehouse pool's one slot, so every
+    later run would wait for it forever. Mark them failed and free their slots.
+
+    Called only while this process holds the data directory's lock (ingest/datadir.py):
+    the kernel frees that lock when a process dies, so every CLI run still STARTED belongs
+    to a process that is gone, whatever its recorded PID now names."""
     from dagster import DagsterRunStatus, RunsFilter
 
     recovered = []
@@ -240,15 +242,36 @@ def recover_abandoned_runs(instance) -> list[str]:
         )
     )
     for run in runs:
-        pid = int(run.tags.get("flightline/pid", "0"))
-        if pid and _process_alive(pid):
-            continue
+        pid = run.tags.get("flightline/pid", "?")
         instance.report_run_failed(
             run, message=f"the flightline process (pid {pid}) that ran it is gone"
         )
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
         recovered.append(run.run_id)
     return recovered
+
+
+def wait_for_warehouse_pool(instance, poll_seconds: float = 2.0) -> None:
+    """Before a launch: if a run started elsewhere (the UI, its daemon) holds the warehouse
+    pool's slot, say which one and wait here, where Ctrl-C stops the command, rather than
+    inside Dagster's step launcher, which waits in silence."""
+    from orchestration.partitions import WAREHOUSE_POOL
+
+    said = None
+    while True:
+        info = instance.event_log_storage.get_concurrency_info(WAREHOUSE_POOL)
+        holders = sorted({slot.run_id for slot in info.claimed_slots})
+        if not holders:
+            return
+        if holders != said:
+            run = instance.get_run_by_id(holders[0])
+            job = run.job_name if run else "?"
+            print(
+                f"  waiting: run {holders[0]} ({job}) holds the warehouse (Dagster pool "
+                f"{WAREHOUSE_POOL}); Ctrl-C stops waiting"
+            )
+            said = holders
+        time.sleep(poll_seconds)
 
 
 def _report_steps(result) -> None:

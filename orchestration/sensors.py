@@ -14,7 +14,7 @@ from dagster import (
 )
 
 from ingest.catalog import FEEDS
-from ingest.loader import PARTITION_RE, discover
+from ingest.landing import discover, partition_key
 from ingest.settings import get_settings
 from ingest.windows import partition_range
 from orchestration.jobs import feature_pipeline_job, training_pipeline_job
@@ -27,7 +27,7 @@ def landed_file_states() -> dict[str, str]:
     states = {}
     for feed in FEEDS:
         for path in discover(landing, feed):
-            stat = path.stat()
+            stat = path.lstat()  # a link is not followed (the loader refuses it)
             states[str(path)] = f"{stat.st_size}:{stat.st_mtime_ns}"
     return states
 
@@ -36,12 +36,11 @@ def changed_partitions(previous: dict[str, str], current: dict[str, str]) -> tup
     """Daily partitions with new or changed files, and whether a reference file changed."""
     partitions: set[str] = set()
     reference_changed = False
-    valid = set(daily_partitions.get_partition_keys())
     for path, state in current.items():
         if previous.get(path) == state:
             continue
         stem = path.rsplit("/", 1)[-1].split(".", 1)[0]
-        if PARTITION_RE.match(stem) and stem in valid:
+        if partition_key(stem) is not None:
             partitions.add(stem)
         else:
             reference_changed = True

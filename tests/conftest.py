@@ -89,7 +89,8 @@ def six_weeks(tmp_path_factory, source, dbt_manifest) -> Settings:
     from datetime import date
 
     from ingest.feeds import export_feeds
-    from ingest.loader import connect, ingest_all
+    from ingest.loader import ingest_all
+    from ingest.warehouse import connect
 
     settings = Settings(home=tmp_path_factory.mktemp("six_weeks"))
     export_feeds(settings.landing, until=date(2013, 2, 13), source=source)

@@ -11,6 +11,17 @@
         {%- set value = env_var('FLIGHTLINE_DBT_' ~ (name | upper), '') if execute else '' -%}
     {%- endif -%}
     {%- set value = value or none -%}
+    {#- Pasted into SQL by in_history_window: only an ISO date (a calendar date) gets there. -#}
+    {%- if value is not none -%}
+        {%- set text = value | string -%}
+        {%- if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', text) -%}
+            {{- exceptions.raise_compiler_error(
+                'window ' ~ name ~ ' must be a date YYYY-MM-DD (from --vars or FLIGHTLINE_DBT_'
+                ~ (name | upper) ~ '), got ' ~ (text | tojson)) -}}
+        {%- endif -%}
+        {%- set _ = modules.datetime.date.fromisoformat(text) -%}
+        {%- set value = text -%}
+    {%- endif -%}
     {{- return(value) -}}
 {%- endmacro %}
 

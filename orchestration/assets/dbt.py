@@ -22,8 +22,8 @@ from dagster_dbt import (
 )
 from dagster_shared.record import replace
 
-from ingest.loader import duckdb_config
 from ingest.settings import get_settings
+from ingest.warehouse import duckdb_config
 from ingest.windows import dbt_window_env
 from orchestration.partitions import WAREHOUSE_POOL, daily_partitions, single_run
 from orchestration.resources import dbt_project

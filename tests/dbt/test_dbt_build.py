@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 
 from ingest.feeds import export_feeds
-from ingest.loader import connect, ingest_all
+from ingest.loader import ingest_all
 from ingest.settings import Settings
+from ingest.warehouse import connect
 from tests.conftest import run_dbt
 
 D = date(2013, 2, 14)

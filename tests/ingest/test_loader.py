@@ -11,7 +11,8 @@ import pytest
 import ingest.loader as loader_module
 from ingest.catalog import FEEDS_BY_NAME
 from ingest.feeds import export_feeds
-from ingest.loader import Loader, connect, ingest_all
+from ingest.loader import Loader, ingest_all
+from ingest.warehouse import connect
 
 SCHEDULES = FEEDS_BY_NAME["schedules"]
 ACTUALS = FEEDS_BY_NAME["actuals"]
@@ -127,8 +128,9 @@ def test_a_killed_process_leaves_no_partial_rows(tmp_path, source):
         import os
         from pathlib import Path
         import ingest.loader as loader
+        import ingest.warehouse as warehouse
         from ingest.catalog import FEEDS_BY_NAME
-        con = loader.connect(Path({str(warehouse)!r}))
+        con = warehouse.connect(Path({str(warehouse)!r}))
         loader._after_rows_written = lambda: os._exit(9)
         loader.Loader(con, Path({str(landing)!r}), Path({str(tmp_path / "q")!r})).load(
             FEEDS_BY_NAME["schedules"]
@@ -304,7 +306,7 @@ def test_csv_rows_are_numbered_from_counts_known_before_the_read(world, monkeypa
 
     result = Loader(con, landing, quarantine).load(ACTUALS)
 
-    assert result.rows_quarantined == 0 and len(counted) == 1 and str(path) in counted[0]
+    assert result.rows_quarantined == 0 and len(counted) == 1 and len(counted[0]) == 3
     assert file_order(con, "raw.actuals", path, "flight") == [
         line.split(",")[flight] for line in lines
     ]
@@ -325,20 +327,27 @@ def test_files_after_a_wrong_count_in_their_scan_are_numbered_again(world, monke
         header, *rows = first_day.read_text().splitlines()
         first_day.write_text("\n".join([header, *rows[:5], "", *rows[5:]]) + "\n")
     else:
-        fingerprint = loader_module._fingerprint
+        stage = loader_module.stage
 
-        def miscounted(file):
-            found = fingerprint(file)
+        def miscounted(file, spec, copy=None):
+            found = stage(file, spec, copy)
             return replace(found, records=found.records - 3) if file == first_day else found
 
-        monkeypatch.setattr(loader_module, "_fingerprint", miscounted)
+        monkeypatch.setattr(loader_module, "stage", miscounted)
     days = sorted((landing / "actuals").glob("*.csv"))
     expected = {day: [line.split(",")[2] for line in day.read_text().split()[1:]] for day in days}
 
     result = Loader(con, landing, quarantine).load(ACTUALS)
 
-    assert result.rows_quarantined == 0
     assert misnumbered_files(con, "raw.actuals") == 0
+    if wrong == "a count too low":
+        # The count is also what the file's records are checked against: a file whose
+        # records DuckDB does not all account for is quarantined whole.
+        (held,) = result.files_quarantined
+        assert held.path == first_day and "returned 842 of the 839 records" in held.reason
+        days = days[1:]
+    else:
+        assert result.rows_quarantined == 0
     for day in days:  # every day's rows in its file's order (flight numbers, third column)
         assert file_order(con, "raw.actuals", day, "flight") == expected[day]
     assert_counts_add_up(con)
@@ -584,27 +593,29 @@ def test_an_invalid_utf8_row_is_quarantined_and_an_extra_column_is_ignored(world
 
 
 @pytest.mark.parametrize(
-    ("content", "predicted", "read"),
+    ("content", "records"),
     [
-        (b"a,b\n1,x\n2,y\n", 2, 2),
-        (b"a,b\n1,x\n2,y", 2, 2),  # no newline at the end
-        (b"\xef\xbb\xbfa,b\n1,x\n", 1, 1),  # a byte order mark
-        (b"a,b\r\n1,x\r\n", 1, 1),
-        (b"a,b\n1,x\n2,y\n\n\n", 2, 2),  # blank lines at the end
-        (b"a,b\r\n1,x\r\n\r\n", 1, 1),
-        (b"a,b\n", 0, 0),
-        (b"a,b", 0, 0),
-        (b'a,b\n1,"x, y"\n,\n', 2, 2),
-        # Wrong ahead, mended after the read (test_files_after_a_wrong_count_in_their_...):
-        (b'a,b\n1,"x\ny"\n', 2, 1),  # a quoted newline
-        (b"a,b\n1,x\n\n2,y\n", 3, 2),  # DuckDB skips a blank line
+        (b"a,b\n1,x\n2,y\n", 2),
+        (b"a,b\n1,x\n2,y", 2),  # no newline at the end
+        (b"\xef\xbb\xbfa,b\n1,x\n", 1),  # a byte order mark
+        (b"a,b\r\n1,x\r\n", 1),
+        (b"a,b\n1,x\n2,y\n\n\n", 2),  # blank lines at the end
+        (b"a,b\r\n1,x\r\n\r\n", 1),
+        (b"a,b\n", 0),
+        (b"a,b", 0),
+        (b'a,b\n1,"x, y"\n,\n', 2),
+        (b'a,b\n1,"x\ny"\n', 1),  # a quoted newline
+        (b"a,b\n1,x\n\n2,y\n", 2),  # DuckDB skips a blank line
+        (b'a,b\n1,"say ""hi""\n and go"\n2,y\n', 2),
     ],
 )
-def test_a_files_record_count_is_predicted_from_its_lines(tmp_path, content, predicted, read):
+def test_a_files_records_are_counted_without_duckdb_as_duckdb_reads_them(
+    tmp_path, content, records
+):
     path = tmp_path / "file.csv"
     path.write_bytes(content)
 
-    records = (
+    read = (
         duckdb.connect()
         .execute(
             f"select count(*) from read_csv('{path}', header=true, auto_detect=false, "
@@ -613,4 +624,4 @@ def test_a_files_record_count_is_predicted_from_its_lines(tmp_path, content, pre
         .fetchone()[0]
     )
 
-    assert (loader_module._fingerprint(path).records, records) == (predicted, read)
+    assert (loader_module.stage(path, ACTUALS).records, read) == (records, records)

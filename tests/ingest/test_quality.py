@@ -10,8 +10,9 @@ import pytest
 from ingest.catalog import FEEDS
 from ingest.expectations import RAW_SUITES, SCHEDULES
 from ingest.feeds import export_feeds
-from ingest.loader import Loader, connect
+from ingest.loader import Loader
 from ingest.quality import CRITICAL, validate, validate_sql
+from ingest.warehouse import connect
 
 
 def test_the_real_year_passes_every_critical_expectation(tmp_path, source):

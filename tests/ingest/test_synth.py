@@ -12,8 +12,9 @@ import pytest
 
 from ingest.catalog import DAILY_FEEDS, REFERENCE_FEEDS
 from ingest.feeds import export_feeds
-from ingest.loader import connect, ingest_all
+from ingest.loader import ingest_all
 from ingest.synth import MAX_FLIGHT_NUMBER, _spread_overflow, write_synthetic_feeds
+from ingest.warehouse import connect
 
 FLIGHTS = 20_000
 DAYS = [date(2013, 1, 1) + timedelta(days=i) for i in range(22)]  # ceil(20,000 / 950)

@@ -1,6 +1,7 @@
 import subprocess
 import sys
 
+import pytest
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus
 
 from orchestration.instance import prepare_dagster_home
@@ -39,9 +40,43 @@ def test_a_run_whose_process_died_is_failed_and_frees_the_warehouse_slot(home, m
     assert instance.get_run_by_id("abandoned").status == DagsterRunStatus.FAILURE
     assert storage.get_concurrency_info(WAREHOUSE_POOL).active_slot_count == 0
 
-    # A run whose process is alive (this one) is left alone.
+    # The PID a dead run recorded may name a live process by now (here: this one). The data
+    # directory's lock, which only a live process holds, is what says the run is gone.
     import os
 
-    started_run("alive", str(os.getpid()))
-    assert recover_abandoned_runs(instance) == []
-    assert instance.get_run_by_id("alive").status == DagsterRunStatus.STARTED
+    started_run("pid-reused", str(os.getpid()))
+    assert recover_abandoned_runs(instance) == ["pid-reused"]
+    assert storage.get_concurrency_info(WAREHOUSE_POOL).active_slot_count == 0
+
+
+def test_a_second_command_on_a_data_directory_stops_with_one_line_naming_the_first(home):
+    from ingest.datadir import DataDirBusy, hold
+
+    busy = pytest.raises(DataDirBusy, match=r"another flightline command .*flightline run")
+    with hold(home, "flightline run"), busy, hold(home):
+        pass
+    with hold(home):  # released when the first ends
+        pass
+
+
+def test_the_lock_of_a_killed_process_is_free_at_once(home):
+    from ingest.datadir import hold
+
+    script = (
+        "import os, sys; from ingest.datadir import hold; from ingest.settings import Settings;"
+        f"from pathlib import Path\nwith hold(Settings(home=Path({str(home.home)!r}))):\n"
+        "    print('held', flush=True); os.kill(os.getpid(), 9)"
+    )
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert completed.returncode == -9 and "held" in completed.stdout
+    with hold(home):
+        pass
+
+
+def test_the_data_directory_is_private_to_its_owner_and_group(home):
+    from ingest.datadir import hold
+
+    with hold(home):
+        (home.home / "made-during-a-command").write_text("x")
+    assert home.home.stat().st_mode & 0o777 == 0o750
+    assert (home.home / "made-during-a-command").stat().st_mode & 0o007 == 0

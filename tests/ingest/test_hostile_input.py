@@ -1,0 +1,388 @@
+"""Hostile and broken feed files (issue 16): each case an attacker or an unlucky operator
+tried, as a regression test. What holds after every one: nothing outside the data directory
+is touched, no other feed's table changes, the other files load, and rows_read is what an
+independent reader counts = rows_loaded + rows_quarantined."""
+
+import csv
+import hashlib
+import os
+from datetime import date
+
+import duckdb
+import pytest
+
+import ingest.loader as loader_module
+from ingest.catalog import FEEDS, FEEDS_BY_NAME
+from ingest.feeds import export_feeds
+from ingest.landing import partition_key
+from ingest.loader import Loader, ingest_all
+from ingest.warehouse import WarehouseBusy, connect, execute, sql_path
+
+ACTUALS = FEEDS_BY_NAME["actuals"]
+WEATHER = FEEDS_BY_NAME["weather"]
+
+
+@pytest.fixture
+def world(tmp_path, source):
+    """Three days of real feeds loaded into a warehouse; the fourth day's files landed."""
+    home = tmp_path / "home"
+    landing = home / "landing"
+    export_feeds(landing, until=date(2013, 1, 4), source=source)
+    held = {p: p.read_bytes() for p in landing.rglob("*-01-04.*")}
+    for path in held:
+        path.unlink()
+    con = connect(home / "warehouse" / "warehouse.duckdb")
+    ingest_all(con, landing, home / "quarantine")
+    for path, data in held.items():
+        path.write_bytes(data)
+    yield home, landing, con
+    con.close()
+
+
+def table_digest(con, table: str) -> str:
+    rows = con.execute(f"select * exclude (_loaded_at) from {table} order by all").fetchall()
+    return hashlib.sha256(repr(rows).encode()).hexdigest()
+
+
+def digests(con) -> dict[str, str]:
+    return {spec.table: table_digest(con, spec.table) for spec in FEEDS}
+
+
+def counts_add_up(con) -> None:
+    bad = con.execute(
+        "select source_file, rows_read, rows_loaded, rows_quarantined from ingest.file_log "
+        "where rows_read <> rows_loaded + rows_quarantined"
+    ).fetchall()
+    assert bad == []
+    assert con.execute("select count(*) from ingest.quarantined_rows where reason is null")
+    assert not con.execute(
+        "select count(*) from ingest.quarantined_rows where reason is null"
+    ).fetchone()[0]
+
+
+def day_rows(con, table: str, column: str, day: str) -> int:
+    return con.execute(f"select count(*) from {table} where {column} = ?", [day]).fetchone()[0]
+
+
+INJECTIONS = [
+    # Closes the columns struct and the read, then runs statements of its own.
+    "x': 'VARCHAR'}); delete from raw.weather; copy (select 42) to '{target}'; "
+    "select * from read_csv('{target}', columns={'y",
+    'x"; delete from raw.weather; --',
+    "x'); copy (select 42) to '{target}' (format csv); --",
+]
+
+
+@pytest.mark.parametrize("payload", INJECTIONS)
+@pytest.mark.parametrize("unparseable", [False, True])
+def test_a_column_name_in_a_csv_header_never_runs_as_sql(world, tmp_path, payload, unparseable):
+    home, landing, con = world
+    target = tmp_path / "pwned.csv"
+    before = digests(con)
+    path = landing / "actuals" / "2013-01-04.csv"
+    header, *rows = path.read_text().splitlines()
+    payload = payload.replace("{target}", str(target))
+    header = f"{header},{payload}"
+    extra = len(next(csv.reader([payload])))  # the payload's commas make columns too
+    rows = [row + ",1" * extra for row in rows]
+    if unparseable:  # the probe of an unreadable file ran outside the load's transaction
+        rows.append('2013-01-04,"unterminated')
+    path.write_text("\n".join([header, *rows]) + "\n")
+
+    result = Loader(con, landing, home / "quarantine").load(ACTUALS)
+
+    assert not target.exists()
+    after = digests(con)
+    assert {t: d for t, d in after.items() if t != ACTUALS.table} == {
+        t: d for t, d in before.items() if t != ACTUALS.table
+    }
+    (outcome,) = result.outcomes
+    assert outcome.rows_read == len(rows)
+    assert outcome.rows_loaded + outcome.rows_quarantined == outcome.rows_read
+    if not unparseable:
+        assert outcome.status == "loaded" and outcome.rows_loaded == len(rows)
+        assert "extra column(s) ignored" in outcome.reason
+    counts_add_up(con)
+
+
+def test_the_loaders_connection_cannot_touch_files_outside_its_directories(world, tmp_path):
+    home, landing, con = world
+    Loader(con, landing, home / "quarantine")
+    outside = tmp_path / "outside.csv"
+    with pytest.raises(duckdb.PermissionException):
+        con.execute(f"copy (select 1) to {sql_path(outside)}")
+    with pytest.raises(duckdb.PermissionException):
+        con.execute("select * from read_csv('/etc/passwd')")
+    assert not outside.exists()
+
+
+def test_no_statement_the_loader_runs_can_hold_two(world):
+    _, _, con = world
+    with pytest.raises(ValueError, match="2 statements"):
+        execute(con, "select 1; delete from raw.weather")
+    assert con.execute("select count(*) from raw.weather").fetchone()[0] > 0
+
+
+@pytest.mark.parametrize("feed", ["actuals", "weather"])
+def test_a_line_over_duckdbs_maximum_is_a_quarantined_row_with_a_reason(world, feed):
+    home, landing, con = world
+    spec = FEEDS_BY_NAME[feed]
+    path = next((landing / spec.pattern.split("/")[0]).glob("2013-01-04.*"))
+    lines = path.read_text().splitlines()
+    long = "2013-01-04,AA," + "9" * 3_000_000 if feed == "actuals" else '{"x": "' + "y" * 3_000_000
+    path.write_text("\n".join([*lines[:5], long, *lines[5:]]) + "\n")
+
+    result = Loader(con, landing, home / "quarantine").load(spec)
+
+    (outcome,) = result.outcomes
+    assert outcome.status == "loaded" and outcome.rows_quarantined == 1
+    reason = con.execute("select reason from ingest.quarantined_rows").fetchone()[0]
+    assert "LINE SIZE OVER MAXIMUM" in reason
+    counts_add_up(con)
+    # Nothing stuck: the next day of the feed loads on the next run.
+    nxt = path.with_name(path.name.replace("01-04", "01-05"))
+    nxt.write_text("\n".join(line.replace("2013-01-04", "2013-01-05") for line in lines) + "\n")
+    again = Loader(con, landing, home / "quarantine").load(spec)
+    assert [o.status for o in again.outcomes] == ["loaded"]
+
+
+def test_a_record_duckdb_drops_without_a_word_quarantines_its_file_whole(world):
+    """DuckDB 2.0 skips a line of ~100 MB without a reject: the file's records, counted
+    without DuckDB, then exceed what it returned."""
+    home, landing, con = world
+    path = landing / "actuals" / "2013-01-04.csv"
+    header, *rows = path.read_text().splitlines()
+    with path.open("w") as handle:
+        handle.write("\n".join([header, *rows[:3]]) + "\n")
+        handle.write("2013-01-04,AA," + "9" * 100_000_000 + "\n")
+        handle.write("\n".join(rows[3:]) + "\n")
+    other = landing / "schedules" / "2013-01-04.csv"
+
+    result = Loader(con, landing, home / "quarantine").load(ACTUALS)
+    schedules = Loader(con, landing, home / "quarantine").load(FEEDS_BY_NAME["schedules"])
+
+    (outcome,) = result.outcomes
+    assert outcome.status == "quarantined" and outcome.rows_read == len(rows) + 1
+    assert outcome.rows_quarantined == outcome.rows_read and outcome.rows_loaded == 0
+    assert f"returned {len(rows)} of the {len(rows) + 1} records" in outcome.reason
+    assert day_rows(con, "raw.actuals", "flight_date", "2013-01-04") == 0
+    assert [o.path for o in schedules.outcomes] == [other]
+    counts_add_up(con)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "2013-02-30.csv",  # not a calendar date
+        "2014-05-01.csv",  # outside the pipeline's days
+        "\uff12\uff10\uff11\uff13-01-05.csv",  # full-width digits: \d matched them
+        "2013-01-05.csv\n",  # a trailing newline: $ matched before it
+        "2013-1-05.csv",
+    ],
+)
+def test_a_file_named_like_a_day_that_is_not_one_is_quarantined_by_its_name(world, name):
+    home, landing, con = world
+    good = landing / "actuals" / "2013-01-04.csv"
+    (landing / "actuals" / name).write_bytes(good.read_bytes())
+
+    result = Loader(con, landing, home / "quarantine").load(ACTUALS, partitions={"2013-01-04"})
+
+    by_name = {o.path.name: o for o in result.outcomes}
+    assert by_name[name].status == "quarantined" and "file name" in by_name[name].reason
+    assert by_name["2013-01-04.csv"].status == "loaded"
+    assert not (landing / "actuals" / name).exists()
+    counts_add_up(con)
+
+
+def test_partition_names_are_ascii_calendar_days_of_the_pipeline():
+    assert partition_key("2013-03-01") == "2013-03-01"
+    for stem in [
+        "2013-02-30",
+        "2014-01-01",
+        "2012-12-31",
+        "\uff12\uff10\uff11\uff13-01-05",
+        "2013-01-05\n",
+    ]:
+        assert partition_key(stem) is None, stem
+
+
+def test_the_cli_plan_takes_only_real_days_and_still_quarantines_the_rest(home, source):
+    from orchestration.runner import _pending
+
+    export_feeds(home.landing, until=date(2013, 1, 2), source=source)
+    (home.landing / "actuals" / "2013-02-30.csv").write_text("x\n")
+
+    partitions, *_ = _pending(home)
+
+    assert partitions == {"2013-01-01", "2013-01-02", "2013-01-03"}
+
+
+def test_a_correction_with_failing_rows_is_held_and_the_good_day_stays(world):
+    home, landing, con = world
+    path = landing / "actuals" / "2013-01-03.csv"
+    (landing / "actuals" / "2013-01-04.csv").unlink()
+    before = table_digest(con, "raw.actuals")
+    labelled = day_rows(con, "raw.actuals", "flight_date", "2013-01-03")
+    header, *rows = path.read_text().splitlines()
+    garbage = [",".join(["2013-01-03", "ZZ", "x", "EWR", "late", "", "", "", ""])] * (
+        len(rows) // 2
+    )
+    path.write_text("\n".join([header, *rows[: len(rows) // 2], *garbage]) + "\n")
+    quarantine = home / "quarantine"
+
+    result = Loader(con, landing, quarantine).load(ACTUALS)
+
+    (outcome,) = [o for o in result.outcomes if o.path == path]
+    assert outcome.status == "quarantined" and outcome.reason.startswith("correction held")
+    assert "flightline ingest --accept" in outcome.reason
+    assert table_digest(con, "raw.actuals") == before
+    assert day_rows(con, "raw.actuals", "flight_date", "2013-01-03") == labelled
+    counts_add_up(con)
+
+    # The operator accepts that file: its good rows replace the day, the rest quarantined.
+    from ingest.loader import accept
+
+    (kept,) = (quarantine / "actuals").glob(f"*{path.name}")
+    assert accept(con, landing, quarantine, kept) == path
+    again = Loader(con, landing, quarantine).load(ACTUALS)
+    (reloaded,) = again.outcomes
+    assert reloaded.status == "loaded" and reloaded.rows_loaded == len(rows) // 2
+    assert day_rows(con, "raw.actuals", "flight_date", "2013-01-03") == len(rows) // 2
+    counts_add_up(con)
+
+
+def test_a_clean_correction_still_replaces_its_day(world):
+    home, landing, con = world
+    path = landing / "actuals" / "2013-01-03.csv"
+    header, *rows = path.read_text().splitlines()
+    path.write_text("\n".join([header, *rows[:-1]]) + "\n")
+
+    result = Loader(con, landing, home / "quarantine").load(ACTUALS)
+
+    assert [o.status for o in result.outcomes if o.path == path] == ["loaded"]
+    assert day_rows(con, "raw.actuals", "flight_date", "2013-01-03") == len(rows) - 1
+
+
+def test_a_symbolic_link_in_landing_is_refused_not_followed(world, tmp_path):
+    home, landing, con = world
+    elsewhere = tmp_path / "elsewhere.csv"
+    (landing / "actuals" / "2013-01-04.csv").rename(elsewhere)
+    (landing / "actuals" / "2013-01-04.csv").symlink_to(elsewhere)
+
+    result = Loader(con, landing, home / "quarantine").load(ACTUALS)
+
+    (outcome,) = result.outcomes
+    assert outcome.status == "quarantined" and "symbolic link" in outcome.reason
+    assert day_rows(con, "raw.actuals", "flight_date", "2013-01-04") == 0
+    assert elsewhere.exists()  # the link moved to quarantine/, not its target
+    counts_add_up(con)
+
+
+def test_a_file_name_too_long_for_quarantine_is_quarantined_under_a_shorter_one(world):
+    home, landing, con = world
+    name = "x" * 243 + ".csv"
+    (landing / "actuals" / name).write_text("not,a,feed\n1,2,3\n")
+
+    results = ingest_all(con, landing, home / "quarantine")
+
+    (outcome,) = [o for o in results["actuals"].outcomes if o.path.name == name]
+    assert outcome.status == "quarantined" and "left in landing" not in outcome.reason
+    assert not (landing / "actuals" / name).exists()
+    assert [o.status for o in results["weather"].outcomes] == ["loaded"]  # later feeds ran
+    assert list((home / "quarantine" / "actuals").glob("*.reason.txt"))
+
+
+def test_a_file_rewritten_while_it_loads_loads_the_bytes_that_were_hashed(world, monkeypatch):
+    home, landing, con = world
+    path = landing / "actuals" / "2013-01-04.csv"
+    original = path.read_bytes()
+    header, *rows = original.decode().splitlines()
+    stage = loader_module.stage
+
+    def rewritten_after_hashing(file, spec, copy=None):
+        staged = stage(file, spec, copy)
+        if file == path:
+            file.write_text("\n".join([header, *rows[: len(rows) // 2]]) + "\n")
+        return staged
+
+    monkeypatch.setattr(loader_module, "stage", rewritten_after_hashing)
+    result = Loader(con, landing, home / "quarantine").load(ACTUALS)
+
+    (outcome,) = result.outcomes
+    assert outcome.content_hash == hashlib.sha256(original).hexdigest()
+    assert outcome.rows_loaded == len(rows)
+    assert day_rows(con, "raw.actuals", "flight_date", "2013-01-04") == len(rows)
+    # The new version is a new content: the next load sees it (and replaces the day).
+    monkeypatch.setattr(loader_module, "stage", stage)
+    assert Loader(con, landing, home / "quarantine").pending(ACTUALS) == [path]
+
+
+@pytest.mark.parametrize("name", ["da[ta]", "da*", "d?ta"])
+def test_glob_characters_in_the_data_directory_read_only_its_own_files(tmp_path, source, name):
+    sibling = tmp_path / "data"  # what `da[ta]`, `da*` and `d?ta` also match
+    export_feeds(sibling / "landing", until=date(2013, 1, 2), source=source)
+    home = tmp_path / name
+    export_feeds(home / "landing", until=date(2013, 1, 1), source=source)
+    warehouse = home / "warehouse.duckdb"
+    if "?" in name:  # DuckDB cannot keep a database there: said before it tries
+        with pytest.raises(ValueError, match="the path holds '\\?'"):
+            connect(warehouse)
+        warehouse = tmp_path / "warehouse.duckdb"
+    con = connect(warehouse)
+    try:
+        result = Loader(con, home / "landing", home / "quarantine").load(ACTUALS)
+        sources = {
+            f for (f,) in con.execute("select distinct _source_file from raw.actuals").fetchall()
+        }
+    finally:
+        con.close()
+    assert [o.status for o in result.outcomes] == ["loaded"]
+    assert sources == {str(home / "landing" / "actuals" / "2013-01-01.csv")}
+
+
+def test_a_warehouse_held_by_another_program_is_one_clear_error(tmp_path):
+    import subprocess
+    import sys
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    duckdb.connect(str(warehouse)).close()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, time; c = duckdb.connect({str(warehouse)!r}); print('open', "
+            "flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        with pytest.raises(WarehouseBusy, match=r"open in another program \(process \d+\)"):
+            connect(warehouse)
+    finally:
+        holder.kill()
+
+
+def test_a_crashed_publish_leaves_no_copy_behind_after_the_next(tmp_path):
+    from ingest.publish import publish_snapshot
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    duckdb.connect(str(warehouse)).close()
+    leftover = tmp_path / ".analytics.duckdb.99999.tmp"
+    leftover.write_bytes(b"x" * 1000)
+
+    publish_snapshot(warehouse)
+
+    assert not leftover.exists() and not list(tmp_path.glob(".*.tmp"))
+
+
+def test_quarantined_files_are_not_world_readable(world):
+    home, landing, con = world
+    (landing / "actuals" / "2013-02-30.csv").write_text("secret\n")
+    os.chmod(landing / "actuals" / "2013-02-30.csv", 0o644)
+
+    Loader(con, landing, home / "quarantine").load(ACTUALS)
+
+    kept = list((home / "quarantine" / "actuals").iterdir())
+    assert len(kept) == 2 and all(p.stat().st_mode & 0o007 == 0 for p in kept)
