@@ -9,7 +9,7 @@ BOOTSTRAP_PYTHON ?= python3
 DATA       := $(abspath $(or $(FLIGHTLINE_HOME),data))
 SLICE      := $(abspath dbt_project/target/ci-slice)
 
-.PHONY: install run test lint dbt-slice format ui docs bench clean
+.PHONY: install run test lint dbt-slice format ui docs bench fuzz clean
 
 $(VENV)/.installed: pyproject.toml uv.lock
 	@test -x $(PYTHON) || $(BOOTSTRAP_PYTHON) -m venv $(VENV)
@@ -40,6 +40,20 @@ dbt-slice: install
 # pipeline tests run beside the rest instead of after them.
 test: lint dbt-slice
 	$(PYTHON) -m pytest -n 2 --dist loadfile
+
+# The loader's fuzzer for FUZZ_MINUTES (make test runs 25 examples of it): batches of
+# FUZZ_BATCH examples, each batch with a new seed; stops at the first failing example.
+FUZZ_MINUTES ?= 30
+FUZZ_BATCH   ?= 200
+fuzz: install
+	@end=$$(( $$(date +%s) + 60 * $(FUZZ_MINUTES) )); runs=0; \
+	while [ $$(date +%s) -lt $$end ]; do \
+		runs=$$((runs + 1)); seed=$$(date +%s)$$runs; \
+		FLIGHTLINE_FUZZ_EXAMPLES=$(FUZZ_BATCH) FLIGHTLINE_FUZZ_SEED=$$seed $(PYTHON) -m pytest -q \
+			-p no:cacheprovider tests/ingest/test_fuzz_loader.py --hypothesis-seed=$$seed \
+			|| { echo "fuzz: failed in batch $$runs (seed $$seed)"; exit 1; }; \
+	done; \
+	echo "fuzz: $$runs batches x $(FUZZ_BATCH) examples in $(FUZZ_MINUTES) min, nothing found"
 
 # Benchmarks, not tests: ~2 hours on 2 cores (30M synthetic flights: ~25 GB of disk), rewrites
 # BENCHMARKS.md; parts: .venv/bin/python benchmarks/run.py --only ingest,scoring (see README).

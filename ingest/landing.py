@@ -142,7 +142,7 @@ def stage(path: Path, spec: FeedSpec, copy: Path | None = None) -> Staged:
         if not stat.S_ISREG(before.st_mode):
             raise FileRejected("not a regular file")
         digest = hashlib.sha256()
-        lines = quotes = 0
+        lines = quotes = returns = line_ends = 0
         blank = False
         last = b"\n"  # a virtual line end before the file, so a blank first line counts
         first = b""
@@ -154,6 +154,8 @@ def stage(path: Path, spec: FeedSpec, copy: Path | None = None) -> Staged:
                 digest.update(block)
                 lines += block.count(b"\n")
                 quotes += block.count(b'"')
+                returns += block.count(b"\r")
+                line_ends += block.count(b"\r\n")
                 joined = last[-2:] + block
                 blank = blank or b"\n\n" in joined or b"\n\r\n" in joined
                 last = block
@@ -168,11 +170,21 @@ def stage(path: Path, spec: FeedSpec, copy: Path | None = None) -> Staged:
     ends_open = not last.endswith(b"\n")
     if spec.format == "parquet":
         records = _parquet_rows(copy or path)
-    elif blank or (quotes and spec.format == "csv") or (ends_open and last.strip() == b""):
+    elif (
+        blank
+        or (quotes and spec.format == "csv")
+        or returns != line_ends  # a carriage return alone ends a line too
+        or (ends_open and last.strip() == b"")
+    ):
         records = _count_records(copy or path, spec)
     else:
         records = lines + ends_open - (spec.format == "csv")
     return Staged(digest.hexdigest(), copy, first, max(records, 0))
+
+
+# Python's csv module refuses a field over 128 KiB by default; a record is counted whatever
+# its size (DuckDB rejects a line over 2 MB, and that rejected line is still a record).
+csv.field_size_limit(2**31 - 1)
 
 
 def _count_records(path: Path, spec: FeedSpec) -> int:
@@ -181,10 +193,13 @@ def _count_records(path: Path, spec: FeedSpec) -> int:
     (`"` quotes, `""` inside a quoted value). Latin-1 maps every byte to one character, so
     a file that is not UTF-8 is still split into the same records."""
     with path.open("rb") as raw:
+        if spec.format == "jsonl":  # lines end at \n only: a \r inside is a bad record
+            return sum(1 for line in raw if line.strip(b"\r\n"))
         text = io.TextIOWrapper(raw, encoding="latin-1", newline="")
-        if spec.format == "jsonl":
-            return sum(1 for line in text if line.strip("\r\n"))
-        rows = sum(1 for row in csv.reader(text) if row)
+        try:
+            rows = sum(1 for row in csv.reader(text) if row)
+        except csv.Error as error:
+            raise FileRejected(f"not readable as CSV: {error}") from error
     return max(rows - 1, 0)
 
 

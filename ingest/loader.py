@@ -276,7 +276,9 @@ def _text_select(spec: FeedSpec, paths: list[Path], scans: int = 1) -> str:
         read = (
             f"select {fields}, _read_path, _row_number, line as _raw, _is_object from ("
             f"select *, {_JSON_OBJECT} is not null as _is_object "
-            f"from ({_numbered(_jsonl_reader, paths, scans)}))"
+            # A blank line reads as a null line: not a record (as JSON Lines readers skip
+            # it, and as ingest/landing.py counts), numbered all the same.
+            f"from ({_numbered(_jsonl_reader, paths, scans)}) where line is not null)"
         )
     else:
         fields = ", ".join(
@@ -552,6 +554,7 @@ class Loader:
                 rejected.append(outcome)
                 continue
             if staged.digest in loaded_hashes or staged.digest in batch_hashes:
+                outcome.rows_read = 0  # its rows are loaded, under the earlier file
                 outcome.status = "duplicate"
                 outcome.reason = "same content as a file already loaded; not loaded again"
                 result.outcomes.append(outcome)

@@ -181,9 +181,9 @@ def restrict_file_access(con: duckdb.DuckDBPyConnection, directories: Iterable[P
     database = con.execute(
         "select path from duckdb_databases() where database_name = current_database()"
     ).fetchone()[0]
-    wanted = [_directory(path) for path in directories]
+    wanted = [d for path in directories for d in _directories(path)]
     if database:
-        wanted.append(_directory(Path(database).parent))
+        wanted.extend(_directories(Path(database).parent))
     enabled, allowed = con.execute(
         "select current_setting('enable_external_access'), current_setting('allowed_directories')"
     ).fetchone()
@@ -202,6 +202,7 @@ def restrict_file_access(con: duckdb.DuckDBPyConnection, directories: Iterable[P
     con.execute("set enable_external_access = false")
 
 
-def _directory(path: Path) -> str:
-    resolved = str(Path(path).resolve())
-    return resolved if resolved.endswith("/") else resolved + "/"
+def _directories(path: Path) -> list[str]:
+    """A directory as DuckDB may see it: as given (made absolute) and resolved."""
+    spellings = {str(Path(path).absolute()), str(Path(path).resolve())}
+    return [s if s.endswith("/") else s + "/" for s in sorted(spellings)]

@@ -45,8 +45,11 @@ def _metadata(result: IngestResult, window: str | None) -> dict:
         metadata["partitions_loaded"] = len(result.partitions)
     if quarantined:
         metadata["quarantined_files"] = MetadataValue.md(
-            "\n".join(f"- `{o.path.name}`: {o.reason}" for o in quarantined)
+            "\n".join(f"- `{ascii(o.path.name)[1:-1]}`: {o.reason}" for o in quarantined)
         )
+    held = [o for o in quarantined if (o.reason or "").startswith("correction held")]
+    if held:
+        metadata["corrections_held"] = len(held)
     return metadata
 
 
@@ -150,11 +153,18 @@ def build_ingest_asset(feed: FeedSpec) -> AssetsDefinition:
             f"quarantined, {result.skipped} files unchanged"
         )
         yield MaterializeResult(asset_key=key, metadata=_metadata(result, window))
+        held = [o for o in result.files_quarantined if o.reason.startswith("correction held")]
         yield AssetCheckResult(
             asset_key=key,
             check_name=check_name,
             passed=result.rows_quarantined == 0 and not result.files_quarantined,
             severity=AssetCheckSeverity.WARN,
+            description=(
+                f"{len(held)} correction(s) held, their days keep the previous load: "
+                + "; ".join(o.reason for o in held)
+                if held
+                else None
+            ),
             metadata={
                 "rows_quarantined": result.rows_quarantined,
                 "files_quarantined": len(result.files_quarantined),

@@ -177,3 +177,33 @@ def test_an_actual_without_its_schedule_fails_the_windowed_relationship_test(few
     that_day = json.dumps({"start_date": "2013-01-03", "end_date": "2013-01-03"})
     with pytest.raises(pytest.fail.Exception, match="actuals_refer_to_a_scheduled_flight"):
         run_dbt(settings, "test", "--select", test, "--vars", that_day)
+
+
+def test_a_window_that_is_not_a_date_never_reaches_the_sql(tmp_path, monkeypatch, dbt_manifest):
+    """The window is pasted into model SQL (macros/flight_macros.sql): anything but an ISO
+    date in FLIGHTLINE_DBT_START_DATE stops dbt with a message, before any SQL runs."""
+    import os
+    import subprocess
+
+    from ingest.settings import DBT_PROJECT_DIR
+    from orchestration.dbt_manifest import dbt_executable
+
+    env = {
+        **os.environ,
+        "FLIGHTLINE_WAREHOUSE": ":memory:",
+        "FLIGHTLINE_DBT_START_DATE": "2013-01-01' or true --",
+        "FLIGHTLINE_DBT_END_DATE": "2013-01-02",
+    }
+    completed = subprocess.run(
+        [
+            *(dbt_executable(), "compile", "--profiles-dir", "."),
+            *("--select", "fct_flights", "--target-path", str(tmp_path / "dbt")),
+        ],
+        cwd=DBT_PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode != 0
+    assert "window start_date must be a date YYYY-MM-DD" in completed.stdout

@@ -386,3 +386,20 @@ def test_quarantined_files_are_not_world_readable(world):
 
     kept = list((home / "quarantine" / "actuals").iterdir())
     assert len(kept) == 2 and all(p.stat().st_mode & 0o007 == 0 for p in kept)
+
+
+def test_a_blank_line_in_json_lines_is_no_record_and_the_file_loads(world):
+    home, landing, con = world
+    path = landing / "weather" / "2013-01-04.jsonl"
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([*lines[:3], "", *lines[3:], "", ""]) + "\n")
+
+    result = Loader(con, landing, home / "quarantine").load(WEATHER)
+
+    (outcome,) = result.outcomes
+    assert (outcome.status, outcome.rows_read, outcome.rows_loaded) == (
+        "loaded",
+        len(lines),
+        len(lines),
+    )
+    counts_add_up(con)
