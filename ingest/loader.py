@@ -127,6 +127,10 @@ def _header_columns(spec: FeedSpec, first: bytes) -> list[str]:
         header = first.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise FileRejected(f"header is not UTF-8 text: {error}") from error
+    if '"' in header:
+        # No catalogue name needs quoting; a quote in a header line makes DuckDB's reader
+        # and any other read the file differently (an unclosed one swallows every record).
+        raise FileRejected("the header holds a quote character; feed headers are plain names")
     columns = next(csv.reader(io.StringIO(header)), [])
     return [column.strip() for column in columns]
 
@@ -997,9 +1001,22 @@ class Loader:
         Otherwise the whole file is held in quarantine and the day keeps its previous load,
         until an operator accepts that file (`flightline ingest --accept FILE`)."""
         held = [
-            o for o in staged if o.status == "loaded" and o.is_correction and o.rows_quarantined
+            o
+            for o in staged
+            if o.status == "loaded"
+            and o.is_correction
+            and (o.rows_quarantined or not o.rows_loaded)
         ]
         for outcome in held:
+            what = f"the day {outcome.partition_key}" if outcome.partition_key else "the table"
+            accept = f"flightline ingest --accept {self._quarantine_target(spec, outcome)}"
+            outcome.status = "quarantined"
+            if not outcome.rows_read:
+                outcome.reason = (
+                    f"correction held: it has no records and would empty {what}, which keeps "
+                    f"its previous load. To load it anyway: {accept}"
+                )
+                continue
             reasons = execute(
                 self.con,
                 """
@@ -1010,14 +1027,11 @@ class Loader:
                 """,
                 [str(outcome.path), str(outcome.path)],
             ).fetchall()
-            what = f"the day {outcome.partition_key}" if outcome.partition_key else "the table"
-            target = self._quarantine_target(spec, outcome)
-            outcome.status = "quarantined"
             outcome.reason = (
                 f"correction held: {outcome.rows_quarantined} of its {outcome.rows_read} rows "
                 f"fail their checks ({'; '.join(f'{n} x {r[:120]}' for r, n in reasons)}); "
                 f"{what} keeps its previous load. To load it anyway, its failing rows "
-                f"quarantined: flightline ingest --accept {target}"
+                f"quarantined: {accept}"
             )
         self._drop_files(spec, held, staged, rejected)
 

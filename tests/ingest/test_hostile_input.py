@@ -99,7 +99,9 @@ def test_a_column_name_in_a_csv_header_never_runs_as_sql(world, tmp_path, payloa
     (outcome,) = result.outcomes
     assert outcome.rows_read == len(rows)
     assert outcome.rows_loaded + outcome.rows_quarantined == outcome.rows_read
-    if not unparseable:
+    if '"' in payload:  # a quote in a header: the file is refused as a whole
+        assert outcome.status == "quarantined" and "quote character" in outcome.reason
+    elif not unparseable:
         assert outcome.status == "loaded" and outcome.rows_loaded == len(rows)
         assert "extra column(s) ignored" in outcome.reason
     counts_add_up(con)
@@ -403,3 +405,30 @@ def test_a_blank_line_in_json_lines_is_no_record_and_the_file_loads(world):
         len(lines),
     )
     counts_add_up(con)
+
+
+def test_a_correction_that_would_empty_a_day_is_held(world):
+    home, landing, con = world
+    (landing / "actuals" / "2013-01-04.csv").unlink()
+    path = landing / "actuals" / "2013-01-03.csv"
+    before = day_rows(con, "raw.actuals", "flight_date", "2013-01-03")
+    path.write_text(path.read_text().splitlines()[0] + "\n")  # the header alone
+
+    (outcome,) = Loader(con, landing, home / "quarantine").load(ACTUALS).outcomes
+
+    assert outcome.status == "quarantined" and "would empty the day 2013-01-03" in outcome.reason
+    assert day_rows(con, "raw.actuals", "flight_date", "2013-01-03") == before > 0
+
+
+def test_a_quote_in_a_csv_header_quarantines_the_file(world):
+    """An unclosed quote in the header made DuckDB and Python alike read the whole file as
+    one header: zero records, and the day replaced by nothing (found by the fuzzer)."""
+    home, landing, con = world
+    path = landing / "actuals" / "2013-01-04.csv"
+    header, *rows = path.read_text().splitlines()
+    path.write_text("\n".join([header + ',"', *(row + ",1" for row in rows)]) + "\n")
+
+    (outcome,) = Loader(con, landing, home / "quarantine").load(ACTUALS).outcomes
+
+    assert outcome.status == "quarantined" and "quote character" in outcome.reason
+    assert outcome.rows_read == outcome.rows_quarantined
