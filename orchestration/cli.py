@@ -116,9 +116,11 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
+    from ingest.datadir import prepare_home
     from orchestration.dbt_manifest import ensure_manifest, prepare_partial_parse
 
     settings = get_settings()
+    prepare_home(settings)  # the umask is inherited by dagster dev and the runs it starts
     prepare_dagster_home(settings)
     ensure_manifest()
     prepare_partial_parse(settings)

@@ -80,3 +80,39 @@ def test_the_data_directory_is_private_to_its_owner_and_group(home):
         (home.home / "made-during-a-command").write_text("x")
     assert home.home.stat().st_mode & 0o777 == 0o750
     assert (home.home / "made-during-a-command").stat().st_mode & 0o007 == 0
+
+
+def test_a_second_flightline_command_prints_one_line_and_exits(home, capsys):
+    from ingest.datadir import hold
+    from orchestration.cli import main
+
+    with hold(home, "flightline run"):
+        assert main(["ingest"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "another flightline command is running" in err[0]
+
+
+def test_a_launch_says_which_run_holds_the_warehouse_and_waits_for_it(home, monkeypatch, capsys):
+    import threading
+
+    from orchestration.runner import wait_for_warehouse_pool
+
+    monkeypatch.setenv("DAGSTER_HOME", str(home.dagster_home))
+    prepare_dagster_home(home)
+    instance = DagsterInstance.get()
+    storage = instance.event_log_storage
+    storage.set_concurrency_slots(WAREHOUSE_POOL, 1)
+    instance.add_run(
+        DagsterRun(
+            job_name="inference_pipeline", run_id="from-the-ui", status=DagsterRunStatus.STARTED
+        )
+    )
+    storage.claim_concurrency_slot(WAREHOUSE_POOL, "from-the-ui", "score")
+    release = threading.Timer(1.0, storage.free_concurrency_slots_for_run, ["from-the-ui"])
+    release.start()
+
+    wait_for_warehouse_pool(instance, poll_seconds=0.1)
+
+    out = capsys.readouterr().out
+    assert "waiting: run from-the-ui (inference_pipeline) holds the warehouse" in out
+    assert storage.get_concurrency_info(WAREHOUSE_POOL).active_slot_count == 0
