@@ -24,7 +24,6 @@ Loader); the benchmark is DuckDB's read_csv of the same files (BENCHMARKS.md).
 from __future__ import annotations
 
 import csv
-import io
 import shutil
 import statistics
 import time
@@ -127,11 +126,15 @@ def _header_columns(spec: FeedSpec, first: bytes) -> list[str]:
         header = first.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise FileRejected(f"header is not UTF-8 text: {error}") from error
+    header = header.removesuffix("\n").removesuffix("\r")
     if '"' in header:
         # No catalogue name needs quoting; a quote in a header line makes DuckDB's reader
         # and any other read the file differently (an unclosed one swallows every record).
         raise FileRejected("the header holds a quote character; feed headers are plain names")
-    columns = next(csv.reader(io.StringIO(header)), [])
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in header):
+        # A carriage return or NUL inside the header line: readers disagree where it ends.
+        raise FileRejected("the header holds a control character; feed headers are plain names")
+    columns = next(csv.reader([header]), [])
     return [column.strip() for column in columns]
 
 

@@ -8,8 +8,14 @@ from pathlib import Path
 
 from ingest.settings import Settings
 
-DAGSTER_YAML = """\
-# Written by flightline (every command rewrites it: orchestration/instance.py).
+BEGIN = (
+    "# >>> flightline: this block is rewritten by every flightline command "
+    "(orchestration/instance.py)."
+)
+END = "# <<< flightline"
+MANAGED = """\
+# To manage these settings yourself (a Postgres storage, say), delete the block with both
+# marker lines: flightline then leaves this file alone. Lines outside the block are yours.
 # Every asset that writes the DuckDB warehouse is in the pool "duckdb_warehouse"; DuckDB
 # allows one writing process, so the pool has one slot.
 concurrency:
@@ -17,6 +23,12 @@ concurrency:
     default_limit: 1
 telemetry:
   enabled: false
+# A run whose worker died (not one whose step failed: a failed gate is no transient fault)
+# is started again by the daemon.
+run_retries:
+  enabled: true
+  max_retries: 2
+  retry_on_asset_or_op_failure: false
 # Dagster's default SQLite storage, in its default places under this directory, with an
 # event log that writes a step's per-partition events in one go (orchestration/event_log.py).
 run_storage:
@@ -37,18 +49,34 @@ schedule_storage:
 """
 
 
+def dagster_yaml(current: str | None, managed: str) -> str | None:
+    """The file with flightline's block written in, or None to leave it as it is: a file
+    that exists without the block is the operator's own."""
+    block = f"{BEGIN}\n{managed}{END}\n"
+    if current is None:
+        return block
+    start, end = current.find(BEGIN), current.find(END)
+    if start < 0 or end < start:
+        return None
+    return current[:start] + block + current[end + len(END) :].lstrip("\n")
+
+
 def prepare_dagster_home(settings: Settings) -> Path:
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     root = home.resolve()
-    wanted = DAGSTER_YAML.format(  # JSON strings are YAML strings: any path, quoted
+    managed = MANAGED.format(  # JSON strings are YAML strings: any path, quoted
         runs=json.dumps(str(root / "history")),
         events=json.dumps(str(root / "history" / "runs")),
         schedules=json.dumps(str(root / "schedules")),
     )
-    if not config.exists() or config.read_text() != wanted:
-        config.write_text(wanted)
+    current = config.read_text() if config.exists() else None
+    wanted = dagster_yaml(current, managed)
+    if wanted is not None and wanted != current:
+        tmp = config.with_name(f".dagster.yaml.{os.getpid()}.tmp")
+        tmp.write_text(wanted)
+        os.replace(tmp, config)  # a reader (the daemon) never sees half a file
     os.environ["DAGSTER_HOME"] = str(home)
     # Dagster hands a step's per-partition events to the event log as one batch (stored in
     # one transaction a database, orchestration/event_log.py) instead of one at a time.

@@ -432,3 +432,20 @@ def test_a_quote_in_a_csv_header_quarantines_the_file(world):
 
     assert outcome.status == "quarantined" and "quote character" in outcome.reason
     assert outcome.rows_read == outcome.rows_quarantined
+
+
+@pytest.mark.parametrize("bad", ["\r'", "a\x00b", "x\x1b[31m"])
+def test_a_control_character_in_a_csv_header_quarantines_the_file(world, bad):
+    """A carriage return in the header stopped the whole load with a csv.Error (found by the
+    fuzzer); readers disagree where such a header ends."""
+    home, landing, con = world
+    path = landing / "actuals" / "2013-01-04.csv"
+    header, *rows = path.read_text().splitlines()
+    path.write_text("\n".join([f"{header},{bad}", *(row + ",1" for row in rows)]) + "\n")
+    other = landing / "schedules" / "2013-01-04.csv"
+
+    results = ingest_all(con, landing, home / "quarantine")
+
+    (outcome,) = results["actuals"].outcomes
+    assert outcome.status == "quarantined" and "control character" in outcome.reason
+    assert [o.path for o in results["schedules"].outcomes] == [other]

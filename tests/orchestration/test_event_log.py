@@ -243,8 +243,8 @@ def test_a_batch_that_fails_writes_nothing(tmp_path, monkeypatch):
 
 
 def test_the_instance_keeps_the_runs_of_a_home_written_before(tmp_path, monkeypatch):
-    """A data directory from before (Dagster's default storage) keeps its history: the
-    rewritten dagster.yaml points at the same files."""
+    """A data directory whose dagster.yaml has no flightline block (Dagster's default
+    storage) is the operator's: the file is left as it is, and the history stays."""
     _restore_environment(monkeypatch)
     home = Settings(home=tmp_path / "home")
     home.dagster_home.mkdir(parents=True)
@@ -254,3 +254,27 @@ def test_the_instance_keeps_the_runs_of_a_home_written_before(tmp_path, monkeypa
     prepare_dagster_home(home)
     after = DagsterInstance.from_config(str(home.dagster_home))
     assert after.get_materialized_partitions(ASSET) == {"2013-01-01"}
+
+
+def test_an_operators_lines_in_dagster_yaml_survive_every_command(tmp_path, monkeypatch):
+    _restore_environment(monkeypatch)
+    home = Settings(home=tmp_path / "home")
+    prepare_dagster_home(home)
+    config = home.dagster_home / "dagster.yaml"
+    mine = "retention:\n  schedule:\n    purge_after_days: 90\n"
+    config.write_text(config.read_text() + mine)
+    config.write_text(config.read_text().replace("max_retries: 2", "max_retries: 9"))
+
+    prepare_dagster_home(home)
+
+    text = config.read_text()
+    assert text.endswith(mine)  # the operator's lines, where they put them
+    assert "max_retries: 2" in text and "max_retries: 9" not in text  # the block is ours
+    instance = DagsterInstance.from_config(str(home.dagster_home))
+    assert instance.run_retries_enabled and instance.run_retries_max_retries == 2
+    assert isinstance(instance.event_log_storage, BatchingSqliteEventLogStorage)
+
+    # Without the block the whole file is the operator's: not touched at all.
+    config.write_text(mine)
+    prepare_dagster_home(home)
+    assert config.read_text() == mine
