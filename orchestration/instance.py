@@ -2,11 +2,10 @@
 
 import json
 import os
-import sqlite3
-from collections import OrderedDict
 from pathlib import Path
 
 from ingest.settings import Settings
+from orchestration import dagster_private as private
 
 BEGIN = (
     "# >>> flightline: this block is rewritten by every flightline command "
@@ -30,15 +29,15 @@ run_retries:
   max_retries: 2
   retry_on_asset_or_op_failure: false
 # Dagster's default SQLite storage, in its default places under this directory, with an
-# event log that writes a step's per-partition events in one go (orchestration/event_log.py).
+# event log that writes a step's per-partition events in one go (orchestration/dagster_private.py).
 run_storage:
   module: dagster._core.storage.runs
   class: SqliteRunStorage
   config:
     base_dir: {runs}
 event_log_storage:
-  module: orchestration.event_log
-  class: BatchingSqliteEventLogStorage
+  module: {event_log_module}
+  class: {event_log_class}
   config:
     base_dir: {events}
 schedule_storage:
@@ -66,7 +65,10 @@ def prepare_dagster_home(settings: Settings) -> Path:
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     root = home.resolve()
+    module, cls = private.event_log_storage_config()
     managed = MANAGED.format(  # JSON strings are YAML strings: any path, quoted
+        event_log_module=module,
+        event_log_class=cls,
         runs=json.dumps(str(root / "history")),
         events=json.dumps(str(root / "history" / "runs")),
         schedules=json.dumps(str(root / "schedules")),
@@ -79,7 +81,7 @@ def prepare_dagster_home(settings: Settings) -> Path:
         os.replace(tmp, config)  # a reader (the daemon) never sees half a file
     os.environ["DAGSTER_HOME"] = str(home)
     # Dagster hands a step's per-partition events to the event log as one batch (stored in
-    # one transaction a database, orchestration/event_log.py) instead of one at a time.
+    # one transaction a database, orchestration/dagster_private.py) instead of one at a time.
     os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", "1000")
     # A single-run backfill otherwise records one "materialization planned" event per asset
     # and partition: ~2,000 SQLite writes (~30 s) before a year-long run starts. With this,
@@ -87,53 +89,6 @@ def prepare_dagster_home(settings: Settings) -> Path:
     # not mark its partitions failed; `flightline run` finds and rebuilds them itself (the
     # dates of batches whose run did not succeed, see orchestration/runner.py).
     os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")
-    speed_up_event_storage(home)
+    if private.enabled():
+        private.speed_up_event_storage(home)
     return home
-
-
-_HELD: OrderedDict[str, sqlite3.Connection] = OrderedDict()
-_HOLD_AT_MOST = 8
-_TUNED: set[str] = set()
-
-
-def speed_up_event_storage(home: Path) -> None:
-    """Make Dagster's SQLite storage under `home` cheaper per event, for this process.
-
-    Dagster (1.13, SQLite storage) opens a new SQLite connection for every write and closes
-    it after one transaction; a year-long run writes ~6,000 events (one materialization per
-    asset and day, one check result per day), and each cost ~30 ms, mostly SQLite's own work:
-    an fsync per commit, and, as the last connection to a WAL database closes, a checkpoint
-    and the deletion of the WAL file. Two changes, on connections to files under `home` only:
-    - `PRAGMA synchronous=NORMAL`: in WAL mode the database stays consistent on a crash;
-      a power cut can lose the last events (the warehouse, not the event log, is what
-      flightline's runs rebuild from, see runner._unbuilt);
-    - one idle connection held open per database file (the latest few), so that closing
-      Dagster's connection is not the last close: no checkpoint per event. SQLite
-      checkpoints as the WAL grows (every 1,000 pages) instead.
-    """
-    from sqlalchemy import event
-    from sqlalchemy.engine import Engine
-
-    _TUNED.add(str(home.resolve()))
-    if not event.contains(Engine, "connect", _tune):
-        event.listen(Engine, "connect", _tune)
-
-
-def _tune(connection, _record) -> None:
-    if not isinstance(connection, sqlite3.Connection):
-        return
-    path = connection.execute("pragma database_list").fetchone()[2]
-    if not path or not any(path.startswith(root) for root in _TUNED):
-        return
-    connection.execute("pragma synchronous=normal")
-    if path in _HELD:
-        _HELD.move_to_end(path)
-        return
-    # Hold only a database already in WAL mode (a new one is switched by Dagster's init).
-    if connection.execute("pragma journal_mode").fetchone()[0] != "wal":
-        return
-    held = sqlite3.connect(path, check_same_thread=False)
-    held.execute("select count(*) from sqlite_master").fetchone()  # joins the WAL
-    _HELD[path] = held
-    while len(_HELD) > _HOLD_AT_MOST:
-        _HELD.popitem(last=False)[1].close()

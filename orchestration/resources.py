@@ -2,18 +2,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cached_property
-from importlib.metadata import version as installed_version
-from pathlib import Path
 
 import duckdb
 from dagster import ConfigurableResource
 from dagster_dbt import DbtCliResource, DbtProject
-from packaging.version import Version
 
 from ingest.settings import DBT_PROJECT_DIR, Settings, get_settings
 from ingest.warehouse import connect
 from ml.monitoring import RetrainingPolicy
+from orchestration.dagster_private import FlightlineDbtCliResource
 from orchestration.dbt_manifest import dbt_executable
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
@@ -66,32 +63,7 @@ class MlSettings(ConfigurableResource):
         )
 
 
-class FlightlineDbtCliResource(DbtCliResource):
-    """dagster-dbt's dbt CLI resource without its in-process dbt adapter, and without
-    asking the dbt executable its version.
-
-    dagster-dbt (0.29) builds a dbt adapter in this process on every `cli()` call (importing
-    dbt-core and the DuckDB adapter, loading the project and the profile: ~6 s on a
-    process's first call, every `flightline run` and every evening) for
-    `fetch_row_counts()` and `fetch_column_metadata()` only. flightline uses neither: DuckDB
-    lets one process write the file, so row counts are read after dbt exits
-    (orchestration/assets/dbt.py). `dbt.cli` runs dbt as a subprocess either way."""
-
-    def _initialize_dbt_core_adapter(self, args):
-        return None
-
-    @cached_property
-    def _cli_version(self) -> Version:
-        """dagster-dbt (0.29) runs `dbt --version` once per resource instance, which is once
-        per Dagster run: a dbt start-up of its own, ~2.3 s on 2 cores (3-3.6 s measured inside
-        a run), before every run's first dbt step. The executable is this environment's own
-        (dbt_executable()), so its version is the installed dbt-core's; dagster-dbt uses it to
-        tell dbt-core from the Fusion engine (major version 2), which this project does not
-        support."""
-        if Path(self.dbt_executable).parent != Path(dbt_executable()).parent:
-            return super()._cli_version
-        return Version(installed_version("dbt-core"))
-
-
 def dbt_resource() -> DbtCliResource:
+    """dagster-dbt's resource, with flightline's speed-ups where they are tested
+    (orchestration/dagster_private.py, which falls back to dagster-dbt's own methods)."""
     return FlightlineDbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())

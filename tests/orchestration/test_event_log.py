@@ -1,4 +1,5 @@
 import time
+import warnings
 
 import pytest
 from dagster import (
@@ -16,7 +17,7 @@ from dagster._core.events import DagsterEvent, DagsterEventType, StepMaterializa
 from dagster._core.events.log import EventLogEntry
 
 from ingest.settings import Settings
-from orchestration.event_log import BatchingSqliteEventLogStorage
+from orchestration.dagster_private import BatchingSqliteEventLogStorage
 from orchestration.instance import prepare_dagster_home
 
 ASSET = AssetKey(["marts", "fct_flights"])
@@ -278,3 +279,33 @@ def test_an_operators_lines_in_dagster_yaml_survive_every_command(tmp_path, monk
     config.write_text(mine)
     prepare_dagster_home(home)
     assert config.read_text() == mine
+
+
+def test_the_stock_switch_and_an_untested_dagster_use_dagsters_own_classes(tmp_path, monkeypatch):
+    """Private APIs are a speed-up with a way out: FLIGHTLINE_STOCK_DAGSTER, or a Dagster
+    series they were not tested on, configures Dagster's stock storage and makes the dbt
+    resource call dagster-dbt's own methods."""
+    from dagster._core.storage.event_log import SqliteEventLogStorage
+
+    import orchestration.dagster_private as private
+    from orchestration.resources import dbt_resource
+
+    for switch in ("env", "version"):
+        _restore_environment(monkeypatch)
+        if switch == "env":
+            monkeypatch.setenv(private.STOCK_SWITCH, "1")
+        else:
+            monkeypatch.setattr(private, "UNTESTED", ["dagster 9.9"])
+        home = Settings(home=tmp_path / switch)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            prepare_dagster_home(home)
+        assert (switch == "version") == any("stock storage" in str(w.message) for w in caught)
+        instance = DagsterInstance.from_config(str(home.dagster_home))
+        assert type(instance.event_log_storage) is SqliteEventLogStorage
+        resource = dbt_resource()
+        monkeypatch.setattr(
+            private.DbtCliResource, "_initialize_dbt_core_adapter", lambda self, args: args
+        )
+        assert resource._initialize_dbt_core_adapter(["build"]) == ["build"]  # dagster-dbt's
+        monkeypatch.undo()

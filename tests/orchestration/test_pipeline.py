@@ -2,6 +2,7 @@
 
 from datetime import date
 
+import pytest
 from dagster import DagsterInstance, DagsterRunStatus
 
 from ingest.feeds import export_feeds
@@ -13,10 +14,15 @@ def _count(settings, sql):
     return fetch(settings, sql)[0][0]
 
 
+@pytest.mark.parametrize("storage", ["flightline", "stock"])
 def test_the_feature_pipeline_runs_end_to_end_and_only_on_new_work(
-    home, source, dbt_manifest, monkeypatch, capsys
+    home, source, dbt_manifest, monkeypatch, capsys, storage
 ):
+    """Also on Dagster's stock storage and dbt resource (orchestration/dagster_private.py):
+    the private speed-ups change how fast, never what runs."""
     monkeypatch.setenv("DAGSTER_HOME", str(home.dagster_home))
+    if storage == "stock":
+        monkeypatch.setenv("FLIGHTLINE_STOCK_DAGSTER", "1")
     export_feeds(home.landing, until=date(2013, 1, 3), source=source)
 
     assert run_pipeline(home) == 0
@@ -28,6 +34,8 @@ def test_the_feature_pipeline_runs_end_to_end_and_only_on_new_work(
     assert _count(home, "select count(*) from marts.dim_planes") > 3000
 
     instance = DagsterInstance.get()
+    stock = type(instance.event_log_storage).__module__.startswith("dagster.")
+    assert stock == (storage == "stock")
     runs = instance.get_runs()
     assert len(runs) == 1 and runs[0].status == DagsterRunStatus.SUCCESS
     assert runs[0].job_name == "feature_pipeline"

@@ -1,0 +1,330 @@
+"""Every use of Dagster's and dagster-dbt's private APIs, in one guarded module.
+
+They buy speed, not behaviour; each has a stock equivalent that flightline falls back to:
+- on a Dagster or dagster-dbt series other than the ones tested (TESTED), with a warning;
+- when the private modules do not import;
+- when FLIGHTLINE_STOCK_DAGSTER is set (read when a command or run starts, not at import):
+  the instance is configured with Dagster's stock storage and the dbt resource calls
+  dagster-dbt's own methods. The end-to-end test runs both ways.
+
+What is here:
+1. `BatchingSqliteEventLogStorage`: Dagster's SQLite event log, with its connections kept
+   and a batch written in one go (below);
+2. `FlightlineDbtCliResource`: dagster-dbt's dbt resource without its in-process dbt adapter
+   and without running `dbt --version` once a run;
+3. `speed_up_event_storage`: SQLite pragmas and a held connection for the instance's files.
+
+## 1. The event log
+
+A run over a range of days (a cold year: 365) records, per asset and day, a materialization
+and a check result or two: ~6,000 events for the feature pipeline alone. Dagster's SQLite
+storage (1.13) writes each on its own, and every write builds a new SQLAlchemy engine
+(`NullPool`), connects, begins, commits and disposes it, once for the run's database and
+once for the cross-run index: profiled on a 10M-flight year, opening and closing connections
+was a fifth of the event log's time, and check results (one at a time) were half of it.
+
+Two changes, the rows written unchanged (tests/orchestration/test_event_log.py):
+- one engine per database file (the latest few), each thread keeping its connection
+  (`SingletonThreadPool`), so an event is a transaction on an open connection;
+- a batch (Dagster hands a step's per-partition materializations, and a run's planned
+  checks, over as one when DAGSTER_EVENT_BATCH_SIZE is set: instance.prepare_dagster_home)
+  is one transaction a database: materializations as Dagster's `store_event` writes them
+  with the statements of the batch prepared once, other events through `store_event` on
+  connections held for the batch. If any event fails, the batch rolls back and Dagster
+  stores the events one by one.
+
+A run's planned checks are written as Dagster writes them, one row per check and day, but
+with the event serialised once per check and the rows inserted with `executemany`: Dagster
+(1.13) serialises the whole planned event (its 365 days included) again for every row and
+compiles one multi-row INSERT with a bind parameter per value, 7.6 s of a cold year's
+feature run before its first step (~50 partitioned checks x 365 days).
+
+Writes stay serialised by the storage's lock, made re-entrant so that `store_event` can run
+inside a batch that holds it.
+"""
+
+import os
+import sqlite3
+import threading
+import warnings
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from functools import cached_property
+from importlib.metadata import version as installed_version
+from pathlib import Path
+
+from dagster_dbt import DbtCliResource
+from packaging.version import Version
+
+TESTED = {"dagster": "1.13", "dagster-dbt": "0.29"}
+"""The release series the private code was written and tested against."""
+STOCK_SWITCH = "FLIGHTLINE_STOCK_DAGSTER"
+
+
+def _series(distribution: str) -> str:
+    return ".".join(installed_version(distribution).split(".")[:2])
+
+
+UNTESTED = [f"{name} {_series(name)}" for name, series in TESTED.items() if _series(name) != series]
+
+try:
+    from dagster._core.events import ASSET_CHECK_EVENTS, ASSET_EVENTS
+    from dagster._core.events.log import EventLogEntry
+    from dagster._core.storage.asset_check_execution_record import (
+        AssetCheckExecutionRecordStatus,
+    )
+    from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable
+    from dagster._core.storage.event_log.sql_event_log import db_result
+    from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
+        INDEX_SHARD_NAME,
+        SqliteEventLogStorage,
+    )
+    from dagster._core.storage.sql import create_engine
+    from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
+    from dagster_shared.serdes import serialize_value
+    from sqlalchemy import Connection, Engine
+    from sqlalchemy.pool import SingletonThreadPool
+
+    IMPORT_ERROR: ImportError | None = None
+except ImportError as error:  # a Dagster that moved them: the stock classes serve
+    IMPORT_ERROR = error
+
+
+def why_stock() -> str | None:
+    """Why the stock classes serve, or None when flightline's own do."""
+    if os.environ.get(STOCK_SWITCH):
+        return f"{STOCK_SWITCH} is set"
+    if UNTESTED:
+        return f"flightline's private Dagster code is tested on {TESTED}, not {UNTESTED}"
+    if IMPORT_ERROR is not None:
+        return f"Dagster's private modules did not import: {IMPORT_ERROR}"
+    return None
+
+
+_WARNED: set[str] = set()
+
+
+def enabled() -> bool:
+    reason = why_stock()
+    if reason and not os.environ.get(STOCK_SWITCH) and reason not in _WARNED:
+        _WARNED.add(reason)
+        warnings.warn(f"{reason}: using Dagster's stock storage and dbt resource", stacklevel=2)
+    return reason is None
+
+
+def event_log_storage_config() -> tuple[str, str]:
+    """(module, class) of the event log storage the instance is configured with."""
+    if enabled():
+        return __name__, "BatchingSqliteEventLogStorage"
+    return "dagster._core.storage.event_log", "SqliteEventLogStorage"
+
+
+class FlightlineDbtCliResource(DbtCliResource):
+    """dagster-dbt's dbt CLI resource without its in-process dbt adapter, and without
+    asking the dbt executable its version (both: dagster-dbt's own when `enabled()` is not).
+
+    dagster-dbt (0.29) builds a dbt adapter in this process on every `cli()` call (importing
+    dbt-core and the DuckDB adapter, loading the project and the profile: ~6 s on a
+    process's first call, every `flightline run` and every evening) for
+    `fetch_row_counts()` and `fetch_column_metadata()` only. flightline uses neither: DuckDB
+    lets one process write the file, so row counts are read after dbt exits
+    (orchestration/assets/dbt.py). `dbt.cli` runs dbt as a subprocess either way."""
+
+    def _initialize_dbt_core_adapter(self, args):
+        if not enabled():
+            return super()._initialize_dbt_core_adapter(args)
+        return None
+
+    @cached_property
+    def _cli_version(self) -> Version:
+        """dagster-dbt (0.29) runs `dbt --version` once per resource instance, which is once
+        per Dagster run: a dbt start-up of its own, ~2.3 s on 2 cores (3-3.6 s measured inside
+        a run), before every run's first dbt step. The executable is this environment's own
+        (dbt_executable()), so its version is the installed dbt-core's; dagster-dbt uses it to
+        tell dbt-core from the Fusion engine (major version 2), which this project does not
+        support."""
+        from orchestration.dbt_manifest import dbt_executable
+
+        if not enabled() or Path(self.dbt_executable).parent != Path(dbt_executable()).parent:
+            return super()._cli_version
+        return Version(installed_version("dbt-core"))
+
+
+if IMPORT_ERROR is None:
+    ENGINES_AT_MOST = 8
+    """Databases with an open engine: the index, the running run(s), a few recent ones."""
+
+    def _is_asset_event(event: EventLogEntry) -> bool:
+        return (
+            event.is_dagster_event
+            and event.dagster_event_type in ASSET_EVENTS
+            and event.dagster_event_type not in ASSET_CHECK_EVENTS
+            and event.dagster_event.asset_key is not None
+        )
+
+    class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
+        def __init__(self, base_dir: str, inst_data=None) -> None:
+            self._engines: OrderedDict[str, Engine] = OrderedDict()
+            self._held = threading.local()
+            super().__init__(base_dir, inst_data)
+            self._db_lock = threading.RLock()
+
+        @classmethod
+        def from_config_value(cls, inst_data, config_value) -> "BatchingSqliteEventLogStorage":
+            return cls(inst_data=inst_data, **config_value)
+
+        def _engine(self, shard: str) -> Engine:
+            """The shard's engine, created (and the database initialised) on first use; called
+            with the lock held."""
+            engine = self._engines.get(shard)
+            if engine is not None:
+                self._engines.move_to_end(shard)
+                return engine
+            engine = create_engine(
+                self.conn_string_for_shard(shard),
+                poolclass=SingletonThreadPool,
+                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
+            )
+            if shard not in self._initialized_dbs:
+                self._initdb(engine)
+                self._initialized_dbs.add(shard)
+            self._engines[shard] = engine
+            while len(self._engines) > ENGINES_AT_MOST:
+                self._engines.popitem(last=False)[1].dispose()
+            return engine
+
+        @contextmanager
+        def _connect(self, shard: str) -> Iterator[Connection]:
+            with self._db_lock:
+                held = getattr(self._held, "connections", None)
+                if held is not None and shard in held:
+                    yield held[shard]  # inside a batch's transaction
+                    return
+                with self._engine(shard).connect() as conn, conn.begin():
+                    yield conn
+
+        def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
+            run_ids = {event.run_id for event in events}
+            if len(run_ids) != 1 or getattr(self._held, "connections", None) is not None:
+                super().store_event_batch(events)
+                return
+            with self._db_lock, ExitStack() as stack:
+                held = {}
+                run_id = run_ids.pop()
+                for shard in (run_id, INDEX_SHARD_NAME):
+                    conn = stack.enter_context(self._engine(shard).connect())
+                    stack.enter_context(conn.begin())
+                    held[shard] = conn
+                if all(_is_asset_event(event) for event in events):
+                    self._store_asset_events(events, held[run_id], held[INDEX_SHARD_NAME])
+                    return
+                self._held.connections = held
+                try:
+                    for event in events:
+                        self.store_event(event)
+                finally:
+                    self._held.connections = None
+
+        def _store_asset_events(
+            self, events: Sequence[EventLogEntry], run: Connection, index: Connection
+        ) -> None:
+            """`store_event` of asset events (SqliteEventLogStorage, dagster 1.13), for a batch:
+            the statements prepared once, the tags of the batch in one insert (~2 ms an event
+            against ~4 ms through `store_event`)."""
+            statements = [self.prepare_insert_event(event) for event in events]
+            for statement in statements:
+                run.execute(statement)
+            ids = []
+            for statement in statements:
+                with db_result(index, statement) as result:
+                    ids.append(result.inserted_primary_key[0])
+            self._store_asset_event_tags(index, events, ids)
+            for event, event_id in zip(events, ids, strict=True):
+                self._store_asset_event(index, event, event_id)
+
+        def _store_asset_check_evaluation_planned(
+            self, event: EventLogEntry, event_id: int | None
+        ) -> None:
+            """SqlEventLogStorage's (dagster 1.13), the same rows: the event serialised once, and
+            the rows as one executemany instead of a multi-row INSERT built per call."""
+            planned = event.dagster_event.event_specific_data
+            subset = planned.partitions_subset
+            partition_keys = list(subset.get_partition_keys()) if subset else [None]
+            if not partition_keys:
+                return
+            common = {
+                "asset_key": planned.asset_key.to_string(),
+                "check_name": planned.check_name,
+                "run_id": event.run_id,
+                "execution_status": AssetCheckExecutionRecordStatus.PLANNED.value,
+                "evaluation_event": serialize_value(event),
+                "evaluation_event_timestamp": self._event_insert_timestamp(event),
+                "evaluation_event_storage_id": event_id,
+            }
+            with self.index_connection() as conn:
+                conn.execute(
+                    AssetCheckExecutionsTable.insert(),
+                    [{**common, "partition": key} for key in partition_keys],
+                )
+
+        def _dispose_engines(self) -> None:
+            with self._db_lock:
+                while self._engines:
+                    self._engines.popitem()[1].dispose()
+
+        def wipe(self) -> None:
+            self._dispose_engines()  # before the run databases are deleted
+            super().wipe()
+
+        def dispose(self) -> None:
+            self._dispose_engines()
+            super().dispose()
+
+
+_HELD: OrderedDict[str, sqlite3.Connection] = OrderedDict()
+_HOLD_AT_MOST = 8
+_TUNED: set[str] = set()
+
+
+def speed_up_event_storage(home: Path) -> None:
+    """Make Dagster's SQLite storage under `home` cheaper per event, for this process.
+
+    Dagster (1.13, SQLite storage) opens a new SQLite connection for every write and closes
+    it after one transaction; a year-long run writes ~6,000 events (one materialization per
+    asset and day, one check result per day), and each cost ~30 ms, mostly SQLite's own work:
+    an fsync per commit, and, as the last connection to a WAL database closes, a checkpoint
+    and the deletion of the WAL file. Two changes, on connections to files under `home` only:
+    - `PRAGMA synchronous=NORMAL`: in WAL mode the database stays consistent on a crash;
+      a power cut can lose the last events (the warehouse, not the event log, is what
+      flightline's runs rebuild from, see runner._unbuilt);
+    - one idle connection held open per database file (the latest few), so that closing
+      Dagster's connection is not the last close: no checkpoint per event. SQLite
+      checkpoints as the WAL grows (every 1,000 pages) instead.
+    """
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    _TUNED.add(str(home.resolve()))
+    if not event.contains(Engine, "connect", _tune):
+        event.listen(Engine, "connect", _tune)
+
+
+def _tune(connection, _record) -> None:
+    if not isinstance(connection, sqlite3.Connection):
+        return
+    path = connection.execute("pragma database_list").fetchone()[2]
+    if not path or not any(path.startswith(root) for root in _TUNED):
+        return
+    connection.execute("pragma synchronous=normal")
+    if path in _HELD:
+        _HELD.move_to_end(path)
+        return
+    # Hold only a database already in WAL mode (a new one is switched by Dagster's init).
+    if connection.execute("pragma journal_mode").fetchone()[0] != "wal":
+        return
+    held = sqlite3.connect(path, check_same_thread=False)
+    held.execute("select count(*) from sqlite_master").fetchone()  # joins the WAL
+    _HELD[path] = held
+    while len(_HELD) > _HOLD_AT_MOST:
+        _HELD.popitem(last=False)[1].close()
