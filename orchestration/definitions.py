@@ -1,4 +1,4 @@
-from dagster import Definitions
+from dagster import Definitions, FilesystemIOManager
 
 from orchestration.assets.dbt import dbt_daily_models, dbt_evaluation_models, dbt_reference_models
 from orchestration.assets.ingest import ingest_assets
@@ -20,5 +20,13 @@ defs = Definitions(
     asset_checks=ml_checks,
     jobs=[feature_pipeline_job, training_pipeline_job, inference_pipeline_job],
     sensors=[landing_files_sensor, retraining_sensor],
-    resources={"warehouse": WarehouseResource(), "ml": MlSettings(), "dbt": dbt_resource()},
+    resources={
+        "warehouse": WarehouseResource(),
+        "ml": MlSettings(),
+        "dbt": dbt_resource(),
+        # What one training step hands the next (a training set's file, a candidate's
+        # version), pickled under the instance's storage/ folder: a run, and a re-execution
+        # of it, reads its own upstream values, never another run's latest.
+        "io_manager": FilesystemIOManager(),
+    },
 )

@@ -13,10 +13,12 @@ from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetExecutionContext,
+    AssetIn,
     AssetKey,
     Config,
     MaterializeResult,
     MetadataValue,
+    Output,
     asset,
     asset_check,
 )
@@ -74,19 +76,6 @@ def _window(windows: dict[str, str], name: str) -> str:
     return f"{windows[name + '_start']} .. {windows[name + '_end']}"
 
 
-def _latest_metadata(instance, key: AssetKey) -> dict:
-    event = instance.get_latest_materialization_event(key)
-    if event is None or event.asset_materialization is None:
-        raise registry.RegistryError(
-            f"{key.to_user_string()} has never been materialized: run the training pipeline"
-        )
-    return {name: value.value for name, value in event.asset_materialization.metadata.items()}
-
-
-def _candidate_version(instance) -> str:
-    return str(_latest_metadata(instance, CANDIDATE)["model_version"])
-
-
 @asset(
     key=TRAINING_SET,
     group_name="training",
@@ -101,7 +90,7 @@ def _candidate_version(instance) -> str:
 )
 def training_set(
     context: AssetExecutionContext, config: TrainingRunConfig, warehouse: WarehouseResource
-) -> MaterializeResult:
+) -> Output[dict]:
     settings = warehouse.settings
     training = TrainingConfig(
         cutoff=date.fromisoformat(config.cutoff), validation_days=config.validation_days
@@ -113,7 +102,17 @@ def training_set(
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(path, index=False)
     label_rate = float(frame[LABEL].astype(float).mean()) if len(frame) else float("nan")
-    return MaterializeResult(
+    # The value downstream steps read (through the IO manager, so a re-execution reads the
+    # same one): this run's file and settings, never "the latest" of some other run.
+    value = {
+        "path": str(path),
+        "cutoff": config.cutoff,
+        "validation_days": config.validation_days,
+        "trigger": config.trigger,
+        "data_fingerprint": digest,
+    }
+    return Output(
+        value,
         metadata={
             "path": MetadataValue.path(str(path)),
             "cutoff": config.cutoff,
@@ -124,7 +123,7 @@ def training_set(
             "last_day": str(frame.flight_date.max()) if len(frame) else "",
             "label_rate": label_rate,
             "data_fingerprint": digest,
-        }
+        },
     )
 
 
@@ -139,9 +138,9 @@ def training_set(
     ),
 )
 def training_set_expectations(
-    context: AssetCheckExecutionContext, warehouse: WarehouseResource
+    context: AssetCheckExecutionContext, training_set: dict, warehouse: WarehouseResource
 ) -> AssetCheckResult:
-    inputs = _latest_metadata(context.instance, TRAINING_SET)
+    inputs = training_set
     frame = pd.read_parquet(inputs["path"])
     frame[LABEL] = frame[LABEL].astype("boolean")
     validation = validate(warehouse.settings.quality, expectations.TRAINING_SET, frame, None)
@@ -199,7 +198,7 @@ def ready_to_score(context: AssetCheckExecutionContext, warehouse: WarehouseReso
 @asset(
     key=CANDIDATE,
     group_name="training",
-    deps=[TRAINING_SET],
+    ins={"training_set": AssetIn(TRAINING_SET)},
     pool=WAREHOUSE_POOL,
     kinds={"scikitlearn", "duckdb"},
     description=(
@@ -210,10 +209,10 @@ def ready_to_score(context: AssetCheckExecutionContext, warehouse: WarehouseReso
     ),
 )
 def candidate_model(
-    context: AssetExecutionContext, warehouse: WarehouseResource
-) -> MaterializeResult:
+    context: AssetExecutionContext, training_set: dict, warehouse: WarehouseResource
+) -> Output[dict]:
     settings = warehouse.settings
-    inputs = _latest_metadata(context.instance, TRAINING_SET)
+    inputs = training_set
     config = TrainingRunConfig(
         cutoff=inputs["cutoff"],
         validation_days=inputs["validation_days"],
@@ -236,7 +235,8 @@ def candidate_model(
     context.log.info(
         f"candidate {model.model_version}: {result.chosen}, ROC AUC {metrics['roc_auc']:.4f}"
     )
-    return MaterializeResult(
+    return Output(
+        {"model_version": model.model_version},
         metadata={
             "model_version": model.model_version,
             "reused_existing_version": run.reused,
@@ -262,7 +262,7 @@ def candidate_model(
                 )
             ),
             "model_card": MetadataValue.path(str(files / "model_card.md")),
-        }
+        },
     )
 
 
@@ -277,9 +277,12 @@ def candidate_model(
     ),
 )
 def beats_champion(
-    context: AssetCheckExecutionContext, warehouse: WarehouseResource, ml: MlSettings
+    context: AssetCheckExecutionContext,
+    candidate_model: dict,
+    warehouse: WarehouseResource,
+    ml: MlSettings,
 ) -> AssetCheckResult:
-    version = _candidate_version(context.instance)
+    version = candidate_model["model_version"]
     with warehouse.connect() as con:
         decision = evaluate_gate(con, version, ml.promotion_margin)
         registry.record_decision(
@@ -305,7 +308,7 @@ def beats_champion(
 @asset(
     key=AssetKey(["ml", "champion_model"]),
     group_name="training",
-    deps=[CANDIDATE],
+    ins={"candidate_model": AssetIn(CANDIDATE)},
     pool=WAREHOUSE_POOL,
     description=(
         "Promotes the candidate that passed the gate to champion in ml.model_registry (the "
@@ -313,9 +316,9 @@ def beats_champion(
     ),
 )
 def champion_model(
-    context: AssetExecutionContext, warehouse: WarehouseResource
+    context: AssetExecutionContext, candidate_model: dict, warehouse: WarehouseResource
 ) -> MaterializeResult:
-    version = _candidate_version(context.instance)
+    version = candidate_model["model_version"]
     with warehouse.connect() as con:
         previous = registry.champion(con)
         decision = con.execute(
