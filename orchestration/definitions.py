@@ -4,9 +4,19 @@ from orchestration.assets.dbt import dbt_daily_models, dbt_evaluation_models, db
 from orchestration.assets.ingest import ingest_assets
 from orchestration.assets.ml import ml_assets, ml_checks
 from orchestration.assets.monitoring import monitoring_assets
-from orchestration.jobs import feature_pipeline_job, inference_pipeline_job, training_pipeline_job
+from orchestration.assets.publish import analytics_snapshot
+from orchestration.jobs import (
+    feature_pipeline_job,
+    inference_pipeline_job,
+    publish_job,
+    training_pipeline_job,
+)
 from orchestration.resources import MlSettings, WarehouseResource, dbt_resource
-from orchestration.sensors import landing_files_sensor, retraining_sensor
+from orchestration.sensors import (
+    landing_files_sensor,
+    publish_after_pipeline_runs,
+    retraining_sensor,
+)
 
 defs = Definitions(
     assets=[
@@ -16,10 +26,11 @@ defs = Definitions(
         *ml_assets,
         dbt_evaluation_models,
         *monitoring_assets,
+        analytics_snapshot,
     ],
     asset_checks=ml_checks,
-    jobs=[feature_pipeline_job, training_pipeline_job, inference_pipeline_job],
-    sensors=[landing_files_sensor, retraining_sensor],
+    jobs=[feature_pipeline_job, training_pipeline_job, inference_pipeline_job, publish_job],
+    sensors=[landing_files_sensor, retraining_sensor, publish_after_pipeline_runs],
     resources={
         "warehouse": WarehouseResource(),
         "ml": MlSettings(),

@@ -1,6 +1,7 @@
 from dagster import AssetSelection, define_asset_job
 
 from orchestration.assets.ml import ready_to_score
+from orchestration.assets.publish import SNAPSHOT
 from orchestration.partitions import daily_partitions
 
 # The scoring gate checks features.flight_features but belongs to the inference pipeline: in
@@ -35,5 +36,14 @@ inference_pipeline_job = define_asset_job(
         "Inference pipeline: gate each day's features on their expectations, score the days "
         "that pass with the champion into ml.predictions, rebuild prediction outcomes and "
         "daily model performance, measure drift, and decide whether to retrain."
+    ),
+)
+
+publish_job = define_asset_job(
+    name="publish_snapshot",
+    selection=AssetSelection.keys(SNAPSHOT),
+    description=(
+        "Publish the analysts' snapshot (analytics.duckdb) from the warehouse. Started by the "
+        "publish sensor after a pipeline run succeeds, and by `flightline run` at its end."
     ),
 )

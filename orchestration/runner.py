@@ -19,7 +19,7 @@ import duckdb
 from ingest.catalog import FEEDS, FIRST_DAY
 from ingest.landing import partition_key
 from ingest.loader import Loader
-from ingest.publish import publish_snapshot, snapshot_path
+from ingest.publish import snapshot_path
 from ingest.settings import Settings
 from ingest.summary import quarantine_counts, table_counts
 from ingest.warehouse import connect, duckdb_config
@@ -513,10 +513,18 @@ def run_pipeline(settings: Settings, options: RunOptions | None = None) -> int:
         return 1
     print_model_report(settings, options)
     if launcher.run_ids or not snapshot_path(settings.warehouse).exists():
-        published = publish_snapshot(settings.warehouse, launcher.run_ids)
+        runs = list(launcher.run_ids)
+        result = launcher.launch(
+            "publish_snapshot",
+            run_config={"ops": {"analytics__snapshot": {"config": {"runs": runs}}}},
+        )
+        if not result.success:
+            print(f"publishing failed; see its logs in the UI or {launcher.log_path}")
+            return 1
+        published = result.asset_materializations_for_node("analytics__snapshot")[0].metadata
         print(
-            f"\npublished the analysts' snapshot {published.path} "
-            f"({published.bytes / 1e6:.0f} MB in {published.seconds:.1f}s)"
+            f"\npublished the analysts' snapshot {published['path'].value} "
+            f"({published['bytes'].value / 1e6:.0f} MB in {published['seconds'].value:.1f}s)"
         )
     print_summary(settings, time.perf_counter() - started)
     return 0

@@ -6,10 +6,13 @@ import hashlib
 import json
 
 from dagster import (
+    DagsterRunStatus,
     DefaultSensorStatus,
     RunRequest,
+    RunStatusSensorContext,
     SensorEvaluationContext,
     SkipReason,
+    run_status_sensor,
     sensor,
 )
 
@@ -17,7 +20,12 @@ from ingest.catalog import FEEDS
 from ingest.landing import discover, partition_key
 from ingest.settings import get_settings
 from ingest.windows import partition_range
-from orchestration.jobs import feature_pipeline_job, training_pipeline_job
+from orchestration.jobs import (
+    feature_pipeline_job,
+    inference_pipeline_job,
+    publish_job,
+    training_pipeline_job,
+)
 from orchestration.partitions import daily_partitions
 
 
@@ -129,3 +137,25 @@ def retraining_sensor(context: SensorEvaluationContext):
     if not requests:
         return SkipReason("no new retraining decision asks to retrain")
     return requests
+
+
+@run_status_sensor(
+    run_status=DagsterRunStatus.SUCCESS,
+    monitored_jobs=[feature_pipeline_job, training_pipeline_job, inference_pipeline_job],
+    request_job=publish_job,
+    default_status=DefaultSensorStatus.RUNNING,
+    description=(
+        "Publishes the analysts' snapshot after every pipeline run that succeeded, so the UI "
+        "route publishes as `flightline run` does. Runs started by `flightline run` are left "
+        "to it: it publishes once, after its last run."
+    ),
+)
+def publish_after_pipeline_runs(context: RunStatusSensorContext):
+    run = context.dagster_run
+    if run.tags.get("flightline/trigger") == "cli":
+        return SkipReason(f"run {run.run_id} was started by flightline run, which publishes")
+    return RunRequest(
+        run_key=f"publish-{run.run_id}",
+        run_config={"ops": {"analytics__snapshot": {"config": {"runs": [run.run_id]}}}},
+        tags={"flightline/trigger": "publish_after_pipeline_runs"},
+    )

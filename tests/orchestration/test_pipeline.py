@@ -3,9 +3,10 @@
 from datetime import date
 
 import pytest
-from dagster import DagsterInstance, DagsterRunStatus
+from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
 from ingest.feeds import export_feeds
+from ingest.publish import snapshot_path
 from orchestration.runner import run_pipeline
 from tests.conftest import fetch
 
@@ -36,9 +37,11 @@ def test_the_feature_pipeline_runs_end_to_end_and_only_on_new_work(
     instance = DagsterInstance.get()
     stock = type(instance.event_log_storage).__module__.startswith("dagster.")
     assert stock == (storage == "stock")
-    runs = instance.get_runs()
+    runs = instance.get_runs(filters=RunsFilter(job_name="feature_pipeline"))
     assert len(runs) == 1 and runs[0].status == DagsterRunStatus.SUCCESS
-    assert runs[0].job_name == "feature_pipeline"
+    # Publishing is a run of the same definitions, after the pipeline's.
+    (publish,) = instance.get_runs(filters=RunsFilter(job_name="publish_snapshot"))
+    assert publish.status == DagsterRunStatus.SUCCESS and snapshot_path(home.warehouse).exists()
     assert runs[0].tags["dagster/asset_partition_range_start"] == "2013-01-01"
     assert runs[0].tags["dagster/asset_partition_range_end"] == "2013-01-04"
     check = instance.event_log_storage.get_latest_asset_check_execution_by_key(
@@ -50,12 +53,12 @@ def test_the_feature_pipeline_runs_end_to_end_and_only_on_new_work(
     capsys.readouterr()
     assert run_pipeline(home) == 0
     assert "nothing new" in capsys.readouterr().out
-    assert len(instance.get_runs()) == 1
+    assert len(instance.get_runs()) == 2  # no new run, not even a publish
 
     # One more day: one run over that day's actuals and the next day's schedules.
     export_feeds(home.landing, until=date(2013, 1, 4), source=source)
     assert run_pipeline(home) == 0
-    latest = instance.get_runs(limit=1)[0]
+    latest = instance.get_runs(filters=RunsFilter(job_name="feature_pipeline"), limit=1)[0]
     assert latest.status == DagsterRunStatus.SUCCESS
     assert latest.tags["dagster/asset_partition_range_start"] == "2013-01-04"
     assert latest.tags["dagster/asset_partition_range_end"] == "2013-01-05"

@@ -41,3 +41,42 @@ def test_the_sensor_skips_when_no_decision_asks_to_retrain(dbt_manifest):
         context = build_sensor_context(instance=instance, cursor=context.cursor, definitions=defs)
         (request,) = retraining_sensor(context)
         assert request.tags["flightline/trigger"] == "retraining_sensor"
+
+
+def test_a_pipeline_run_that_succeeded_in_the_ui_publishes_the_snapshot_once():
+    from dagster import (
+        DagsterEvent,
+        DagsterEventType,
+        DagsterRun,
+        DagsterRunStatus,
+        RunRequest,
+        build_run_status_sensor_context,
+    )
+
+    from orchestration.definitions import defs
+    from orchestration.sensors import publish_after_pipeline_runs
+
+    with DagsterInstance.ephemeral() as instance:
+        for trigger, published in (("landing_files_sensor", True), ("cli", False)):
+            run = DagsterRun(
+                job_name="inference_pipeline",
+                run_id=f"run-{trigger}",
+                status=DagsterRunStatus.SUCCESS,
+                tags={"flightline/trigger": trigger},
+            )
+            instance.add_run(run)
+            context = build_run_status_sensor_context(
+                sensor_name="publish_after_pipeline_runs",
+                dagster_instance=instance,
+                dagster_run=run,
+                dagster_event=DagsterEvent(DagsterEventType.RUN_SUCCESS.value, run.job_name),
+                repository_def=defs.get_repository_def(),
+            )
+            result = publish_after_pipeline_runs(context)
+            if published:
+                assert isinstance(result, RunRequest) and result.run_key == "publish-run-" + trigger
+                assert result.run_config["ops"]["analytics__snapshot"]["config"]["runs"] == [
+                    run.run_id
+                ]
+            else:  # flightline run publishes once, after its last run
+                assert isinstance(result, SkipReason)
