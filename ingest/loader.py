@@ -170,15 +170,19 @@ def _file_columns(con: duckdb.DuckDBPyConnection, spec: FeedSpec, staged: Staged
     if spec.format == "csv":
         return _header_columns(spec, staged.first_line)
     if spec.format == "jsonl":
-        rows = execute(
-            con,
-            f"""
-            select distinct unnest(json_keys(object)) from (
-                select {_JSON_OBJECT} as object from {_jsonl_reader([staged.copy])}
-            ) where object is not null
-            """,
-        ).fetchall()
-        _clear_rejects(con)
+        try:
+            rows = execute(
+                con,
+                f"""
+                select distinct unnest(json_keys(object)) from (
+                    select {_JSON_OBJECT} as object from {_jsonl_reader([staged.copy])}
+                ) where object is not null
+                """,
+            ).fetchall()
+        except duckdb.Error as error:
+            raise FileRejected(f"cannot be parsed as jsonl: {_first_line(error)}") from error
+        finally:
+            _clear_rejects(con)
         if not rows:
             raise FileRejected("no line of the file is a JSON object")
         return [row[0] for row in rows]

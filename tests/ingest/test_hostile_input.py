@@ -449,3 +449,21 @@ def test_a_control_character_in_a_csv_header_quarantines_the_file(world, bad):
     (outcome,) = results["actuals"].outcomes
     assert outcome.status == "quarantined" and "control character" in outcome.reason
     assert [o.path for o in results["schedules"].outcomes] == [other]
+
+
+def test_a_json_lines_file_duckdb_cannot_parse_is_quarantined_and_the_rest_loads(world):
+    """A lone carriage return before a line over 2 MB stopped the whole load: DuckDB's
+    reader failed on the file's keys (found by the fuzzer)."""
+    home, landing, con = world
+    path = landing / "weather" / "2013-01-04.jsonl"
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([*lines[:3], "\r" + "9" * 2_100_000, *lines[3:]]) + "\n")
+    other = landing / "forecasts" / "2013-01-04.jsonl"
+
+    results = ingest_all(con, landing, home / "quarantine")
+
+    (outcome,) = results["weather"].outcomes
+    assert outcome.status in {"quarantined", "loaded"}
+    assert outcome.rows_read == outcome.rows_loaded + outcome.rows_quarantined == len(lines) + 1
+    assert [o.path for o in results["forecasts"].outcomes] == [other]
+    counts_add_up(con)
