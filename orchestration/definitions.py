@@ -1,4 +1,4 @@
-from dagster import Definitions, FilesystemIOManager
+from dagster import Definitions
 
 from orchestration.assets.dbt import dbt_daily_models, dbt_evaluation_models, dbt_reference_models
 from orchestration.assets.ingest import ingest_assets
@@ -11,7 +11,12 @@ from orchestration.jobs import (
     publish_job,
     training_pipeline_job,
 )
-from orchestration.resources import MlSettings, WarehouseResource, dbt_resource
+from orchestration.resources import (
+    MlSettings,
+    RunScopedIOManager,
+    WarehouseResource,
+    dbt_resource,
+)
 from orchestration.sensors import (
     landing_files_sensor,
     publish_after_pipeline_runs,
@@ -35,9 +40,8 @@ defs = Definitions(
         "warehouse": WarehouseResource(),
         "ml": MlSettings(),
         "dbt": dbt_resource(),
-        # What one training step hands the next (a training set's file, a candidate's
-        # version), pickled under the instance's storage/ folder: a run, and a re-execution
-        # of it, reads its own upstream values, never another run's latest.
-        "io_manager": FilesystemIOManager(),
+        # What one training step hands the next, kept per run: a run, and a re-execution of
+        # it, reads its own upstream values, never another run's latest.
+        "io_manager": RunScopedIOManager(),
     },
 )

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import duckdb
-from dagster import ConfigurableResource
+from dagster import ConfigurableIOManager, ConfigurableResource, InputContext, OutputContext
 from dagster_dbt import DbtCliResource, DbtProject
 
 from ingest.settings import DBT_PROJECT_DIR, Settings, get_settings
@@ -67,3 +69,31 @@ def dbt_resource() -> DbtCliResource:
     """dagster-dbt's resource, with flightline's speed-ups where they are tested
     (orchestration/dagster_private.py, which falls back to dagster-dbt's own methods)."""
     return FlightlineDbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())
+
+
+class RunScopedIOManager(ConfigurableIOManager):
+    """What one step hands the next (a training set's file and settings, a candidate's
+    version): small JSON values stored per run and step under dagster_home/storage/runs/.
+
+    Dagster's FilesystemIOManager keys an asset's value by the asset key alone, so of two
+    overlapping training runs each would read whichever wrote last. Keyed by the producing
+    run and step (Dagster's output identifier), a step reads its own run's upstream value,
+    and a re-execution reads the value of the run it re-executes (Dagster names that run in
+    the input's upstream output)."""
+
+    def _path(self, identifier: list[str]) -> Path:
+        return get_settings().dagster_home / "storage" / "runs" / Path(*identifier)
+
+    def handle_output(self, context: OutputContext, obj: dict) -> None:
+        path = self._path(context.get_identifier())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(obj, sort_keys=True))
+
+    def load_input(self, context: InputContext) -> dict:
+        path = self._path(context.upstream_output.get_identifier())
+        if not path.exists():
+            raise FileNotFoundError(
+                f"{path}: the upstream step's value is not stored (run "
+                f"{context.upstream_output.run_id}); run its asset first"
+            )
+        return json.loads(path.read_text())

@@ -1,5 +1,6 @@
 from datetime import date
 
+import pytest
 from dagster import AssetKey, BackfillPolicy, RunRequest, SkipReason, build_sensor_context
 
 from ingest.feeds import export_feeds
@@ -154,3 +155,26 @@ def test_dbt_version_is_read_without_starting_dbt(dbt_manifest, monkeypatch):
     assert isinstance(fresh, FlightlineDbtCliResource)
     assert f"installed: {fresh._cli_version}" in reported
     assert fresh._cli_version.major == 1
+
+
+def test_a_step_reads_its_own_runs_upstream_value_not_the_latest_of_any_run(home):
+    """Two training runs overlap: each candidate step reads the training set of its run."""
+    from dagster import AssetKey, build_input_context, build_output_context
+
+    from orchestration.resources import RunScopedIOManager
+
+    manager = RunScopedIOManager()
+    key = AssetKey(["ml", "training_set"])
+
+    def output(run_id):
+        return build_output_context(
+            run_id=run_id, step_key="ml__training_set", name="result", asset_key=key
+        )
+
+    manager.handle_output(output("run-a"), {"cutoff": "2013-10-01"})
+    manager.handle_output(output("run-b"), {"cutoff": "2013-11-01"})  # written after
+
+    read_by_a = manager.load_input(build_input_context(upstream_output=output("run-a")))
+    assert read_by_a == {"cutoff": "2013-10-01"}
+    with pytest.raises(FileNotFoundError, match="run run-c"):
+        manager.load_input(build_input_context(upstream_output=output("run-c")))
