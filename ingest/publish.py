@@ -20,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.warehouse import duckdb_config
+from ingest.warehouse import connect, duckdb_config
 
 
 @dataclass
@@ -47,7 +47,7 @@ def publish_snapshot(warehouse: Path, runs: list[str] | None = None) -> Publishe
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         # Fold the write-ahead log into the file, so the file alone is the whole warehouse.
-        con = duckdb.connect(str(warehouse), config=duckdb_config())
+        con = connect(warehouse)
         try:
             con.execute("checkpoint")
             shutil.copyfile(warehouse, tmp)

@@ -18,7 +18,7 @@ import pandas as pd
 
 from ingest.feeds import LAST_DAY, export_feeds, load_source
 from ingest.settings import Settings
-from ingest.warehouse import duckdb_config
+from ingest.warehouse import connect
 from ml.replay_report import (
     ReplayDay,
     daily_table,
@@ -163,13 +163,12 @@ def write_report(
     seconds: float,
     began_at: datetime,
 ):
-    import duckdb
 
     from ml import registry
 
     # Not read-only: the registry's reader creates its table when missing. The replay is the
     # warehouse's one writer here anyway.
-    con = duckdb.connect(str(settings.warehouse), config=duckdb_config())
+    con = connect(settings.warehouse)
     try:
         first = registry.get(con, first_champion)
         outcomes = outcomes_with_and_without(con, first, start, end)

@@ -22,7 +22,7 @@ from ingest.loader import Loader
 from ingest.publish import snapshot_path
 from ingest.settings import Settings
 from ingest.summary import quarantine_counts, table_counts
-from ingest.warehouse import connect, duckdb_config
+from ingest.warehouse import connect
 from ingest.windows import contiguous_ranges, plan_window
 from ml.monitoring import POOLED_AUC_SQL
 from ml.planning import DEFAULT_CUTOFF, MIN_TRAINING_ROWS, days_to_score
@@ -126,7 +126,7 @@ def _unbuilt(launcher: Launcher, batches: dict) -> tuple[set[str], bool]:
 def _read(settings: Settings, sql: str, params: list | None = None) -> list[tuple]:
     if not settings.warehouse.exists():
         return []
-    con = duckdb.connect(str(settings.warehouse), read_only=True, config=duckdb_config())
+    con = connect(settings.warehouse, read_only=True)
     try:
         return con.execute(sql, params or []).fetchall()
     except duckdb.CatalogException:

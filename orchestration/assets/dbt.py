@@ -12,7 +12,6 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import duckdb
 from dagster import AssetExecutionContext, AssetKey, Output
 from dagster_dbt import (
     DagsterDbtTranslator,
@@ -23,7 +22,7 @@ from dagster_dbt import (
 from dagster_shared.record import replace
 
 from ingest.settings import get_settings
-from ingest.warehouse import duckdb_config
+from ingest.warehouse import connect
 from ingest.windows import dbt_window_env
 from orchestration.partitions import WAREHOUSE_POOL, daily_partitions, single_run
 from orchestration.resources import dbt_project
@@ -91,7 +90,7 @@ def _with_row_counts(context: AssetExecutionContext, events: list[Any]) -> Itera
     outputs = [event for event in events if isinstance(event, Output)]
     counts: dict[str, int] = {}
     if outputs:
-        con = duckdb.connect(str(get_settings().warehouse), read_only=True, config=duckdb_config())
+        con = connect(get_settings().warehouse, read_only=True)
         try:
             for event in outputs:
                 schema, table = context.asset_key_for_output(event.output_name).path[-2:]
