@@ -45,17 +45,28 @@ def cmd_run(args: argparse.Namespace) -> int:
     from orchestration.runner import RunOptions, run_pipeline
 
     settings = get_settings()
-    if _landing_is_empty(settings) and not args.no_export:
+    # Arguments first: a mistake is one line, before any file is written or run started.
+    window = (args.start, args.end) if args.start or args.end else None
+    problem = _window_problem(window, "--from", "--to")
+    if not args.no_score:
+        problem = problem or _window_problem((args.score_from, args.score_to), *SCORE_FLAGS)
+    if problem:
+        print(f"flightline run: {problem}", file=sys.stderr)
+        return 2
+    if _landing_is_empty(settings):
+        if args.no_export:
+            print(
+                f"flightline run: {settings.landing} has no feed files and --no-export was "
+                "given: land files there (or run without --no-export to export the 2013 feeds)",
+                file=sys.stderr,
+            )
+            return 2
         from ingest.feeds import export_feeds
 
         print(f"landing/ is empty: exporting the 2013 feeds to {settings.landing}")
         started = time.perf_counter()
         result = export_feeds(settings.landing)
         print(f"  {result} ({time.perf_counter() - started:.1f}s)")
-    window = (args.start, args.end) if args.start or args.end else None
-    if window and not all(window):
-        print("--from and --to go together", file=sys.stderr)
-        return 2
     options = RunOptions(
         window=window,
         train=not args.no_train,
@@ -110,7 +121,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_publish(args: argparse.Namespace) -> int:
     from ingest.publish import publish_snapshot
 
-    published = publish_snapshot(get_settings().warehouse)
+    warehouse = get_settings().warehouse
+    if not warehouse.exists():
+        print(
+            f"flightline publish: there is no warehouse at {warehouse} yet; build it with "
+            "`flightline run` first",
+            file=sys.stderr,
+        )
+        return 2
+    published = publish_snapshot(warehouse)
     print(f"published {published.path} ({published.seconds:.1f}s)")
     return 0
 
@@ -130,6 +149,25 @@ def cmd_ui(args: argparse.Namespace) -> int:
         command += ["-h", args.host]
     os.execv(command[0], command)
     return 0
+
+
+SCORE_FLAGS = ("--score-from", "--score-to")
+
+
+def _window_problem(window: tuple[str | None, str | None] | None, first: str, last: str) -> str:
+    """What is wrong with an inclusive window of days given on the command line, or ''."""
+    from ingest.catalog import FIRST_DAY, LAST_DAY
+
+    if window is None:
+        return ""
+    start, end = window
+    if not start or not end:
+        return f"{first} and {last} go together (both days, YYYY-MM-DD)"
+    if start > end:
+        return f"{first} {start} is after {last} {end}"
+    if start < FIRST_DAY.isoformat() or end > LAST_DAY.isoformat():
+        return f"{first} .. {last} must lie within the pipeline's days, {FIRST_DAY} .. {LAST_DAY}"
+    return ""
 
 
 def _date(value: str) -> date:
@@ -238,6 +276,11 @@ def main(argv: list[str] | None = None) -> int:
     except (DataDirBusy, WarehouseBusy) as error:
         print(f"flightline: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        # A load's transaction rolls back; a Dagster run left STARTED is marked failed by
+        # the next command (runner.recover_abandoned_runs).
+        print("flightline: stopped (Ctrl-C)", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -1,0 +1,27 @@
+"""Command-line mistakes: one line on stderr saying what is wrong and what to do, exit code 2,
+and nothing written or run before the line."""
+
+import pytest
+
+from orchestration.cli import main
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["run", "--from", "2013-03-10", "--to", "2013-03-01"], "--from 2013-03-10 is after --to"),
+        (["run", "--from", "2013-03-10"], "--from and --to go together"),
+        (
+            ["run", "--score-from", "2013-12-01", "--score-to", "2013-11-01"],
+            "--score-from 2013-12-01 is after --score-to 2013-11-01",
+        ),
+        (["run", "--from", "2012-12-30", "--to", "2013-01-02"], "within the pipeline's days"),
+        (["run", "--no-export"], "has no feed files and --no-export was given"),
+        (["publish"], "there is no warehouse at"),
+    ],
+)
+def test_a_command_line_mistake_is_one_line_and_exit_code_2(home, capsys, argv, says):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and says in err[0], err
+    assert not any(home.landing.rglob("*.csv"))  # nothing exported before the mistake was seen
