@@ -110,3 +110,22 @@ def copy_of(settings: Settings, tmp_path: Path) -> Settings:
     copy.warehouse_dir.mkdir(parents=True)
     shutil.copy(settings.warehouse, copy.warehouse)
     return copy
+
+
+@pytest.fixture(scope="session")
+def duckdb_lts_python() -> Path:
+    """A Python with DuckDB 1.4 (the long-term-support line BI drivers ship), in an
+    environment of its own beside .venv (made once, by uv): the analysts' client."""
+    import sys
+
+    from ingest.settings import REPO_ROOT
+
+    env = REPO_ROOT / ".venv-duckdb14"
+    python = env / "bin" / "python"
+    if not python.exists():
+        uv = Path(sys.executable).parent / "uv"
+        subprocess.run([uv, "venv", "--quiet", "--python", sys.executable, env], check=True)
+        subprocess.run(
+            [uv, "pip", "install", "--quiet", "--python", python, "duckdb==1.4.4"], check=True
+        )
+    return python

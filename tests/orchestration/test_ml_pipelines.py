@@ -1,5 +1,7 @@
 """The training and inference pipelines through Dagster, with the gate blocking promotion."""
 
+import json
+import subprocess
 from datetime import date
 
 import duckdb
@@ -16,7 +18,7 @@ from tests.conftest import fetch
 
 
 def test_train_promote_score_evaluate_and_a_blocked_promotion(
-    home, source, dbt_manifest, monkeypatch, capsys
+    home, source, dbt_manifest, monkeypatch, capsys, duckdb_lts_python
 ):
     monkeypatch.setenv("DAGSTER_HOME", str(home.dagster_home))
     export_feeds(home.landing, until=date(2013, 1, 20), source=source)
@@ -93,6 +95,21 @@ def test_train_promote_score_evaluate_and_a_blocked_promotion(
         rows = snapshot.execute(question.read_text()).fetchall()
         assert rows, f"{question.name} returned no rows"
     snapshot.close()
+    # ... and in DuckDB 1.4, the client most BI drivers ship (the snapshot is written in its
+    # storage format; DuckDB 2.0's own cannot be opened by it).
+    script = (
+        "import duckdb, json, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
+        "print(json.dumps([duckdb.__version__] + [len(con.execute(open(q).read()).fetchall()) "
+        "for q in sys.argv[2:]]))"
+    )
+    answered = subprocess.run(
+        [duckdb_lts_python, "-c", script, snapshot_path(home.warehouse), *questions],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    version, *counts = json.loads(answered.stdout)
+    assert version.startswith("1.4") and len(counts) == 10 and all(counts), counts
 
     # Every table and column analysts see in marts, features and ml is described in dbt.
     described = _described_columns(dbt_manifest)
