@@ -14,6 +14,7 @@ A landing directory is written by someone else, so nothing about a file is trust
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -23,6 +24,7 @@ import stat
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import BinaryIO
 
 from ingest.catalog import FIRST_DAY, LAST_DAY, FeedSpec
 
@@ -31,6 +33,17 @@ _DAY_NAME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 
 class FileRejected(Exception):
     """A whole file cannot be loaded; the message says why."""
+
+
+class LandingRefused(RuntimeError):
+    """A feed's landing folder itself cannot be read safely (a link to elsewhere)."""
+
+
+def source_name(path: Path) -> str:
+    """A path as text the warehouse can hold: a name that is not UTF-8 (Linux allows any
+    bytes) keeps its odd bytes as `\xff` escapes instead of failing every statement that
+    binds it."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def partition_key(stem: str) -> str | None:
@@ -53,11 +66,13 @@ def partition_of(spec: FeedSpec, path: Path) -> str | None:
         return None
     suffix = spec.pattern.rsplit("*", 1)[-1]
     name = path.name
-    stem = name[: -len(suffix)] if name.endswith(suffix) else name
+    shown = ascii(name)
+    if not name.endswith(suffix):
+        raise FileRejected(f"file name must be YYYY-MM-DD{suffix} in ASCII digits, got {shown}")
+    stem = name[: -len(suffix)]
     key = partition_key(stem)
     if key is not None:
         return key
-    shown = ascii(name)
     if not _DAY_NAME.fullmatch(stem):
         raise FileRejected(f"file name must be YYYY-MM-DD{suffix} in ASCII digits, got {shown}")
     try:
@@ -78,9 +93,20 @@ def discover(landing: Path, spec: FeedSpec, partitions: set[str] | None = None) 
     # A daily feed owns its folder: every entry in it is a file of the feed, its name checked
     # by partition_of (a name the pattern misses, such as one ending in a newline, would
     # otherwise wait in landing/ unseen). Reference feeds share theirs: their exact names.
+    # Hidden files are uploads in progress by convention (rsync's `.name.XXXXXX`): not yet.
     folder = spec.pattern.rpartition("/")[0]
-    listed = (landing / folder).glob("*") if spec.is_daily else landing.glob(spec.pattern)
+    feed_dir = landing / folder
+    if feed_dir.is_symlink() or (
+        feed_dir.exists() and feed_dir.resolve().parent != landing.resolve()
+    ):
+        raise LandingRefused(
+            f"{feed_dir} is a link to {feed_dir.resolve()}: feed files are read, and "
+            "quarantined files moved, only inside landing/; make it a folder"
+        )
+    listed = feed_dir.glob("*") if spec.is_daily else landing.glob(spec.pattern)
     for path in listed:
+        if path.name.startswith("."):
+            continue
         try:
             mode = path.lstat().st_mode
         except OSError:
@@ -94,7 +120,9 @@ def discover(landing: Path, spec: FeedSpec, partitions: set[str] | None = None) 
         files = [
             p
             for p in files
-            if (key := partition_key(p.name.removesuffix(suffix))) is None or key in partitions
+            if not p.name.endswith(suffix)
+            or (key := partition_key(p.name.removesuffix(suffix))) is None
+            or key in partitions
         ]
     return files
 
@@ -137,6 +165,13 @@ def stage(path: Path, spec: FeedSpec, copy: Path | None = None) -> Staged:
                 "a symbolic link: landed files must be regular files, links are not followed"
             ) from error
         raise FileRejected(f"cannot be opened: {error.strerror}") from error
+    try:
+        return _stage_open(fd, spec, copy)
+    except OSError as error:  # a read error, a full disk while copying
+        raise FileRejected(f"could not be read and copied: {error}") from error
+
+
+def _stage_open(fd: int, spec: FeedSpec, copy: Path | None) -> Staged:
     with os.fdopen(fd, "rb") as handle:
         before = os.fstat(handle.fileno())
         if not stat.S_ISREG(before.st_mode):
@@ -165,20 +200,28 @@ def stage(path: Path, spec: FeedSpec, copy: Path | None = None) -> Staged:
             if out is not None:
                 out.close()
         after = os.fstat(handle.fileno())
-    if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
-        raise FileRejected("the file changed while it was read; it is read again when it is")
-    ends_open = not last.endswith(b"\n")
-    if spec.format == "parquet":
-        records = _parquet_rows(copy or path)
-    elif (
-        blank
-        or (quotes and spec.format == "csv")
-        or returns != line_ends  # a carriage return alone ends a line too
-        or (ends_open and last.strip() == b"")
-    ):
-        records = _count_records(copy or path, spec)
-    else:
-        records = lines + ends_open - (spec.format == "csv")
+        if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
+            raise FileRejected(
+                "the file changed while it was read (still being written?); land it again "
+                "once it is complete"
+            )
+        ends_open = not last.endswith(b"\n")
+        # The slow counts read the bytes that were hashed: the copy, or this same open file
+        # (never the path again, which may name something else by now).
+        opened = copy.open("rb") if copy is not None else contextlib.nullcontext(handle)
+        with opened as source:
+            source.seek(0)
+            if spec.format == "parquet":
+                records = _parquet_rows(source)
+            elif (
+                blank
+                or (quotes and spec.format == "csv")
+                or returns != line_ends  # a carriage return alone ends a line too
+                or (ends_open and last.strip() == b"")
+            ):
+                records = _count_records(source, spec)
+            else:
+                records = lines + ends_open - (spec.format == "csv")
     return Staged(digest.hexdigest(), copy, first, max(records, 0))
 
 
@@ -187,26 +230,40 @@ def stage(path: Path, spec: FeedSpec, copy: Path | None = None) -> Staged:
 csv.field_size_limit(2**31 - 1)
 
 
-def _count_records(path: Path, spec: FeedSpec) -> int:
+def _count_records(raw: BinaryIO, spec: FeedSpec) -> int:
     """Records of a CSV or JSON Lines file the slow way (a file with quotes in a CSV, or
     blank lines): Python's csv module, which reads quoting as DuckDB's reader is told to
     (`"` quotes, `""` inside a quoted value). Latin-1 maps every byte to one character, so
     a file that is not UTF-8 is still split into the same records."""
-    with path.open("rb") as raw:
-        if spec.format == "jsonl":  # lines end at \n only: a \r inside is a bad record
-            return sum(1 for line in raw if line.strip(b"\r\n"))
-        text = io.TextIOWrapper(raw, encoding="latin-1", newline="")
-        try:
-            rows = sum(1 for row in csv.reader(text) if row)
-        except csv.Error as error:
-            raise FileRejected(f"not readable as CSV: {error}") from error
+    if spec.format == "jsonl":  # lines end at \n only: a \r inside is a bad record
+        return _nonblank_lines(raw)
+    text = io.TextIOWrapper(raw, encoding="latin-1", newline="")
+    try:
+        rows = sum(1 for row in csv.reader(text) if row)
+    except csv.Error as error:
+        raise FileRejected(f"not readable as CSV: {error}") from error
+    finally:
+        text.detach()  # the caller's file stays open (and closes once)
     return max(rows - 1, 0)
 
 
-def _parquet_rows(path: Path) -> int:
+def _nonblank_lines(raw: BinaryIO) -> int:
+    """Lines ending at \n with something besides \r in them, read a block at a time (a line
+    of gigabytes is never held whole)."""
+    records, content = 0, False
+    while block := raw.read(_BLOCK):
+        *ended, rest = block.split(b"\n")
+        for line in ended:
+            records += content or bool(line.strip(b"\r"))
+            content = False
+        content = content or bool(rest.strip(b"\r"))
+    return records + content
+
+
+def _parquet_rows(source: BinaryIO) -> int:
     import pyarrow.parquet as pq
 
     try:
-        return pq.ParquetFile(path).metadata.num_rows
+        return pq.ParquetFile(source).metadata.num_rows
     except (OSError, ValueError) as error:  # pyarrow's ArrowInvalid is a ValueError
         raise FileRejected(f"not a readable Parquet file: {error}") from error

@@ -37,7 +37,7 @@ from pathlib import Path
 import duckdb
 
 from ingest.catalog import FEEDS, FeedSpec
-from ingest.landing import FileRejected, Staged, discover, partition_of, stage
+from ingest.landing import FileRejected, Staged, discover, partition_of, source_name, stage
 from ingest.quality import Validation
 from ingest.warehouse import (
     ensure_tables,
@@ -70,6 +70,11 @@ class FileOutcome:
     """The file as read (ingest/landing.py): None when it could not be read at all."""
     is_correction: bool = False
     """A new version of a day (or reference table) already loaded, not accepted by hand."""
+
+    @property
+    def source(self) -> str:
+        """The file's path as the warehouse records it (source_file, _source_file)."""
+        return source_name(self.path)
 
 
 # The content hash logged for a file that could not be read (a link, not a regular file).
@@ -441,8 +446,8 @@ class Loader:
     copy (ingest/landing.py), no staging table: this is what keeps ingest near DuckDB's own
     read_csv (BENCHMARKS.md).
 
-    The connection is restricted to the landing, quarantine and staging directories and
-    the warehouse's own (ingest/warehouse.py, restrict_file_access).
+    The connection may touch files only in the staging directory, where the copies it reads
+    are, and DuckDB's temp directory (ingest/warehouse.py, restrict_file_access).
     """
 
     def __init__(
@@ -476,7 +481,9 @@ class Loader:
         """DuckDB's preserve_insertion_order while _insert_counted has it off."""
         for directory in (landing, quarantine, self.staging):
             directory.mkdir(parents=True, exist_ok=True)
-        restrict_file_access(con, [landing, quarantine, self.staging])
+        # DuckDB reads only the copies in staging/: neither landing/ (hostile) nor quarantine/
+        # nor the analysts' snapshot beside the warehouse is within its reach.
+        restrict_file_access(con, [self.staging])
         ensure_tables(con)
 
     def _logged(self, spec: FeedSpec) -> tuple[set[tuple[str, str]], list[tuple]]:
@@ -516,7 +523,7 @@ class Loader:
                 digest = stage(path, spec).digest
             except FileRejected:
                 digest = None
-            if (str(path), digest) not in seen:
+            if (source_name(path), digest) not in seen:
                 pending.append(path)
         return pending
 
@@ -554,7 +561,7 @@ class Loader:
                 continue
             outcome.content_hash, outcome.staged = staged.digest, staged
             outcome.rows_read = staged.records
-            if (str(path), staged.digest) in seen_pairs:
+            if (source_name(path), staged.digest) in seen_pairs:
                 result.skipped += 1
                 staged.copy.unlink()
                 continue
@@ -646,7 +653,7 @@ class Loader:
                 for scan in _scans(outcomes, self._scans):
                     start = 0
                     for outcome in scan:
-                        self._offsets[str(outcome.path)] = start
+                        self._offsets[outcome.source] = start
                         start += outcome.staged.records
         execute(
             con,
@@ -655,11 +662,11 @@ class Loader:
             "unnest(?::varchar[]) as content_hash, unnest(?::varchar[]) as partition_key, "
             "unnest(?::bigint[]) as _offset",
             [
-                [str(o.path) for o in staged],
+                [o.source for o in staged],
                 [str(o.staged.copy) for o in staged],
                 [o.content_hash for o in staged],
                 [o.partition_key for o in staged],
-                [self._offsets.get(str(o.path)) for o in staged],
+                [self._offsets.get(o.source) for o in staged],
             ],
         )
         execute(
@@ -721,7 +728,7 @@ class Loader:
             def reader(files: list[Path]) -> str:
                 return _csv_reader(files, group, spec, rejects=self._keep_rejects)
 
-            if all(str(outcome.path) in self._offsets for outcome in outcomes):
+            if all(outcome.source in self._offsets for outcome in outcomes):
                 self._insert_counted(target, names, reader, paths, params)
                 return
             execute(
@@ -907,7 +914,7 @@ class Loader:
         ).fetchall()
         self._files = {path: (rows, nulls, low, high) for path, rows, nulls, low, high, *_ in stats}
         self._renumber_after_miscounts(spec, stats)
-        partitions = {str(outcome.path): outcome.partition_key for outcome in staged}
+        partitions = {outcome.source: outcome.partition_key for outcome in staged}
         if any(
             nulls or (partitions[path] is not None and not low == high == partitions[path])
             for path, (_, nulls, low, high) in self._files.items()
@@ -988,7 +995,7 @@ class Loader:
         )
         wrong = []
         for outcome in staged:
-            path = str(outcome.path)
+            path = outcome.source
             returned = self._files.get(path, (0,))[0] + rejects.get(path, 0)
             if returned != outcome.rows_read:
                 outcome.status = "quarantined"
@@ -1032,7 +1039,7 @@ class Loader:
                     union all select reason from _rejected_lines where _source_file = ?
                 ) group by all order by 2 desc, 1 limit 3
                 """,
-                [str(outcome.path), str(outcome.path)],
+                [outcome.source, outcome.source],
             ).fetchall()
             outcome.reason = (
                 f"correction held: {outcome.rows_quarantined} of its {outcome.rows_read} rows "
@@ -1053,7 +1060,7 @@ class Loader:
         row-level quarantine (the file itself is kept, in quarantine/)."""
         if not outcomes:
             return
-        paths = [str(outcome.path) for outcome in outcomes]
+        paths = [outcome.source for outcome in outcomes]
         for table, where in (
             (spec.table, f"{self._batch} and "),
             ("_failed", ""),
@@ -1066,7 +1073,7 @@ class Loader:
             )
         for outcome in outcomes:
             outcome.rows_loaded, outcome.rows_quarantined = 0, outcome.rows_read
-            self._files.pop(str(outcome.path), None)
+            self._files.pop(outcome.source, None)
             staged.remove(outcome)
             rejected.append(outcome)
 
@@ -1099,7 +1106,7 @@ class Loader:
         ).fetchall():
             failed[path], rejects[path] = bad, extra
         for outcome in staged:
-            path = str(outcome.path)
+            path = outcome.source
             total = self._files.get(path, (0,))[0]
             bad, extra = failed.get(path, 0), rejects.get(path, 0)
             outcome.rows_read = total + extra
@@ -1186,7 +1193,7 @@ class Loader:
         failed = dict(
             execute(con, "select _source_file, count(*) from _failed group by all").fetchall()
         )
-        partition_of = {str(outcome.path): outcome.partition_key for outcome in staged}
+        partition_of = {outcome.source: outcome.partition_key for outcome in staged}
         batch: dict[str, int] = defaultdict(int)
         for path, (rows, *_) in self._files.items():
             batch[partition_of[path] or "all"] += rows - failed.get(path, 0)
@@ -1270,7 +1277,7 @@ class Loader:
                 [
                     self.batch_id,
                     spec.name,
-                    [str(o.path) for o in logged],
+                    [o.source for o in logged],
                     *(
                         [getattr(o, name) for o in logged]
                         for name in (
@@ -1305,8 +1312,9 @@ class Loader:
                 shutil.move(outcome.path, target)  # a link moves as the link, not its target
             note = target.with_name(target.name + ".reason.txt")
             note.write_text(
-                f"feed: {spec.name}\nfile: {str(outcome.path)!a}\n"
-                f"batch: {self.batch_id}\nreason: {outcome.reason}\n"
+                encoding="utf-8",
+                data=f"feed: {spec.name}\nfile: {outcome.source!a}\n"
+                f"batch: {self.batch_id}\nreason: {outcome.reason}\n",
             )
             for kept in (target, note):
                 if kept.exists() and not kept.is_symlink():

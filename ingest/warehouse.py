@@ -169,21 +169,20 @@ def quote_name(name: str) -> str:
 
 
 def restrict_file_access(con: duckdb.DuckDBPyConnection, directories: Iterable[Path]) -> None:
-    """Let DuckDB read and write files only under `directories` (and the database's own
-    directory, where it spills), for every connection to this database in this process
-    until they are all closed: DuckDB applies settings per database instance, and
+    """Let DuckDB read and write files only under `directories` (and its temp directory,
+    where it spills; the database's own files are not checked), for every connection to
+    this database in this process until they are all closed: DuckDB applies settings per
+    database instance, and
     `enable_external_access = false` cannot be undone while it runs.
 
     DuckDB 2.0: `allowed_directories` must be set after the database starts (as a connect
     config it fails: "Cannot change/set allowed_directories before the database is
     started") and before external access is disabled (after, it cannot change). A database
     already restricted keeps its list; this checks the list covers `directories`."""
-    database = con.execute(
-        "select path from duckdb_databases() where database_name = current_database()"
-    ).fetchone()[0]
+    temp = con.execute("select current_setting('temp_directory')").fetchone()[0]
     wanted = [d for path in directories for d in _directories(path)]
-    if database:
-        wanted.extend(_directories(Path(database).parent))
+    if temp:  # where DuckDB spills past its memory limit
+        wanted.extend(_directories(Path(temp)))
     enabled, allowed = con.execute(
         "select current_setting('enable_external_access'), current_setting('allowed_directories')"
     ).fetchone()

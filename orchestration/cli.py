@@ -268,12 +268,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.handler is cmd_ui:  # dagster dev: its runs take the warehouse pool, not the lock
         return args.handler(args)
     from ingest.datadir import DataDirBusy, hold
+    from ingest.landing import LandingRefused
     from ingest.warehouse import WarehouseBusy
 
     try:
         with hold(get_settings()):
             return args.handler(args)
-    except (DataDirBusy, WarehouseBusy) as error:
+    except (DataDirBusy, LandingRefused, WarehouseBusy) as error:
         print(f"flightline: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

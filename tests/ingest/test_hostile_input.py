@@ -7,6 +7,7 @@ import csv
 import hashlib
 import os
 from datetime import date
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -467,3 +468,50 @@ def test_a_json_lines_file_duckdb_cannot_parse_is_quarantined_and_the_rest_loads
     assert outcome.rows_read == outcome.rows_loaded + outcome.rows_quarantined == len(lines) + 1
     assert [o.path for o in results["forecasts"].outcomes] == [other]
     counts_add_up(con)
+
+
+def test_a_file_name_that_is_not_utf8_is_quarantined_and_the_feed_loads(world):
+    """Linux file names are bytes: one that is not UTF-8 failed every statement binding it,
+    so the whole feed, and the feeds after it, stopped on every run (found in review)."""
+    home, landing, con = world
+    bad = os.fsdecode(os.fsencode(landing / "actuals") + b"/2013-01-0\xff.csv")
+    Path(bad).write_text("x\n")
+
+    results = ingest_all(con, landing, home / "quarantine")
+
+    names = {o.path.name: o for o in results["actuals"].outcomes}
+    assert names["2013-01-04.csv"].status == "loaded"
+    assert names[Path(bad).name].status == "quarantined" and not Path(bad).exists()
+    logged = con.execute("select source_file from ingest.file_log where status = 'quarantined'")
+    assert [r[0] for r in logged.fetchall()] == [str(landing / "actuals") + "/2013-01-0\\xff.csv"]
+    assert [o.status for o in results["weather"].outcomes] == ["loaded"]
+
+
+def test_a_feed_folder_that_links_elsewhere_is_refused_and_nothing_there_moves(world, tmp_path):
+    from ingest.landing import LandingRefused
+
+    home, landing, con = world
+    elsewhere = tmp_path / "elsewhere"
+    (landing / "actuals").rename(elsewhere)
+    (landing / "actuals").symlink_to(elsewhere)
+    before = sorted(p.name for p in elsewhere.iterdir())
+
+    with pytest.raises(LandingRefused, match="is a link to"):
+        Loader(con, landing, home / "quarantine").load(ACTUALS)
+
+    assert sorted(p.name for p in elsewhere.iterdir()) == before
+
+
+def test_a_name_without_its_extension_and_hidden_uploads_are_not_a_day(world):
+    home, landing, con = world
+    day = landing / "actuals" / "2013-01-04.csv"
+    (landing / "actuals" / "2013-01-03").write_bytes(day.read_bytes())  # no extension
+    upload = landing / "actuals" / ".2013-01-05.csv.Xy12Zq"  # rsync, mid-transfer
+    upload.write_bytes(day.read_bytes()[:100])
+
+    result = Loader(con, landing, home / "quarantine").load(ACTUALS)
+
+    by_name = {o.path.name: o for o in result.outcomes}
+    assert by_name["2013-01-03"].status == "quarantined"
+    assert "file name must be YYYY-MM-DD.csv" in by_name["2013-01-03"].reason
+    assert upload.exists() and upload.name not in by_name
