@@ -24,6 +24,7 @@ Loader); the benchmark is DuckDB's read_csv of the same files (BENCHMARKS.md).
 from __future__ import annotations
 
 import csv
+import re
 import shutil
 import statistics
 import time
@@ -37,7 +38,16 @@ from pathlib import Path
 import duckdb
 
 from ingest.catalog import FEEDS, FeedSpec
-from ingest.landing import FileRejected, Staged, discover, partition_of, source_name, stage
+from ingest.landing import (
+    FileChanged,
+    FileRejected,
+    Staged,
+    digest_of,
+    discover,
+    partition_of,
+    source_name,
+    stage,
+)
 from ingest.quality import Validation
 from ingest.warehouse import (
     ensure_tables,
@@ -124,6 +134,9 @@ def _after_rows_written() -> None:
     COMMIT. Tests replace it to crash a load half-way."""
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _header_columns(spec: FeedSpec, first: bytes) -> list[str]:
     """The column names of a CSV file's header, read in Python (never by DuckDB, never into
     SQL: see _declared_columns)."""
@@ -136,7 +149,7 @@ def _header_columns(spec: FeedSpec, first: bytes) -> list[str]:
         # No catalogue name needs quoting; a quote in a header line makes DuckDB's reader
         # and any other read the file differently (an unclosed one swallows every record).
         raise FileRejected("the header holds a quote character; feed headers are plain names")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in header):
+    if _CONTROL.search(header):
         # A carriage return or NUL inside the header line: readers disagree where it ends.
         raise FileRejected("the header holds a control character; feed headers are plain names")
     columns = next(csv.reader([header]), [])
@@ -167,7 +180,9 @@ def _shown(names: list[str]) -> str:
     return text + (f" and {len(names) - 10} more" if len(names) > 10 else "")
 
 
-def _file_columns(con: duckdb.DuckDBPyConnection, spec: FeedSpec, staged: Staged) -> list[str]:
+def _file_columns(
+    con: duckdb.DuckDBPyConnection, spec: FeedSpec, path: Path, staged: Staged
+) -> list[str]:
     """The columns a file carries, read cheaply (its first line, see ingest/landing.py);
     raises FileRejected if it cannot be read. Compared with the catalogue in Python only."""
     if not staged.first_line:
@@ -180,7 +195,7 @@ def _file_columns(con: duckdb.DuckDBPyConnection, spec: FeedSpec, staged: Staged
                 con,
                 f"""
                 select distinct unnest(json_keys(object)) from (
-                    select {_JSON_OBJECT} as object from {_jsonl_reader([staged.copy])}
+                    select {_JSON_OBJECT} as object from {_jsonl_reader([path])}
                 ) where object is not null
                 """,
             ).fetchall()
@@ -193,7 +208,7 @@ def _file_columns(con: duckdb.DuckDBPyConnection, spec: FeedSpec, staged: Staged
         return [row[0] for row in rows]
     try:
         described = execute(
-            con, f"describe select * from read_parquet({sql_paths([staged.copy])})"
+            con, f"describe select * from read_parquet({sql_paths([path])})"
         ).fetchall()
     except duckdb.Error as error:
         raise FileRejected(f"not a readable Parquet file: {error}") from error
@@ -249,7 +264,7 @@ def _scans(paths: list[Path], scans: int) -> list[list[Path]]:
 
 
 def _ordinals(reader: Callable[[list[Path]], str], paths: list[Path], scans: int) -> str:
-    """The records of the files, each with _read_path (the staged copy it came from) and
+    """The records of the files, each with _read_path (the path DuckDB read) and
     _ordinal: its place in its scan (_scans), where a file's records are consecutive and in
     file order."""
     return " union all ".join(
@@ -442,12 +457,13 @@ class Loader:
     the call (_batch_id, _loaded_at), then checked where they are (required columns, the
     file's day, duplicate keys, the expectation suite); the rows that fail move to
     ingest.quarantined_rows, the partitions the call replaces lose their previous rows, the
-    file log is written, and only then the transaction commits. One pass over each file's
-    copy (ingest/landing.py), no staging table: this is what keeps ingest near DuckDB's own
-    read_csv (BENCHMARKS.md).
+    file log is written, and only then the transaction commits. One pass over the files by
+    DuckDB, no staging table: this is what keeps ingest near DuckDB's own read_csv
+    (BENCHMARKS.md). Each file is hashed before DuckDB reads it and again after; one whose
+    bytes changed in between is left for the next load (ingest/landing.py).
 
-    The connection may touch files only in the staging directory, where the copies it reads
-    are, and DuckDB's temp directory (ingest/warehouse.py, restrict_file_access).
+    The connection may touch files only in the landing directory and DuckDB's temp
+    directory (ingest/warehouse.py, restrict_file_access).
     """
 
     def __init__(
@@ -461,8 +477,6 @@ class Loader:
         self.con = con
         self.landing = landing
         self.quarantine = quarantine
-        self.staging = quarantine.parent / ".ingest-staging"
-        """Where the copies DuckDB reads are written (one folder a load, removed after)."""
         self.batch_id = batch_id or uuid.uuid4().hex
         self.quality = quality
         """Great Expectations' project directory; None loads without the expectation suites."""
@@ -479,11 +493,12 @@ class Loader:
         offset in its scan."""
         self._insertion_order: bool | None = None
         """DuckDB's preserve_insertion_order while _insert_counted has it off."""
-        for directory in (landing, quarantine, self.staging):
-            directory.mkdir(parents=True, exist_ok=True)
-        # DuckDB reads only the copies in staging/: neither landing/ (hostile) nor quarantine/
-        # nor the analysts' snapshot beside the warehouse is within its reach.
-        restrict_file_access(con, [self.staging])
+        self._deferred: list[FileOutcome] = []
+        """Files of the batch that changed while they were read (_unchanged_since_hashed)."""
+        landing.mkdir(parents=True, exist_ok=True)
+        # DuckDB reads landed files and nothing else: neither quarantine/ nor the warehouse's
+        # folder (the analysts' snapshot) is within its reach.
+        restrict_file_access(con, [landing])
         ensure_tables(con)
 
     def _logged(self, spec: FeedSpec) -> tuple[set[tuple[str, str]], list[tuple]]:
@@ -529,19 +544,11 @@ class Loader:
 
     def load(self, spec: FeedSpec, partitions: set[str] | None = None) -> IngestResult:
         started = time.perf_counter()
-        staging = self.staging / f"{self.batch_id}-{spec.name}"
-        shutil.rmtree(staging, ignore_errors=True)  # a crashed load's copies
-        staging.mkdir(parents=True)
-        try:
-            result = self._load(spec, partitions, staging)
-        finally:
-            # The copies are only this load's input; a failure to remove them must not hide
-            # the load's own outcome (the next load of this batch and feed removes them).
-            shutil.rmtree(staging, ignore_errors=True)
+        result = self._load(spec, partitions)
         result.seconds = time.perf_counter() - started
         return result
 
-    def _load(self, spec: FeedSpec, partitions: set[str] | None, staging: Path) -> IngestResult:
+    def _load(self, spec: FeedSpec, partitions: set[str] | None) -> IngestResult:
         result = IngestResult(batch_id=self.batch_id)
         seen_pairs, logged = self._logged(spec)
         loaded_hashes = {digest for _, digest, status, _ in logged if status == "loaded"}
@@ -551,10 +558,15 @@ class Loader:
         candidates: list[FileOutcome] = []
         rejected: list[FileOutcome] = []
         batch_hashes: set[str] = set()
-        for index, path in enumerate(discover(self.landing, spec, partitions)):
+        deferred: list[FileOutcome] = []
+        for path in discover(self.landing, spec, partitions):
             outcome = FileOutcome(spec.name, path, UNREAD, None, "loaded")
             try:
-                staged = stage(path, spec, staging / f"{index}.{spec.format}")
+                staged = stage(path, spec)
+            except FileChanged as error:
+                outcome.status, outcome.reason = "deferred", str(error)
+                deferred.append(outcome)
+                continue
             except FileRejected as error:
                 outcome.status, outcome.reason = "quarantined", str(error)
                 rejected.append(outcome)
@@ -563,7 +575,6 @@ class Loader:
             outcome.rows_read = staged.records
             if (source_name(path), staged.digest) in seen_pairs:
                 result.skipped += 1
-                staged.copy.unlink()
                 continue
             try:
                 outcome.partition_key = partition_of(spec, path)
@@ -587,11 +598,11 @@ class Loader:
         expected = spec.column_names
         keys = {}
         if spec.format == "jsonl":
-            keys = _jsonl_keys(self.con, [o.staged.copy for o in candidates])
+            keys = _jsonl_keys(self.con, [o.path for o in candidates])
         for outcome in candidates:
             try:
-                columns = keys.get(str(outcome.staged.copy)) or _file_columns(
-                    self.con, spec, outcome.staged
+                columns = keys.get(str(outcome.path)) or _file_columns(
+                    self.con, spec, outcome.path, outcome.staged
                 )
                 missing = [name for name in expected if name not in columns]
                 if missing:
@@ -620,7 +631,13 @@ class Loader:
                 self._keep_rejects = True
             except _Unparseable as error:
                 self._reject_unparseable(spec, groups, error.group, rejected)
-        result.outcomes = [*(o for o in staged if o.status == "loaded"), *rejected, *duplicates]
+        deferred += self._deferred
+        result.outcomes = [
+            *(o for o in staged if o.status == "loaded"),
+            *rejected,
+            *duplicates,
+            *deferred,
+        ]
         for outcome in rejected:
             self._move_to_quarantine(spec, outcome)
         return result
@@ -646,6 +663,7 @@ class Loader:
         read (status loaded, or quarantined whole by the suite: then also in `rejected`)."""
         con = self.con
         self._loaded_at = datetime.now(UTC)
+        self._deferred = []
         staged = [outcome for outcomes in groups.values() for outcome in outcomes]
         self._offsets = {}
         if spec.format == "csv" and not self._keep_rejects:
@@ -663,7 +681,7 @@ class Loader:
             "unnest(?::bigint[]) as _offset",
             [
                 [o.source for o in staged],
-                [str(o.staged.copy) for o in staged],
+                [str(o.path) for o in staged],
                 [o.content_hash for o in staged],
                 [o.partition_key for o in staged],
                 [self._offsets.get(o.source) for o in staged],
@@ -691,6 +709,7 @@ class Loader:
                     raise _Unparseable(group) from error
             if staged:
                 self._check(spec, staged)
+                self._unchanged_since_hashed(spec, staged)
                 self._reconcile(spec, staged, rejected)
             if staged:
                 if self.quality is not None:
@@ -715,7 +734,7 @@ class Loader:
         the read: 0.12 s of 0.57 s for a year of schedules): a line that does not fit then
         fails the read, and load() reads the batch again keeping the rejects."""
         con = self.con
-        paths = [outcome.staged.copy for outcome in outcomes]
+        paths = [outcome.path for outcome in outcomes]
         names = ", ".join(quote_name(name) for name in spec.column_names)
         target = (
             f"insert into {spec.table} ({names}, _source_file, _content_hash, _row_number, "
@@ -856,11 +875,10 @@ class Loader:
         transaction, and reject them; the load then starts again without them."""
         unreadable = []
         for outcome in groups[group]:
-            copy = outcome.staged.copy
             source = (
-                f"select * from {_csv_reader([copy], group, spec)}"
+                f"select * from {_csv_reader([outcome.path], group, spec)}"
                 if spec.format == "csv"
-                else _text_select(spec, [copy])
+                else _text_select(spec, [outcome.path])
             )
             try:
                 _clear_rejects(self.con)
@@ -981,6 +999,24 @@ class Loader:
                     f"{first}..{last} in its scan); nothing of this load was written"
                 )
 
+    def _unchanged_since_hashed(self, spec: FeedSpec, staged: list[FileOutcome]) -> None:
+        """Each file hashed again now that DuckDB has read it: one whose bytes are not those
+        hashed before (rewritten in place, swapped for another) leaves this load, rows and
+        all, unlogged and where it is: the next load reads it (ingest/landing.py)."""
+        changed = []
+        for outcome in staged:
+            try:
+                same = digest_of(outcome.path) == outcome.content_hash
+            except OSError:  # gone, or a link now
+                same = False
+            if not same:
+                outcome.status = "deferred"
+                outcome.reason = "the file changed while it was loaded; the next load reads it"
+                changed.append(outcome)
+        if changed:
+            self._drop_files(spec, changed, staged, rejected=None)
+            self._deferred.extend(changed)
+
     def _reconcile(
         self, spec: FeedSpec, staged: list[FileOutcome], rejected: list[FileOutcome]
     ) -> None:
@@ -1054,10 +1090,11 @@ class Loader:
         spec: FeedSpec,
         outcomes: list[FileOutcome],
         staged: list[FileOutcome],
-        rejected: list[FileOutcome],
+        rejected: list[FileOutcome] | None,
     ) -> None:
-        """Take files quarantined whole out of this load: their rows leave the table and the
-        row-level quarantine (the file itself is kept, in quarantine/)."""
+        """Take files out of this load, quarantined whole (into `rejected`; the file is kept
+        in quarantine/) or left for the next load (None): their rows leave the table and the
+        row-level quarantine."""
         if not outcomes:
             return
         paths = [outcome.source for outcome in outcomes]
@@ -1075,7 +1112,8 @@ class Loader:
             outcome.rows_loaded, outcome.rows_quarantined = 0, outcome.rows_read
             self._files.pop(outcome.source, None)
             staged.remove(outcome)
-            rejected.append(outcome)
+            if rejected is not None:
+                rejected.append(outcome)
 
     def _mark(self, failed: str, params: list | None = None) -> None:
         """Give the rows `failed` selects (_source_file, _row_number, reason) their reason,

@@ -113,8 +113,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             f"  {name:<10} {len(result.outcomes):>4} files, {result.skipped:>4} unchanged, "
             f"{result.rows_loaded:>8,} rows loaded, {result.rows_quarantined:>5,} quarantined"
         )
-        for outcome in result.files_quarantined:
-            print(f"    quarantined {outcome.path.name}: {outcome.reason}")
+        for outcome in result.outcomes:
+            if outcome.status in {"quarantined", "deferred"}:
+                print(f"    {outcome.status} {outcome.path.name!a}: {outcome.reason}")
     return 0
 
 

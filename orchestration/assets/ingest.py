@@ -33,6 +33,8 @@ def _metadata(result: IngestResult, window: str | None) -> dict:
         "files_loaded": sum(o.status == "loaded" for o in result.outcomes),
         "files_skipped_unchanged": result.skipped,
         "files_quarantined": len(quarantined),
+        # Changed while they were read (still being written?): read again by the next load.
+        "files_deferred": sum(o.status == "deferred" for o in result.outcomes),
         "rows_read": result.rows_read,
         "rows_loaded": result.rows_loaded,
         "rows_quarantined": result.rows_quarantined,
