@@ -521,3 +521,19 @@ def test_a_name_without_its_extension_and_hidden_uploads_are_not_a_day(world):
     assert by_name["2013-01-03"].status == "quarantined"
     assert "file name must be YYYY-MM-DD.csv" in by_name["2013-01-03"].reason
     assert upload.exists() and upload.name not in by_name
+
+
+@pytest.mark.parametrize("name", ["d[a]ta", "da*", "d?ta"])
+def test_a_path_with_glob_characters_names_one_file_for_duckdb(tmp_path, name):
+    """DuckDB's readers expand globs in any path: `d[a]ta`, `da*` and `d?ta` also match the
+    sibling `data`. sql_path escapes each glob character as a one-character class."""
+    for folder in ("data", name):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "f.csv").write_text(f"x\n{folder}\n")
+    path = tmp_path / name / "f.csv"
+
+    read = duckdb.connect().execute(f"select x from read_csv({sql_path(path)})").fetchall()
+    unescaped = duckdb.connect().execute("select x from read_csv(?)", [str(path)]).fetchall()
+
+    assert read == [(name,)]
+    assert ("data",) in unescaped  # what an unescaped path reads
