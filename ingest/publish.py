@@ -34,6 +34,16 @@ class Published:
     published_at: datetime
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def snapshot_path(warehouse: Path) -> Path:
     return warehouse.with_name("analytics.duckdb")
 
@@ -43,10 +53,12 @@ def publish_snapshot(warehouse: Path, runs: list[str] | None = None) -> Publishe
         raise FileNotFoundError(f"no warehouse at {warehouse}: run the pipeline first")
     started = time.perf_counter()
     target = snapshot_path(warehouse)
-    # Copies a crashed publish left behind (a full warehouse each). Publishing runs under
-    # the data directory's lock (ingest/datadir.py), so no other publish is writing one.
+    # Copies a crashed publish left behind (a full warehouse each): those whose process is
+    # gone (a publish run from the UI may be writing its own right now).
     for leftover in target.parent.glob(f".{target.name}.*.tmp"):
-        leftover.unlink(missing_ok=True)
+        pid = leftover.name.removesuffix(".tmp").rsplit(".", 1)[-1]
+        if not pid.isdigit() or not _alive(int(pid)):
+            leftover.unlink(missing_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         con = connect(warehouse)

@@ -53,14 +53,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     if problem:
         print(f"flightline run: {problem}", file=sys.stderr)
         return 2
-    if _landing_is_empty(settings):
-        if args.no_export:
-            print(
-                f"flightline run: {settings.landing} has no feed files and --no-export was "
-                "given: land files there (or run without --no-export to export the 2013 feeds)",
-                file=sys.stderr,
-            )
-            return 2
+    empty = _landing_is_empty(settings)
+    if empty and args.no_export and not settings.warehouse.exists():
+        print(
+            f"flightline run: {settings.landing} has no feed files, there is no warehouse yet, "
+            "and --no-export was given: land files there (or run without --no-export to "
+            "export the 2013 feeds)",
+            file=sys.stderr,
+        )
+        return 2
+    if empty and not args.no_export:
         from ingest.feeds import export_feeds
 
         print(f"landing/ is empty: exporting the 2013 feeds to {settings.landing}")

@@ -48,13 +48,19 @@ schedule_storage:
 """
 
 
+# The first line of the dagster.yaml flightline wrote whole before the marked block existed:
+# such a file is all flightline's (and names a module that is gone), so it is replaced.
+WHOLE_FILE_BEFORE = "# Written by flightline (every command rewrites it"
+
+
 def dagster_yaml(current: str | None, managed: str) -> str | None:
     """The file with flightline's block written in, or None to leave it as it is: a file
-    that exists without the block is the operator's own."""
+    that exists without the block is the operator's own. Everything from the first begin
+    marker to the last end marker is the block (a block pasted twice becomes one)."""
     block = f"{BEGIN}\n{managed}{END}\n"
-    if current is None:
+    if current is None or current.startswith(WHOLE_FILE_BEFORE):
         return block
-    start, end = current.find(BEGIN), current.find(END)
+    start, end = current.find(BEGIN), current.rfind(END)
     if start < 0 or end < start:
         return None
     return current[:start] + block + current[end + len(END) :].lstrip("\n")

@@ -79,21 +79,37 @@ class RunScopedIOManager(ConfigurableIOManager):
     overlapping training runs each would read whichever wrote last. Keyed by the producing
     run and step (Dagster's output identifier), a step reads its own run's upstream value,
     and a re-execution reads the value of the run it re-executes (Dagster names that run in
-    the input's upstream output)."""
+    the input's upstream output). An asset materialized without its upstream in the run
+    (a "Materialize" of one asset in the UI) reads the upstream's latest value, as Dagster's
+    own IO managers do: there is no run of its own to read."""
 
     def _path(self, identifier: list[str]) -> Path:
         return get_settings().dagster_home / "storage" / "runs" / Path(*identifier)
 
+    def _latest(self, asset_key) -> Path:
+        return get_settings().dagster_home / "storage" / "assets" / Path(*asset_key.path)
+
     def handle_output(self, context: OutputContext, obj: dict) -> None:
-        path = self._path(context.get_identifier())
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(obj, sort_keys=True))
+        text = json.dumps(obj, sort_keys=True)
+        paths = [self._path(context.get_identifier())]
+        if context.has_asset_key:
+            paths.append(self._latest(context.asset_key))
+        for path in paths:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
 
     def load_input(self, context: InputContext) -> dict:
-        path = self._path(context.upstream_output.get_identifier())
+        upstream = context.upstream_output
+        path = self._path(upstream.get_identifier())
+        if not path.exists() and context.has_asset_key:
+            path = self._latest(context.asset_key)
+            context.log.info(
+                f"{context.asset_key.to_user_string()} was not built in this run "
+                "or the run it re-executes: reading its latest value"
+            )
         if not path.exists():
             raise FileNotFoundError(
-                f"{path}: the upstream step's value is not stored (run "
-                f"{context.upstream_output.run_id}); run its asset first"
+                f"{path}: the upstream step's value is not stored (run {upstream.run_id}); "
+                "materialize its asset first"
             )
         return json.loads(path.read_text())

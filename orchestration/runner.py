@@ -236,12 +236,11 @@ def recover_abandoned_runs(instance) -> list[str]:
 
     recovered = []
     runs = instance.get_runs(
-        filters=RunsFilter(
-            statuses=[DagsterRunStatus.STARTED, DagsterRunStatus.STARTING],
-            tags={"flightline/trigger": "cli"},
-        )
+        filters=RunsFilter(statuses=[DagsterRunStatus.STARTED, DagsterRunStatus.STARTING])
     )
-    for run in runs:
+    # Every run a flightline command launches carries its PID (a replay's training runs
+    # carry the retraining sensor's trigger, but the PID all the same).
+    for run in (r for r in runs if "flightline/pid" in r.tags):
         pid = run.tags.get("flightline/pid", "?")
         instance.report_run_failed(
             run, message=f"the flightline process (pid {pid}) that ran it is gone"
@@ -261,6 +260,12 @@ def wait_for_warehouse_pool(instance, poll_seconds: float = 2.0) -> None:
     while True:
         info = instance.event_log_storage.get_concurrency_info(WAREHOUSE_POOL)
         holders = sorted({slot.run_id for slot in info.claimed_slots})
+        for run_id in list(holders):
+            run = instance.get_run_by_id(run_id)
+            if run is None or run.is_finished:  # its worker died without freeing the slot
+                instance.event_log_storage.free_concurrency_slots_for_run(run_id)
+                print(f"  freed the warehouse slot of run {run_id}, which has ended")
+                holders.remove(run_id)
         if not holders:
             return
         if holders != said:

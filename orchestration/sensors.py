@@ -22,7 +22,6 @@ from ingest.settings import get_settings
 from ingest.windows import partition_range
 from orchestration.jobs import (
     feature_pipeline_job,
-    inference_pipeline_job,
     publish_job,
     training_pipeline_job,
 )
@@ -141,19 +140,22 @@ def retraining_sensor(context: SensorEvaluationContext):
 
 @run_status_sensor(
     run_status=DagsterRunStatus.SUCCESS,
-    monitored_jobs=[feature_pipeline_job, training_pipeline_job, inference_pipeline_job],
     request_job=publish_job,
     default_status=DefaultSensorStatus.RUNNING,
     description=(
-        "Publishes the analysts' snapshot after every pipeline run that succeeded, so the UI "
-        "route publishes as `flightline run` does. Runs started by `flightline run` are left "
+        "Publishes the analysts' snapshot after every run that succeeded, so the UI route "
+        "publishes as `flightline run` does. Runs started by a flightline command are left "
         "to it: it publishes once, after its last run."
     ),
 )
 def publish_after_pipeline_runs(context: RunStatusSensorContext):
+    """Every job of the code location is watched (a "Materialize" from the asset graph runs
+    an ad-hoc job), except publishing itself."""
     run = context.dagster_run
-    if run.tags.get("flightline/trigger") == "cli":
-        return SkipReason(f"run {run.run_id} was started by flightline run, which publishes")
+    if run.job_name == publish_job.name:
+        return SkipReason(f"run {run.run_id} published the snapshot itself")
+    if "flightline/pid" in run.tags:
+        return SkipReason(f"run {run.run_id} was started by a flightline command, which publishes")
     return RunRequest(
         run_key=f"publish-{run.run_id}",
         run_config={"ops": {"analytics__snapshot": {"config": {"runs": [run.run_id]}}}},

@@ -16,7 +16,7 @@ from orchestration.cli import main
             "--score-from 2013-12-01 is after --score-to 2013-11-01",
         ),
         (["run", "--from", "2012-12-30", "--to", "2013-01-02"], "within the pipeline's days"),
-        (["run", "--no-export"], "has no feed files and --no-export was given"),
+        (["run", "--no-export"], "has no feed files, there is no warehouse yet"),
         (["publish"], "there is no warehouse at"),
     ],
 )

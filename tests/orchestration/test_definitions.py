@@ -178,3 +178,6 @@ def test_a_step_reads_its_own_runs_upstream_value_not_the_latest_of_any_run(home
     assert read_by_a == {"cutoff": "2013-10-01"}
     with pytest.raises(FileNotFoundError, match="run run-c"):
         manager.load_input(build_input_context(upstream_output=output("run-c")))
+    # An asset materialized alone (its upstream in no run of its lineage) reads the latest.
+    alone = build_input_context(upstream_output=output("run-c"), asset_key=key)
+    assert manager.load_input(alone) == {"cutoff": "2013-11-01"}

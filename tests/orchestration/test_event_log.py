@@ -280,6 +280,20 @@ def test_an_operators_lines_in_dagster_yaml_survive_every_command(tmp_path, monk
     prepare_dagster_home(home)
     assert config.read_text() == mine
 
+    # The file flightline wrote whole before the block (naming a module that is gone) is
+    # flightline's: replaced. A block pasted twice becomes one.
+    config.write_text(
+        "# Written by flightline (every command rewrites it: orchestration/instance.py).\n"
+        "event_log_storage:\n  module: orchestration.event_log\n"
+    )
+    prepare_dagster_home(home)
+    assert "orchestration.event_log\n" not in config.read_text()
+    DagsterInstance.from_config(str(home.dagster_home))
+    block = config.read_text()
+    config.write_text(block + mine + block)
+    prepare_dagster_home(home)
+    assert config.read_text().count("# >>> flightline") == 1
+
 
 def test_the_stock_switch_and_an_untested_dagster_use_dagsters_own_classes(tmp_path, monkeypatch):
     """Private APIs are a speed-up with a way out: FLIGHTLINE_STOCK_DAGSTER, or a Dagster

@@ -116,3 +116,22 @@ def test_a_launch_says_which_run_holds_the_warehouse_and_waits_for_it(home, monk
     out = capsys.readouterr().out
     assert "waiting: run from-the-ui (inference_pipeline) holds the warehouse" in out
     assert storage.get_concurrency_info(WAREHOUSE_POOL).active_slot_count == 0
+
+
+def test_a_slot_still_held_by_a_run_that_ended_is_freed_not_waited_for(home, monkeypatch, capsys):
+    from orchestration.runner import wait_for_warehouse_pool
+
+    monkeypatch.setenv("DAGSTER_HOME", str(home.dagster_home))
+    prepare_dagster_home(home)
+    instance = DagsterInstance.get()
+    storage = instance.event_log_storage
+    storage.set_concurrency_slots(WAREHOUSE_POOL, 1)
+    instance.add_run(
+        DagsterRun(job_name="inference_pipeline", run_id="ended", status=DagsterRunStatus.FAILURE)
+    )
+    storage.claim_concurrency_slot(WAREHOUSE_POOL, "ended", "score")
+
+    wait_for_warehouse_pool(instance, poll_seconds=60)  # returns at once, or the test hangs
+
+    assert "freed the warehouse slot of run ended" in capsys.readouterr().out
+    assert storage.get_concurrency_info(WAREHOUSE_POOL).active_slot_count == 0

@@ -57,12 +57,18 @@ def test_a_pipeline_run_that_succeeded_in_the_ui_publishes_the_snapshot_once():
     from orchestration.sensors import publish_after_pipeline_runs
 
     with DagsterInstance.ephemeral() as instance:
-        for trigger, published in (("landing_files_sensor", True), ("cli", False)):
+        cases = (
+            ("inference_pipeline", "landing_files_sensor", True),
+            ("__ASSET_JOB", "ui", True),  # "Materialize" in the asset graph
+            ("inference_pipeline", "cli", False),  # flightline run publishes at its end
+            ("publish_snapshot", "publish_after_pipeline_runs", False),
+        )
+        for job, trigger, published in cases:
+            tags = {"flightline/trigger": trigger}
+            if trigger == "cli":
+                tags["flightline/pid"] = "4242"
             run = DagsterRun(
-                job_name="inference_pipeline",
-                run_id=f"run-{trigger}",
-                status=DagsterRunStatus.SUCCESS,
-                tags={"flightline/trigger": trigger},
+                job_name=job, run_id=f"run-{trigger}", status=DagsterRunStatus.SUCCESS, tags=tags
             )
             instance.add_run(run)
             context = build_run_status_sensor_context(
@@ -78,5 +84,5 @@ def test_a_pipeline_run_that_succeeded_in_the_ui_publishes_the_snapshot_once():
                 assert result.run_config["ops"]["analytics__snapshot"]["config"]["runs"] == [
                     run.run_id
                 ]
-            else:  # flightline run publishes once, after its last run
+            else:
                 assert isinstance(result, SkipReason)
