@@ -137,7 +137,7 @@ def _after_rows_written() -> None:
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def _header_columns(spec: FeedSpec, first: bytes) -> list[str]:
+def _header_columns(first: bytes) -> list[str]:
     """The column names of a CSV file's header, read in Python (never by DuckDB, never into
     SQL: see _declared_columns)."""
     try:
@@ -188,7 +188,7 @@ def _file_columns(
     if not staged.first_line:
         raise FileRejected("file is empty")
     if spec.format == "csv":
-        return _header_columns(spec, staged.first_line)
+        return _header_columns(staged.first_line)
     if spec.format == "jsonl":
         try:
             rows = execute(
@@ -501,9 +501,10 @@ class Loader:
         restrict_file_access(con, [landing])
         ensure_tables(con)
 
-    def _logged(self, spec: FeedSpec) -> tuple[set[tuple[str, str]], list[tuple]]:
+    def _logged(self, spec: FeedSpec) -> tuple[set[tuple[str, str]], list[tuple], set[str]]:
         """(path, hash) pairs already settled (loaded, duplicate, or quarantined and not
-        accepted since), and the feed's file log rows (path, hash, status, partition)."""
+        accepted since), the feed's file log rows (path, hash, status, partition), and the
+        hashes an operator accepted."""
         logged = execute(
             self.con,
             "select source_file, content_hash, status, partition_key from ingest.file_log "
@@ -516,7 +517,7 @@ class Loader:
             for path, digest, status, _ in logged
             if not (status == "quarantined" and digest in accepted)
         }
-        return seen, logged
+        return seen, logged, accepted
 
     def _accepted(self, spec: FeedSpec) -> set[str]:
         return {
@@ -531,12 +532,12 @@ class Loader:
     def pending(self, spec: FeedSpec, partitions: set[str] | None = None) -> list[Path]:
         """Landed files whose content has not been logged for that path yet (a file that
         cannot be read is pending: the next load quarantines it with its reason)."""
-        seen, _ = self._logged(spec)
+        seen, _, _ = self._logged(spec)
         pending = []
         for path in discover(self.landing, spec, partitions):
             try:
-                digest = stage(path, spec).digest
-            except FileRejected:
+                digest = digest_of(path)  # the hash alone: no record count needed here
+            except OSError:  # a link, or gone: the next load says which
                 digest = None
             if (source_name(path), digest) not in seen:
                 pending.append(path)
@@ -550,10 +551,9 @@ class Loader:
 
     def _load(self, spec: FeedSpec, partitions: set[str] | None) -> IngestResult:
         result = IngestResult(batch_id=self.batch_id)
-        seen_pairs, logged = self._logged(spec)
+        seen_pairs, logged, accepted = self._logged(spec)
         loaded_hashes = {digest for _, digest, status, _ in logged if status == "loaded"}
         loaded_days = {key for *_, status, key in logged if status == "loaded"}
-        accepted = self._accepted(spec)
 
         candidates: list[FileOutcome] = []
         rejected: list[FileOutcome] = []

@@ -97,17 +97,7 @@ def test_a_launch_says_which_run_holds_the_warehouse_and_waits_for_it(home, monk
 
     from orchestration.runner import wait_for_warehouse_pool
 
-    monkeypatch.setenv("DAGSTER_HOME", str(home.dagster_home))
-    prepare_dagster_home(home)
-    instance = DagsterInstance.get()
-    storage = instance.event_log_storage
-    storage.set_concurrency_slots(WAREHOUSE_POOL, 1)
-    instance.add_run(
-        DagsterRun(
-            job_name="inference_pipeline", run_id="from-the-ui", status=DagsterRunStatus.STARTED
-        )
-    )
-    storage.claim_concurrency_slot(WAREHOUSE_POOL, "from-the-ui", "score")
+    instance, storage = _slot_held_by(home, monkeypatch, "from-the-ui", DagsterRunStatus.STARTED)
     release = threading.Timer(1.0, storage.free_concurrency_slots_for_run, ["from-the-ui"])
     release.start()
 
@@ -121,17 +111,21 @@ def test_a_launch_says_which_run_holds_the_warehouse_and_waits_for_it(home, monk
 def test_a_slot_still_held_by_a_run_that_ended_is_freed_not_waited_for(home, monkeypatch, capsys):
     from orchestration.runner import wait_for_warehouse_pool
 
-    monkeypatch.setenv("DAGSTER_HOME", str(home.dagster_home))
-    prepare_dagster_home(home)
-    instance = DagsterInstance.get()
-    storage = instance.event_log_storage
-    storage.set_concurrency_slots(WAREHOUSE_POOL, 1)
-    instance.add_run(
-        DagsterRun(job_name="inference_pipeline", run_id="ended", status=DagsterRunStatus.FAILURE)
-    )
-    storage.claim_concurrency_slot(WAREHOUSE_POOL, "ended", "score")
+    instance, storage = _slot_held_by(home, monkeypatch, "ended", DagsterRunStatus.FAILURE)
 
     wait_for_warehouse_pool(instance, poll_seconds=60)  # returns at once, or the test hangs
 
     assert "freed the warehouse slot of run ended" in capsys.readouterr().out
     assert storage.get_concurrency_info(WAREHOUSE_POOL).active_slot_count == 0
+
+
+def _slot_held_by(home, monkeypatch, run_id, status):
+    """An instance whose one warehouse slot is held by an inference run in `status`."""
+    monkeypatch.setenv("DAGSTER_HOME", str(home.dagster_home))
+    prepare_dagster_home(home)
+    instance = DagsterInstance.get()
+    storage = instance.event_log_storage
+    storage.set_concurrency_slots(WAREHOUSE_POOL, 1)
+    instance.add_run(DagsterRun(job_name="inference_pipeline", run_id=run_id, status=status))
+    storage.claim_concurrency_slot(WAREHOUSE_POOL, run_id, "score")
+    return instance, storage
