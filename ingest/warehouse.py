@@ -152,9 +152,11 @@ def sql_path(path: Path) -> str:
     in any path they are given (`*`, `?`, `[...]`; `{` is not special): a directory named
     `data[1]` would read `data1`'s files. Each such character is written as a one-character
     class (`[*]`), which matches only itself (DuckDB 2.0 has no backslash escape)."""
-    text = str(path)
-    escaped = "".join(f"[{ch}]" if ch in GLOB_CHARACTERS else ch for ch in text)
-    return sql_string(escaped)
+    return sql_string(_glob_escaped(str(path)))
+
+
+def _glob_escaped(text: str) -> str:
+    return "".join(f"[{ch}]" if ch in GLOB_CHARACTERS else ch for ch in text)
 
 
 def sql_paths(paths: Iterable[Path]) -> str:
@@ -196,7 +198,7 @@ def restrict_file_access(con: duckdb.DuckDBPyConnection, directories: Iterable[P
         return
     # DuckDB checks a read's path as given (glob characters escaped by sql_path), then the
     # paths it expands to: each directory is allowed in both spellings.
-    escaped = ["".join(f"[{c}]" if c in GLOB_CHARACTERS else c for c in d) for d in wanted]
+    escaped = [_glob_escaped(directory) for directory in wanted]
     con.execute("set allowed_directories = ?", [sorted({*wanted, *escaped})])
     con.execute("set enable_external_access = false")
 
