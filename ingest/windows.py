@@ -33,25 +33,6 @@ def partition_range(partitions: Iterable[str]) -> tuple[str, str] | None:
     return (keys[0], keys[-1]) if keys else None
 
 
-def plan_window(
-    pending_partitions: Iterable[str],
-    unbuilt_partitions: Iterable[str],
-    reference_changed: bool,
-    loaded_range: tuple[str, str] | None,
-) -> tuple[str, str] | None:
-    """The partition window the next run must cover, or None when there is nothing to do.
-
-    - pending: dates of landed files not yet loaded (new or corrected);
-    - unbuilt: dates loaded by a run that did not finish (its dbt build must be redone);
-    - a changed reference table (planes, airports, airlines) feeds every date's features,
-      so it widens the window to every date loaded so far.
-    """
-    dates = set(pending_partitions) | set(unbuilt_partitions)
-    if reference_changed and loaded_range is not None:
-        dates |= set(loaded_range)
-    return partition_range(dates)
-
-
 def contiguous_ranges(partitions: Iterable[str]) -> list[tuple[str, str]]:
     """Consecutive dates grouped into inclusive ranges: ['01-01', '01-02', '01-05'] gives
     two runs, so that a day left out (blocked by a gate) is not swept into a range."""

@@ -48,7 +48,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # Arguments first: a mistake is one line, before any file is written or run started.
     window = (args.start, args.end) if args.start or args.end else None
     problem = _window_problem(window, "--from", "--to")
-    if not args.no_score:
+    if not args.no_score and (args.score_from or args.score_to):
         problem = problem or _window_problem((args.score_from, args.score_to), *SCORE_FLAGS)
     if problem:
         print(f"flightline run: {problem}", file=sys.stderr)
@@ -69,13 +69,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         result = export_feeds(settings.landing)
         print(f"  {result} ({time.perf_counter() - started:.1f}s)")
+    scoring_range = (args.score_from, args.score_to) if args.score_from or args.score_to else None
     options = RunOptions(
         window=window,
         train=not args.no_train,
         retrain=args.retrain,
         cutoff=args.cutoff or DEFAULT_CUTOFF,
         validation_days=args.validation_days,
-        scoring_range=None if args.no_score else (args.score_from, args.score_to),
+        score=not args.no_score,
+        scoring_range=scoring_range,
     )
     return run_pipeline(settings, options)
 
@@ -227,8 +229,10 @@ def parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--retrain", action="store_true", help="train even if a model exists")
     run.add_argument("--no-train", action="store_true", help="skip the training pipeline")
-    run.add_argument("--score-from", type=_iso, default="2013-10-01", help="first day to score")
-    run.add_argument("--score-to", type=_iso, default="2013-12-31", help="last day to score")
+    run.add_argument(
+        "--score-from", type=_iso, help="first day to score (default: the champion's cutoff)"
+    )
+    run.add_argument("--score-to", type=_iso, help="last day to score (default: the last day)")
     run.add_argument("--no-score", action="store_true", help="skip the inference pipeline")
     run.set_defaults(handler=cmd_run)
 

@@ -12,7 +12,13 @@ What is here:
    and a batch written in one go (below);
 2. `FlightlineDbtCliResource`: dagster-dbt's dbt resource without its in-process dbt adapter
    and without running `dbt --version` once a run;
-3. `speed_up_event_storage`: SQLite pragmas and a held connection for the instance's files.
+3. `speed_up_event_storage`: SQLite pragmas and a held connection for the instance's files;
+4. `execute_as_ui_run`: a run of `flightline run` created as the UI creates runs (with the
+   code location's origin), then executed in the command's own process. Not speed but
+   behaviour the UI needs: Dagster's `execute_in_process` records no remote origin, so the
+   UI cannot re-execute the run (`CheckError: Expected non-None value`) and lists it under
+   no job. The stock route (`execute_in_process`) runs the same steps; only those two UI
+   features are missing from its runs.
 
 ## 1. The event log
 
@@ -287,6 +293,84 @@ _HOLD_AT_MOST = 8
 _TUNED: set[str] = set()
 
 
+# `dagster dev -m orchestration.definitions` (flightline ui) names its code location after the
+# module, and a Definitions object's repository is Dagster's singleton one.
+CODE_LOCATION = "orchestration.definitions"
+REPOSITORY = "__repository__"
+
+
+def execute_as_ui_run(
+    instance,
+    job_name: str,
+    run_config: dict,
+    tags: dict[str, str],
+    asset_selection: set | None,
+    asset_check_selection: set | None,
+):
+    """Create a run of the code location's job as `dagster job launch` and the UI do (so the
+    UI re-executes it and lists it under its job), and execute it here, in process (so a
+    `flightline run` pays no process start per run). Returns Dagster's JobExecutionResult."""
+    import sys
+
+    from dagster._core.definitions.reconstruct import ReconstructableRepository
+    from dagster._core.execution.api import create_execution_plan, execute_run
+    from dagster._core.remote_origin import (
+        ManagedGrpcPythonEnvCodeLocationOrigin,
+        RemoteJobOrigin,
+        RemoteRepositoryOrigin,
+    )
+    from dagster._core.snap import snapshot_from_execution_plan
+    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+
+    from ingest.settings import REPO_ROOT
+
+    repository = ReconstructableRepository.for_module(
+        CODE_LOCATION, "defs", working_directory=str(REPO_ROOT)
+    )
+    reconstructable = repository.get_reconstructable_job(job_name)
+    job = reconstructable.get_definition()
+    if asset_selection is not None:
+        job = job.get_subset(
+            asset_selection=asset_selection, asset_check_selection=asset_check_selection
+        )
+    plan = create_execution_plan(
+        job, run_config=run_config, instance_ref=instance.get_ref(), tags=tags
+    )
+    location = ManagedGrpcPythonEnvCodeLocationOrigin(
+        loadable_target_origin=LoadableTargetOrigin(
+            executable_path=sys.executable,
+            module_name=CODE_LOCATION,
+            working_directory=str(REPO_ROOT),
+        ),
+        location_name=CODE_LOCATION,
+    )
+    run = instance.create_run(
+        job_name=job_name,
+        run_id=None,
+        run_config=run_config,
+        status=None,
+        tags=tags,
+        root_run_id=None,
+        parent_run_id=None,
+        step_keys_to_execute=plan.step_keys_to_execute,
+        execution_plan_snapshot=snapshot_from_execution_plan(plan, job.get_job_snapshot_id()),
+        job_snapshot=job.get_job_snapshot(),
+        parent_job_snapshot=job.get_parent_job_snapshot(),
+        asset_selection=frozenset(asset_selection) if asset_selection is not None else None,
+        asset_check_selection=(
+            frozenset(asset_check_selection) if asset_selection is not None else None
+        ),
+        resolved_op_selection=None,
+        op_selection=None,
+        remote_job_origin=RemoteJobOrigin(
+            repository_origin=RemoteRepositoryOrigin(location, REPOSITORY), job_name=job_name
+        ),
+        job_code_origin=reconstructable.get_python_origin(),
+        asset_graph=job.asset_layer.asset_graph,
+    )
+    return execute_run(reconstructable, run, instance)
+
+
 def speed_up_event_storage(home: Path) -> None:
     """Make Dagster's SQLite storage under `home` cheaper per event, for this process.
 
@@ -296,8 +380,9 @@ def speed_up_event_storage(home: Path) -> None:
     an fsync per commit, and, as the last connection to a WAL database closes, a checkpoint
     and the deletion of the WAL file. Two changes, on connections to files under `home` only:
     - `PRAGMA synchronous=NORMAL`: in WAL mode the database stays consistent on a crash;
-      a power cut can lose the last events (the warehouse, not the event log, is what
-      flightline's runs rebuild from, see runner._unbuilt);
+      a power cut can lose the last events; the planner reads the event log, so it then
+      redoes the work they recorded, and a day whose features lost their record is
+      scored again after `flightline run --from D --to D` records them anew;
     - one idle connection held open per database file (the latest few), so that closing
       Dagster's connection is not the last close: no checkpoint per event. SQLite
       checkpoints as the WAL grows (every 1,000 pages) instead.

@@ -9,6 +9,7 @@ from orchestration.jobs import (
     feature_pipeline_job,
     inference_pipeline_job,
     publish_job,
+    scoring_gate_job,
     training_pipeline_job,
 )
 from orchestration.resources import (
@@ -17,11 +18,7 @@ from orchestration.resources import (
     WarehouseResource,
     dbt_resource,
 )
-from orchestration.sensors import (
-    landing_files_sensor,
-    publish_after_pipeline_runs,
-    retraining_sensor,
-)
+from orchestration.sensors import daily_loop, publish_after_pipeline_runs
 
 defs = Definitions(
     assets=[
@@ -34,8 +31,14 @@ defs = Definitions(
         analytics_snapshot,
     ],
     asset_checks=ml_checks,
-    jobs=[feature_pipeline_job, training_pipeline_job, inference_pipeline_job, publish_job],
-    sensors=[landing_files_sensor, retraining_sensor, publish_after_pipeline_runs],
+    jobs=[
+        feature_pipeline_job,
+        training_pipeline_job,
+        scoring_gate_job,
+        inference_pipeline_job,
+        publish_job,
+    ],
+    sensors=[daily_loop, publish_after_pipeline_runs],
     # Every run's steps in its run worker's process: the default starts a Python process per
     # step, each importing dagster, dbt and scikit-learn again (a day's feature run from the
     # UI took 1 min 50 s against 8 s for the same steps in one process). Steps that write

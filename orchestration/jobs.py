@@ -1,6 +1,6 @@
 from dagster import AssetSelection, define_asset_job
 
-from orchestration.assets.ml import ready_to_score
+from orchestration.assets.ml import SCORING_GATE_JOB, ready_to_score
 from orchestration.assets.publish import SNAPSHOT
 from orchestration.partitions import daily_partitions
 
@@ -28,14 +28,26 @@ training_pipeline_job = define_asset_job(
     ),
 )
 
+scoring_gate_job = define_asset_job(
+    name=SCORING_GATE_JOB,
+    selection=SCORING_GATE,
+    partitions_def=daily_partitions,
+    description=(
+        "The scoring gate alone: judges each day's features against their expectations "
+        "before the inference pipeline runs, so that a day which fails is left out of the "
+        "scoring run (and waits for new features) instead of stopping the other days."
+    ),
+)
+
 inference_pipeline_job = define_asset_job(
     name="inference_pipeline",
     selection=AssetSelection.groups("inference", "evaluation", "monitoring") | SCORING_GATE,
     partitions_def=daily_partitions,
     description=(
-        "Inference pipeline: gate each day's features on their expectations, score the days "
-        "that pass with the champion into ml.predictions, rebuild prediction outcomes and "
-        "daily model performance, measure drift, and decide whether to retrain."
+        "Inference pipeline: gate each day's features on their expectations (again: the "
+        "scoring_gate job judged them first), score the days with the champion into "
+        "ml.predictions, rebuild prediction outcomes and daily model performance, measure "
+        "drift, and decide whether to retrain."
     ),
 )
 

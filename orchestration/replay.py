@@ -1,12 +1,12 @@
 """`flightline replay --from D1 --to D2`: walk days as production would, through the same
-code paths as `flightline run` and the sensors.
+planner as `flightline run` and the automation's daily_loop sensor.
 
 Every evening D: the feeds of D land (actuals and weather of D, schedules and forecasts of
 D + 1); the feature pipeline ingests them and builds the warehouse incrementally; the
-inference pipeline gates and scores the flights of D + 1, rebuilds the evaluation (the
-outcomes of D have arrived), measures drift and decides on retraining; the retraining
-sensor's own function turns that decision into a training run, which still has to pass the
-promotion gate; a new champion re-scores D + 1. At the end a report goes to data/reports/.
+scoring gate judges D + 1 and the inference pipeline scores it, rebuilds the evaluation (the
+outcomes of D have arrived), measures drift and decides on retraining; when the decision
+asks for it the planner starts a training run, which still has to pass the promotion gate;
+a new champion re-scores D + 1. At the end a report goes to data/reports/.
 """
 
 from __future__ import annotations
@@ -26,14 +26,7 @@ from ml.replay_report import (
     plot,
     summary,
 )
-from orchestration.runner import (
-    Launcher,
-    RunOptions,
-    _read,
-    recover_abandoned_runs,
-    run_feature_pipeline,
-    run_inference_pipeline,
-)
+from orchestration.runner import Launcher, RunOptions, _read, recover_abandoned_runs, run_plans
 
 
 class ReplayError(Exception):
@@ -45,22 +38,9 @@ def _champion(settings: Settings) -> str | None:
     return rows[0][0] if rows else None
 
 
-def _decision_cursor(instance) -> int | None:
-    """Start after the decisions already recorded: the replay acts on its own evenings."""
-    from dagster import AssetRecordsFilter
-
-    from orchestration.assets.monitoring import DECISION
-
-    records = instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=DECISION), limit=1, ascending=False
-    ).records
-    return records[0].storage_id if records else None
-
-
 def replay(settings: Settings, start: date, end: date) -> int:
     from orchestration.dbt_manifest import ensure_manifest, prepare_partial_parse
     from orchestration.instance import prepare_dagster_home
-    from orchestration.sensors import retraining_requests
 
     if start > end:
         raise ReplayError(f"--from {start} is after --to {end}")
@@ -82,7 +62,6 @@ def replay(settings: Settings, start: date, end: date) -> int:
     for run_id in recover_abandoned_runs(launcher.instance):
         print(f"marked run {run_id} failed: its process is gone; freed its warehouse slot")
     source = load_source()
-    cursor = _decision_cursor(launcher.instance)
     days: list[ReplayDay] = []
     day = start
     while day <= end:
@@ -90,32 +69,18 @@ def replay(settings: Settings, start: date, end: date) -> int:
         print(f"\n=== evening of {day} ===")
         record = ReplayDay(day=day, seconds=0.0, champion="", scored="nothing to score")
         export_feeds(settings.landing, until=day, since=day, source=source)
-        ok, rebuilt = run_feature_pipeline(settings, launcher, None)
-        if not ok:
-            record.problems.append("the feature pipeline failed (the next evening redoes it)")
         tomorrow = (day + timedelta(days=1)).isoformat()
-        options = RunOptions(train=False, scoring_range=(tomorrow, tomorrow))
-        record.scored = _score(settings, launcher, options, rebuilt, record)
-        requests, cursor = retraining_requests(launcher.instance, cursor)
-        for request in requests:
-            before = _champion(settings)
-            trigger = request.run_config["ops"]["ml__training_set"]["config"]["trigger"]
-            print(f"retraining: {trigger}")
-            result = launcher.launch(
-                "training_pipeline", run_config=request.run_config, tags=request.tags
-            )
-            promoted = _champion(settings) != before
-            record.retraining = f"{trigger} -> {'promoted' if promoted else 'kept the champion'}"
-            if not result.success and not promoted:
-                record.problems.append("training did not produce a new champion")
-            if promoted:
-                record.scored = _score(settings, launcher, options, rebuilt, record)
+        before = _champion(settings)
+        # The evening's decisions are the planner's, as in the automation; only the scoring
+        # is kept to tomorrow: today's flights were scored yesterday evening.
+        options = RunOptions(scoring_range=(tomorrow, tomorrow), trigger="replay")
+        _, launched = run_plans(settings, launcher, options)
+        _record(record, launched, tomorrow, before != _champion(settings))
         record.champion = _champion(settings) or ""
         record.seconds = time.perf_counter() - day_started
         print(f"evening of {day}: {record.seconds:.1f}s, champion {record.champion}")
         days.append(record)
         day += timedelta(days=1)
-    _evaluate_last_outcomes(launcher, end)
     path = write_report(
         settings, start, end, days, first_champion, time.perf_counter() - started, began_at
     )
@@ -123,35 +88,26 @@ def replay(settings: Settings, start: date, end: date) -> int:
     return 0
 
 
-def _score(settings, launcher, options, rebuilt, record: ReplayDay) -> str:
-    from orchestration.runner import blocked_days
+def _record(record: ReplayDay, launched, tomorrow: str, promoted: bool) -> None:
+    """What the evening's runs did, for the report."""
+    from orchestration.planner import FEATURE_JOB, INFERENCE_JOB, TRAINING_JOB
 
-    tomorrow = options.scoring_range[0]
-    if date.fromisoformat(tomorrow) > LAST_DAY:
-        return "nothing to score"
-    if not run_inference_pipeline(settings, launcher, options, rebuilt):
-        record.problems.append(f"the inference pipeline failed for {tomorrow}")
-        return "failed"
-    if tomorrow in blocked_days(launcher.instance):
-        return "blocked by the scoring gate"
-    return "scored"
-
-
-def _evaluate_last_outcomes(launcher: Launcher, end: date) -> None:
-    """The last evening scores nothing, but its outcomes arrived: rebuild the evaluation."""
-    from dagster import AssetKey
-
-    graph = launcher.defs.resolve_job_def("inference_pipeline").asset_layer.asset_graph
-    selection = [
-        key
-        for key in graph.executable_asset_keys
-        if key.path[0] == "ml"
-        and graph.get(key).partitions_def is None
-        and key != AssetKey(["ml", "retraining_decision"])
-    ]
-    launcher.launch(
-        "inference_pipeline", window=(end.isoformat(), end.isoformat()), selection=selection
-    )
+    record.scored = "nothing to score" if tomorrow > LAST_DAY.isoformat() else "not scored"
+    for run in launched:
+        job, window, ok = run.request.job, run.request.window, run.result.success
+        if job == FEATURE_JOB and not ok:
+            record.problems.append("the feature pipeline failed (the next evening redoes it)")
+        elif tomorrow in run.held:
+            record.scored = "blocked by the scoring gate"
+        elif job == INFERENCE_JOB and window and window[0] <= tomorrow <= window[1]:
+            record.scored = "scored" if ok else "failed"
+            if not ok:
+                record.problems.append(f"the inference pipeline failed for {tomorrow}")
+        elif job == TRAINING_JOB:
+            trigger = run.request.run_config["ops"]["ml__training_set"]["config"]["trigger"]
+            record.retraining = f"{trigger} -> {'promoted' if promoted else 'kept the champion'}"
+            if not promoted:
+                record.problems.append("training did not produce a new champion")
 
 
 def write_report(

@@ -1,9 +1,11 @@
-"""`flightline run`: plan what has to happen, launch one Dagster run per pipeline on the
-instance under data/dagster_home, and print what came out.
+"""`flightline run`: a client of the Definitions. It asks the planner (orchestration/
+planner.py, the same one the automation's sensor asks) what to run next, launches each run
+on the instance under data/dagster_home, prints what came out, and asks again until nothing
+is left; then it publishes the analysts' snapshot once.
 
-1. feature pipeline over the window of dates with new (or not yet built) files;
-2. training pipeline when no model has been trained for the cutoff yet (or --retrain);
-3. inference pipeline over the days of the scoring range the champion has not scored.
+Only two things here are the command's own: which files are new (by content hash, from the
+loader, where the sensor compares sizes and times) and the person's flags (--from/--to
+rebuild a window, --retrain trains once more, --cutoff, --score-from/--score-to).
 """
 
 from __future__ import annotations
@@ -11,23 +13,31 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from dataclasses import dataclass
-from datetime import date, timedelta
+from dataclasses import dataclass, field
+from datetime import date
 
 import duckdb
 
-from ingest.catalog import FEEDS, FIRST_DAY
+from ingest.catalog import FEEDS, FIRST_DAY, LAST_DAY
 from ingest.landing import partition_key
 from ingest.loader import Loader
 from ingest.publish import snapshot_path
 from ingest.settings import Settings
 from ingest.summary import quarantine_counts, table_counts
 from ingest.warehouse import connect
-from ingest.windows import contiguous_ranges, plan_window
 from ml.monitoring import POOLED_AUC_SQL
-from ml.planning import DEFAULT_CUTOFF, MIN_TRAINING_ROWS, days_to_score
-
-SCORING_RANGE = ("2013-10-01", "2013-12-31")
+from ml.planning import DEFAULT_CUTOFF
+from orchestration.planner import (
+    FEATURE_JOB,
+    GATE_CHECK,
+    GATE_JOB,
+    TRAINING_JOB,
+    Landed,
+    Policy,
+    Request,
+    held_note,
+    next_runs,
+)
 
 
 @dataclass
@@ -37,90 +47,102 @@ class RunOptions:
     retrain: bool = False
     cutoff: date = DEFAULT_CUTOFF
     validation_days: int = 28
-    scoring_range: tuple[str, str] | None = SCORING_RANGE
+    scoring_range: tuple[str, str] | None = None
+    """Score only these days; by default every day from the champion's cutoff."""
+    score: bool = True
     trigger: str = "flightline run"
 
+    def policy(self) -> Policy:
+        return Policy(
+            cutoff=self.cutoff,
+            validation_days=self.validation_days,
+            train=self.train,
+            score=self.score,
+            scoring_range=self.scoring_range,
+        )
 
-def _pending(settings: Settings):
+
+def landed_files(settings: Settings, instance) -> Landed:
+    """The days (and whether a reference table) with files the warehouse has not loaded, by
+    content hash: the loader's own test of what is new."""
     con = connect(settings.warehouse)
     try:
         loader = Loader(con, settings.landing, settings.quarantine)
-        partitions: set[str] = set()
-        reference_changed = misnamed = False
+        days: set[str] = set()
+        reference = misnamed = False
         for feed in FEEDS:
             suffix = feed.pattern.rsplit("*", 1)[-1]
             for path in loader.pending(feed):
                 if not feed.is_daily:
-                    reference_changed = True
+                    reference = True
                 elif key := partition_key(path.name.removesuffix(suffix)):
-                    partitions.add(key)
+                    days.add(key)
                 else:
                     misnamed = True
-        loaded = con.execute(
-            "select min(flight_date)::varchar, max(flight_date)::varchar from raw.schedules"
-        ).fetchone()
-        if misnamed:
-            # A daily file not named by one of the pipeline's days: every daily load takes
-            # it and quarantines it by its name; the cheapest such load is the latest day's.
-            partitions.add(loaded[1] or FIRST_DAY.isoformat())
-        dims_built = (
-            con.execute(
-                "select count(*) from information_schema.tables "
-                "where table_schema = 'marts' and table_name like 'dim_%'"
-            ).fetchone()[0]
-            > 0
-        )
-        batches = {
-            batch_id: (keys, loaded_at)
-            for batch_id, keys, loaded_at in con.execute(
-                """
-                select batch_id, list(distinct partition_key), epoch(max(logged_at))
-                from ingest.file_log where status = 'loaded' group by batch_id
-                """
-            ).fetchall()
-        }
     finally:
         con.close()
-    loaded_range = (loaded[0], loaded[1]) if loaded[0] else None
-    return partitions, reference_changed, loaded_range, batches, dims_built
+    if misnamed:
+        # A daily file not named by one of the pipeline's days: every daily load takes it
+        # and quarantines it by its name; the cheapest such load is the latest day's.
+        from dagster import AssetKey, DagsterEventType
 
-
-def _unbuilt(launcher: Launcher, batches: dict) -> tuple[set[str], bool]:
-    """Dates loaded by a batch whose run did not succeed, and that no successful feature run
-    has covered since: their dbt build has to be redone."""
-    from dagster import DagsterRunStatus, RunsFilter
-
-    instance = launcher.instance
-    statuses = {batch_id: instance.get_run_by_id(batch_id) for batch_id in batches}
-    if all(run is not None and run.status == DagsterRunStatus.SUCCESS for run in statuses.values()):
-        return set(), False
-    successes = [
-        (
-            record.start_time or 0.0,
-            record.dagster_run.tags.get("dagster/asset_partition_range_start"),
-            record.dagster_run.tags.get("dagster/asset_partition_range_end"),
-            # An empty selection is the whole job; the CLI tags runs that skip the reference.
-            not record.dagster_run.asset_selection
-            or record.dagster_run.tags.get("flightline/includes_reference") == "true",
+        loaded = instance.event_log_storage.get_latest_storage_id_by_partition(
+            AssetKey(["raw", "schedules"]), DagsterEventType.ASSET_MATERIALIZATION
         )
-        for record in instance.get_run_records(
-            RunsFilter(job_name="feature_pipeline", statuses=[DagsterRunStatus.SUCCESS])
-        )
-    ]
-    partitions: set[str] = set()
-    reference = False
-    for batch_id, (keys, loaded_at) in batches.items():
-        run = statuses[batch_id]
-        if run is not None and run.status == DagsterRunStatus.SUCCESS:
-            continue
-        later = [s for s in successes if s[0] >= loaded_at]
-        for key in keys:
-            if key is None:
-                if not any(full for *_, full in later):
-                    reference = True
-            elif not any(start and start <= key <= end for _, start, end, _ in later):
-                partitions.add(key)
-    return partitions, reference
+        days.add(max(loaded, default=FIRST_DAY.isoformat()))
+    return Landed(frozenset(days), reference)
+
+
+@dataclass
+class Launched:
+    request: Request
+    result: object
+    held: dict[str, str] = field(default_factory=dict)
+    """Days the scoring gate failed in this run, with why."""
+
+
+def drive(launcher: Launcher, landed: Landed, policy: Policy, retrain: Request | None = None):
+    """Launch what the planner asks for until it asks for nothing new. `retrain`: a training
+    run the person asked for, launched once the features are built. Returns (every run
+    succeeded, what was launched)."""
+    tried: set[str] = set()
+    said: set[str] = set()
+    launched: list[Launched] = []
+    ok = True
+    while True:
+        plan = next_runs(launcher.instance, landed, policy)
+        notes = list(plan.notes)
+        unreported = {d: why for d, why in plan.held.items() if d not in said}
+        if unreported:
+            notes.append(held_note(unreported))
+            said |= unreported.keys()
+        for note in notes:
+            if note not in said:
+                print(note)
+                said.add(note)
+        todo = [request for request in plan.requests if request.run_key not in tried]
+        if retrain is not None and plan.stage != "features":
+            todo, retrain = [retrain], None
+        if not todo:
+            return ok and not plan.requests, launched
+        landed = Landed()
+        for request in todo:
+            tried.add(request.run_key)
+            print(request.summary)
+            result = launcher.launch(
+                request.job,
+                window=request.window,
+                run_config=request.run_config,
+                selection=request.selection,
+                checks=request.checks,
+                tags=request.tags,
+            )
+            held = _gated_days(result) if request.job == GATE_JOB else {}
+            for day, reason in sorted(held.items()):
+                print(f"  NOT SCORED {day}: the scoring gate failed: {reason}")
+                said.add(day)
+            launched.append(Launched(request, result, held))
+            ok = ok and result.success
 
 
 def _read(settings: Settings, sql: str, params: list | None = None) -> list[tuple]:
@@ -176,22 +198,22 @@ class Launcher:
             self._defs = defs
         return self._defs
 
-    def launch(self, job_name: str, window=None, run_config=None, selection=None, tags=None):
-        job = self.defs.resolve_job_def(job_name)
-        if selection is not None:
-            # Not execute_in_process(asset_selection=...): that adds every check of the
-            # selected assets, even those the job leaves out (the scoring gate in the feature
-            # pipeline). Subset assets and the job's own checks explicitly.
-            checks = {
-                key
-                for key in job.asset_layer.asset_graph.asset_check_keys
-                if key.asset_key in set(selection)
-            }
-            job = job.get_subset(asset_selection=set(selection), asset_check_selection=checks)
+    def launch(
+        self, job_name: str, window=None, run_config=None, selection=None, checks=None, tags=None
+    ):
+        """Run a job (its assets `selection` and their `checks`, when given) and report."""
+        from orchestration import dagster_private
+
+        if selection is not None and checks is None:
+            from orchestration.planner import job_checks
+
+            checks = job_checks(job_name, selection)
         all_tags = {"flightline/trigger": "cli", "flightline/pid": str(os.getpid()), **(tags or {})}
         if window is not None:
             all_tags["dagster/asset_partition_range_start"] = window[0]
             all_tags["dagster/asset_partition_range_end"] = window[1]
+        quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+        config = {**quiet, **(run_config or {})}
         wait_for_warehouse_pool(self.instance)
         if not self.announced:
             # dagster-dbt echoes every dbt log line to stdout: keep the console to progress
@@ -203,25 +225,31 @@ class Launcher:
             contextlib.redirect_stdout(log),
             contextlib.redirect_stderr(log),
         ):
-            result = job.execute_in_process(
-                instance=self.instance,
-                tags=all_tags,
-                run_config={
-                    "loggers": {"console": {"config": {"log_level": "WARNING"}}},
-                    **(run_config or {}),
-                },
-                raise_on_error=False,
-            )
+            if dagster_private.enabled():
+                # A run the UI can re-execute and lists under its job, run in this process.
+                result = dagster_private.execute_as_ui_run(
+                    self.instance,
+                    job_name,
+                    config,
+                    all_tags,
+                    set(selection) if selection is not None else None,
+                    set(checks) if checks is not None else None,
+                )
+            else:
+                job = self.defs.resolve_job_def(job_name)
+                if selection is not None:
+                    job = job.get_subset(
+                        asset_selection=set(selection), asset_check_selection=set(checks)
+                    )
+                result = job.execute_in_process(
+                    instance=self.instance, tags=all_tags, run_config=config, raise_on_error=False
+                )
         self.run_ids.append(result.run_id)
         _report_steps(result)
         _report_checks(result)
         status = "succeeded" if result.success else "FAILED"
         print(f"  {job_name} run {result.run_id} {status}")
         return result
-
-    def partitioned_keys(self, job_name: str):
-        graph = self.defs.resolve_job_def(job_name).asset_layer.asset_graph
-        return [key for key in graph.executable_asset_keys if graph.get(key).partitions_def]
 
 
 def recover_abandoned_runs(instance) -> list[str]:
@@ -234,13 +262,15 @@ def recover_abandoned_runs(instance) -> list[str]:
     to a process that is gone, whatever its recorded PID now names."""
     from dagster import DagsterRunStatus, RunsFilter
 
+    from orchestration.sensors import started_by_command
+
     recovered = []
     runs = instance.get_runs(
         filters=RunsFilter(statuses=[DagsterRunStatus.STARTED, DagsterRunStatus.STARTING])
     )
     # Every run a flightline command launches carries its PID (a replay's training runs
     # carry the retraining sensor's trigger, but the PID all the same).
-    for run in (r for r in runs if "flightline/pid" in r.tags):
+    for run in (r for r in runs if started_by_command(r)):
         pid = run.tags.get("flightline/pid", "?")
         instance.report_run_failed(
             run, message=f"the flightline process (pid {pid}) that ran it is gone"
@@ -295,12 +325,17 @@ def _report_steps(result) -> None:
             print(f"  skipped {event.step_key} (an upstream blocking check did not pass)")
 
 
+GATE = (GATE_CHECK.asset_key, GATE_CHECK.name)
+
+
 def _report_checks(result) -> None:
     """Name the checks that did not pass: warnings do not fail a run, but must be seen."""
     for event in result.all_events:
         if event.event_type_value != "ASSET_CHECK_EVALUATION":
             continue
         evaluation = event.event_specific_data
+        if (evaluation.asset_key, evaluation.check_name) == GATE:
+            continue  # the days the gate holds are reported as NOT SCORED
         if not evaluation.passed:
             description = evaluation.description or ""
             day = f" [{evaluation.partition}]" if evaluation.partition else ""
@@ -311,137 +346,6 @@ def _report_checks(result) -> None:
             )
 
 
-def run_feature_pipeline(
-    settings: Settings, launcher: Launcher, window
-) -> tuple[bool, tuple | None]:
-    include_reference = True
-    if window is None:
-        pending, reference_changed, loaded_range, batches, dims_built = _pending(settings)
-        unbuilt, unbuilt_reference = _unbuilt(launcher, batches)
-        if pending and loaded_range is None:
-            loaded_range = (min(pending), max(pending))
-        reference_changed = reference_changed or unbuilt_reference
-        include_reference = reference_changed or not dims_built
-        window = plan_window(pending, unbuilt, reference_changed, loaded_range)
-        if window is None:
-            print("feature pipeline: nothing new has landed, the warehouse is up to date")
-            return True, None
-    selection = None
-    if not include_reference:
-        # Reference tables unchanged: skip the unpartitioned assets (their loader pass and a
-        # dbt invocation, ~10 s); the daily ones read the dimensions already built.
-        selection = launcher.partitioned_keys("feature_pipeline")
-    print(f"feature pipeline: one run for flight dates {window[0]} .. {window[1]}")
-    result = launcher.launch(
-        "feature_pipeline",
-        window=window,
-        selection=selection,
-        tags={"flightline/includes_reference": str(selection is None).lower()},
-    )
-    return result.success, window
-
-
-def run_training_pipeline(settings: Settings, launcher: Launcher, options: RunOptions) -> bool:
-    cutoff = options.cutoff.isoformat()
-    trained = _read(
-        settings, "select count(*) from ml.model_registry where cutoff_date = ?::date", [cutoff]
-    )
-    if trained and trained[0][0] and not options.retrain:
-        print(
-            f"training pipeline: a model for the cutoff {cutoff} is registered; "
-            "not retraining (--retrain forces it)"
-        )
-        return True
-    validation_start = (options.cutoff - timedelta(days=options.validation_days)).isoformat()
-    counts = _read(
-        settings,
-        "select count(*) filter (where flight_date < ?::date), "
-        "count(*) filter (where flight_date >= ?::date and flight_date < ?::date) "
-        "from features.flight_features where is_delayed is not null",
-        [validation_start, validation_start, cutoff],
-    )
-    training_rows, validation_rows = counts[0] if counts else (0, 0)
-    if training_rows < MIN_TRAINING_ROWS or validation_rows == 0:
-        print(
-            f"training pipeline: skipped, the warehouse has {training_rows:,} labelled flights "
-            f"before {validation_start} and {validation_rows:,} in the validation window "
-            f"{validation_start} .. {cutoff}; land more days or pass --cutoff"
-        )
-        return True
-    from orchestration.assets.ml import training_run_config
-
-    print(f"training pipeline: train on flights before {cutoff}")
-    result = launcher.launch(
-        "training_pipeline",
-        run_config=training_run_config(cutoff, options.trigger, options.validation_days),
-    )
-    return result.success
-
-
-def run_inference_pipeline(
-    settings: Settings, launcher: Launcher, options: RunOptions, rebuilt
-) -> bool:
-    if options.scoring_range is None:
-        return True
-    start, end = options.scoring_range
-    champion = _read(
-        settings, "select model_version from ml.model_registry where status = 'champion'"
-    )
-    if not champion:
-        print("inference pipeline: no champion model yet; nothing scored")
-        return True
-    feature_days = [
-        day
-        for (day,) in _read(
-            settings,
-            "select distinct flight_date::varchar from features.flight_features "
-            "where flight_date between ?::date and ?::date",
-            [start, end],
-        )
-    ]
-    scored = [
-        day
-        for (day,) in _read(
-            settings,
-            "select distinct flight_date::varchar from ml.predictions where model_version = ?",
-            [champion[0][0]],
-        )
-    ]
-    days = days_to_score(feature_days, scored, rebuilt)
-    held = blocked_days(launcher.instance) & set(days)
-    if rebuilt is not None:
-        held = {day for day in held if not rebuilt[0] <= day <= rebuilt[1]}
-    if held:
-        print(
-            f"inference pipeline: {len(held)} day(s) stay unscored, blocked by the scoring gate "
-            f"and unchanged since: {', '.join(sorted(held))}"
-        )
-        days = [day for day in days if day not in held]
-    if not days:
-        print(f"inference pipeline: every day of {start} .. {end} is scored by {champion[0][0]}")
-        return True
-    ok = True
-    pending = contiguous_ranges(days)
-    while pending:
-        window = pending.pop(0)
-        print(f"inference pipeline: score {window[0]} .. {window[1]} with {champion[0][0]}")
-        result = launcher.launch("inference_pipeline", window=window)
-        if result.success:
-            continue
-        gated = _gated_days(result)
-        if not gated:
-            ok = False
-            continue
-        for day, reason in sorted(gated.items()):
-            print(f"  NOT SCORED {day}: the scoring gate failed: {reason}")
-        remaining = [d for d in days if window[0] <= d <= window[1] and d not in gated]
-        pending = contiguous_ranges(remaining) + pending
-    return ok
-
-
-SCORING_GATE = ("features/flight_features", "ready_to_score")
-
-
 def _gated_days(result) -> dict[str, str]:
     """Days the scoring gate failed (error) in a run, with why."""
     gated = {}
@@ -449,24 +353,10 @@ def _gated_days(result) -> dict[str, str]:
         if event.event_type_value != "ASSET_CHECK_EVALUATION":
             continue
         evaluation = event.event_specific_data
-        key = (evaluation.asset_key.to_user_string(), evaluation.check_name)
-        if key == SCORING_GATE and not evaluation.passed and evaluation.severity.value == "ERROR":
+        key = (evaluation.asset_key, evaluation.check_name)
+        if key == GATE and not evaluation.passed and evaluation.severity.value == "ERROR":
             gated[evaluation.partition] = evaluation.description or ""
     return gated
-
-
-def blocked_days(instance) -> set[str]:
-    """Days whose latest scoring-gate verdict is a failure."""
-    from dagster import AssetCheckKey, AssetKey
-
-    key = AssetCheckKey(AssetKey(SCORING_GATE[0].split("/")), SCORING_GATE[1])
-    latest: dict[str, bool] = {}
-    for record in instance.event_log_storage.get_asset_check_execution_history(key, limit=5000):
-        evaluation = record.event.asset_check_evaluation if record.event else None
-        if evaluation is None or record.partition is None or record.partition in latest:
-            continue
-        latest[record.partition] = evaluation.passed or evaluation.severity.value != "ERROR"
-    return {day for day, passed in latest.items() if not passed}
 
 
 def print_model_report(settings: Settings, options: RunOptions) -> None:
@@ -474,25 +364,63 @@ def print_model_report(settings: Settings, options: RunOptions) -> None:
         settings,
         """
         select model_version, algorithm, validation_roc_auc,
-            metrics->>'baseline_roc_auc', validation_start::varchar, validation_end::varchar
+            metrics->>'baseline_roc_auc', validation_start::varchar, validation_end::varchar,
+            cutoff_date::varchar
         from ml.model_registry where status = 'champion'
         """,
     )
     if not rows:
         return
-    version, algorithm, validation_auc, baseline_auc, val_start, val_end = rows[0]
+    version, algorithm, validation_auc, baseline_auc, val_start, val_end, cutoff = rows[0]
     print(f"\nchampion {version} ({algorithm})")
     print(f"  validation ROC AUC    {validation_auc:.4f}  ({val_start} .. {val_end})")
     if baseline_auc is not None:
         print(f"  baseline ROC AUC      {float(baseline_auc):.4f}  (route delay rate, same window)")
-    if options.scoring_range:
-        pooled = _read(settings, POOLED_AUC_SQL, [version, *options.scoring_range])
+    if options.score:
+        start, end = options.scoring_range or (cutoff, LAST_DAY.isoformat())
+        pooled = _read(settings, POOLED_AUC_SQL, [version, start, end])
         if pooled and pooled[0][0]:
             flights, auc = pooled[0]
             print(
-                f"  out-of-time ROC AUC   {auc:.4f}  ({options.scoring_range[0]} .. "
-                f"{options.scoring_range[1]}, {flights:,} flights with outcomes)"
+                f"  out-of-time ROC AUC   {auc:.4f}  ({start} .. {end}, "
+                f"{flights:,} flights with outcomes)"
             )
+
+
+def run_plans(settings: Settings, launcher: Launcher, options: RunOptions):
+    """What `flightline run` and each evening of `flightline replay` do: the window the
+    person asked to rebuild, if any, then whatever the planner asks for."""
+    ok, launched = True, []
+    if options.window is not None:
+        start, end = options.window
+        request = Request(
+            FEATURE_JOB,
+            f"feature pipeline: one run for flight dates {start} .. {end} (--from/--to)",
+            run_key=f"rebuild-{start}-{end}-{time.time_ns()}",
+            window=options.window,
+            tags={"flightline/includes_reference": "true"},
+        )
+        print(request.summary)
+        result = launcher.launch(request.job, window=request.window, tags=request.tags)
+        launched.append(Launched(request, result))
+        if not result.success:
+            return False, launched
+    retrain = None
+    if options.retrain and options.train:
+        from orchestration.assets.ml import training_run_config
+
+        cutoff = options.cutoff.isoformat()
+        retrain = Request(
+            TRAINING_JOB,
+            f"training pipeline: train on flights before {cutoff} (--retrain)",
+            run_key=f"retrain-{cutoff}-{time.time_ns()}",
+            run_config=training_run_config(cutoff, options.trigger, options.validation_days),
+            tags={"flightline/cutoff": cutoff},
+        )
+    planned_ok, planned = drive(
+        launcher, landed_files(settings, launcher.instance), options.policy(), retrain
+    )
+    return ok and planned_ok, launched + planned
 
 
 def run_pipeline(settings: Settings, options: RunOptions | None = None) -> int:
@@ -508,11 +436,7 @@ def run_pipeline(settings: Settings, options: RunOptions | None = None) -> int:
     for run_id in recover_abandoned_runs(launcher.instance):
         print(f"marked run {run_id} failed: its process is gone; freed its warehouse slot")
 
-    ok, rebuilt = run_feature_pipeline(settings, launcher, options.window)
-    if ok and options.train:
-        ok = run_training_pipeline(settings, launcher, options)
-    if ok:
-        ok = run_inference_pipeline(settings, launcher, options, rebuilt)
+    ok, _ = run_plans(settings, launcher, options)
     if not ok:
         print(f"a run failed; see its logs in the UI (flightline ui) or {launcher.log_path}")
         return 1

@@ -1,5 +1,6 @@
 """Ingest assets: one per feed of ingest.catalog, each landing its files into raw.<feed>."""
 
+import time
 from collections.abc import Iterator
 
 from dagster import (
@@ -139,6 +140,8 @@ def build_ingest_asset(feed: FeedSpec) -> AssetsDefinition:
             partitions = set(keys)
             window = f"{keys[0]} .. {keys[-1]}"
         settings = warehouse.settings
+        # Files modified after this are news to the next load (the planner's question).
+        started_at = time.time()
         with warehouse.connect() as con:
             loader = Loader(
                 con,
@@ -154,7 +157,8 @@ def build_ingest_asset(feed: FeedSpec) -> AssetsDefinition:
             f"{feed.name}: {result.rows_loaded} rows loaded, {result.rows_quarantined} "
             f"quarantined, {result.skipped} files unchanged"
         )
-        yield MaterializeResult(asset_key=key, metadata=_metadata(result, window))
+        metadata = {**_metadata(result, window), "started_at": started_at}
+        yield MaterializeResult(asset_key=key, metadata=metadata)
         held = [o for o in result.files_quarantined if o.reason.startswith("correction held")]
         yield AssetCheckResult(
             asset_key=key,

@@ -38,6 +38,7 @@ from orchestration.partitions import WAREHOUSE_POOL, daily_partitions, single_ru
 from orchestration.resources import MlSettings, WarehouseResource
 
 CANDIDATE = AssetKey(["ml", "candidate_model"])
+SCORING_GATE_JOB = "scoring_gate"  # orchestration/jobs.py
 TRAINING_SET = AssetKey(["ml", "training_set"])
 FEATURES_ASSET = AssetKey(["features", "flight_features"])
 
@@ -186,11 +187,13 @@ def ready_to_score(context: AssetCheckExecutionContext, warehouse: WarehouseReso
             order_by="flight_date, flight_id",
             usual_rows=usual,
         )
+    # Blocking where it guards scoring (the inference pipeline). In the scoring_gate job
+    # nothing runs after it: a day that fails is recorded, and the run still succeeds.
     yield from per_partition(
         FEATURES_ASSET,
         "ready_to_score",
         (verdict(validation, day) for day in days),
-        blocking=True,
+        blocking=context.run.job_name != SCORING_GATE_JOB,
         output_name="result",
     )
 
@@ -236,7 +239,7 @@ def candidate_model(
         f"candidate {model.model_version}: {result.chosen}, ROC AUC {metrics['roc_auc']:.4f}"
     )
     return Output(
-        {"model_version": model.model_version},
+        {"model_version": model.model_version, "cutoff": config.cutoff},
         metadata={
             "model_version": model.model_version,
             "reused_existing_version": run.reused,
@@ -332,6 +335,8 @@ def champion_model(
     return MaterializeResult(
         metadata={
             "champion_version": version,
+            # The planner scores the days from here on with this champion.
+            "cutoff": candidate_model.get("cutoff", ""),
             "previous_champion": previous.model_version if previous else "none",
         }
     )

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from ingest.windows import dbt_build_args, dbt_window_env, partition_range, plan_window
+from ingest.windows import dbt_build_args, dbt_window_env, partition_range
 
 
 def test_dbt_arguments_carry_the_inclusive_window():
@@ -31,28 +31,6 @@ def test_partition_range_covers_scattered_dates_in_one_run():
         "2013-01-05",
     )
     assert partition_range([]) is None
-
-
-def test_nothing_pending_means_no_run():
-    assert plan_window([], [], False, ("2013-01-01", "2013-01-31")) is None
-
-
-def test_the_next_day_covers_its_actuals_and_the_schedules_after_it():
-    window = plan_window(["2013-01-31", "2013-02-01"], [], False, ("2013-01-01", "2013-01-31"))
-    assert window == ("2013-01-31", "2013-02-01")
-
-
-def test_dates_of_a_failed_run_are_built_again():
-    assert plan_window([], ["2013-01-10"], False, ("2013-01-01", "2013-01-31")) == (
-        "2013-01-10",
-        "2013-01-10",
-    )
-
-
-def test_a_changed_reference_table_rebuilds_every_loaded_date():
-    window = plan_window(["2013-02-01"], [], True, ("2013-01-01", "2013-01-31"))
-    assert window == ("2013-01-01", "2013-02-01")
-    assert plan_window([], [], True, ("2013-01-01", "2013-01-31")) == ("2013-01-01", "2013-01-31")
 
 
 def test_days_left_out_split_the_runs_so_a_blocked_day_is_not_swept_in():

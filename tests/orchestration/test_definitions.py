@@ -50,25 +50,61 @@ def test_dbt_tests_are_asset_checks(dbt_manifest):
     assert ("raw/schedules", "nothing_quarantined") in checks
 
 
-def test_sensor_requests_one_run_for_the_dates_of_new_files(home, source, dbt_manifest):
-    from orchestration.sensors import landing_files_sensor
+def test_the_daily_loop_requests_one_feature_run_for_the_dates_of_new_files(
+    home, source, dbt_manifest
+):
+    import time
+
+    from dagster import AssetMaterialization, DagsterInstance, DagsterRun, DagsterRunStatus
+
+    from ingest.catalog import FEEDS
+    from orchestration.sensors import daily_loop
 
     export_feeds(home.landing, until=date(2013, 1, 3), source=source)
-    first = landing_files_sensor(build_sensor_context())
-    assert isinstance(first, RunRequest)
-    assert first.partition_key_range.start == "2013-01-01"
-    assert first.partition_key_range.end == "2013-01-04"
+    with DagsterInstance.ephemeral() as instance:
+        (first,) = daily_loop(build_sensor_context(instance=instance))
+        assert isinstance(first, RunRequest) and first.job_name == "feature_pipeline"
+        assert first.partition_key_range.start == "2013-01-01"
+        assert first.partition_key_range.end == "2013-01-04"
+        assert first.tags["flightline/trigger"] == "daily_loop"
 
-    context = build_sensor_context(cursor=None)
-    landing_files_sensor(context)
-    assert isinstance(landing_files_sensor(build_sensor_context(cursor=context.cursor)), SkipReason)
+        # The run loads them: files older than the load of their day are not news.
+        loaded_at = time.time()
+        for feed in FEEDS:
+            for day in ("2013-01-01", "2013-01-02", "2013-01-03", "2013-01-04"):
+                instance.report_runless_asset_event(
+                    AssetMaterialization(
+                        AssetKey(["raw", feed.name]),
+                        partition=day if feed.is_daily else None,
+                        metadata={"started_at": loaded_at},
+                    )
+                )
+        from orchestration.assets.dbt import dbt_reference_models
 
-    export_feeds(home.landing, until=date(2013, 1, 4), source=source)
-    later = landing_files_sensor(build_sensor_context(cursor=context.cursor))
-    assert (later.partition_key_range.start, later.partition_key_range.end) == (
-        "2013-01-04",
-        "2013-01-05",
-    )
+        for key in dbt_reference_models.keys:
+            instance.report_runless_asset_event(AssetMaterialization(key))
+        for day in ("2013-01-01", "2013-01-02", "2013-01-03", "2013-01-04"):
+            instance.report_runless_asset_event(
+                AssetMaterialization(AssetKey(["features", "flight_features"]), partition=day)
+            )
+        quiet = daily_loop(build_sensor_context(instance=instance))
+        assert isinstance(quiet, SkipReason) and "nothing new has landed" in quiet.skip_message
+
+        time.sleep(0.01)
+        export_feeds(home.landing, until=date(2013, 1, 4), source=source)
+        # While a pipeline run is queued or running, nothing else is planned.
+        instance.add_run(
+            DagsterRun(job_name="feature_pipeline", run_id="busy", status=DagsterRunStatus.STARTED)
+        )
+        waiting = daily_loop(build_sensor_context(instance=instance))
+        assert isinstance(waiting, SkipReason) and "waiting for run busy" in waiting.skip_message
+        instance.report_run_failed(instance.get_run_by_id("busy"))
+        (later, *_) = daily_loop(build_sensor_context(instance=instance))
+        assert (later.job_name, later.partition_key_range.start, later.partition_key_range.end) == (
+            "feature_pipeline",
+            "2013-01-04",
+            "2013-01-05",
+        )
 
 
 def test_partitioned_marts_stay_downstream_of_ingest_without_the_unpartitioned_assets(

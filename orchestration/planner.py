@@ -1,0 +1,515 @@
+"""What has to run next, read from Dagster's own records: the one planner of the automation
+(the `daily_loop` sensor) and of `flightline run`.
+
+Every question is asked of the Dagster instance, never of the warehouse (a sensor must not
+open DuckDB while a run writes it). The stages, in order; a stage is planned only when the
+ones before it have nothing to run:
+
+1. features: days with files that landed since (the caller says which: the sensor by size
+   and time, the CLI by content hash), days whose raw partitions are newer than their
+   features (a run loaded them and failed before dbt), and every loaded day when a
+   reference table changed or was never built;
+2. training: no champion yet and the features cover the cutoff's validation window; or a
+   retraining decision newer than the last training, once a day from its cutoff on is
+   ready to score (a model with nothing to score would only replace the one that scored);
+3. scoring: days from the champion's cutoff that it has not scored or whose features
+   changed after their predictions. First the scoring gate alone judges the days it has
+   no verdict on for their current features; then one run per range of days that passed.
+   A day that failed waits for new features, and no run fails for it;
+4. evaluation: outcomes that landed after the last evaluation, when nothing is to score.
+
+Each request carries a run key naming what it acts on (the window and the newest record it
+read), so the sensor never requests the same work twice, even after a failure: a failed run
+is retried by Dagster's run retries, or by new data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from dagster import (
+    AssetCheckKey,
+    AssetKey,
+    AssetRecordsFilter,
+    DagsterEventType,
+    DagsterRunStatus,
+    RunRequest,
+    RunsFilter,
+)
+
+from ingest.catalog import DAILY_FEEDS, REFERENCE_FEEDS
+from ingest.windows import contiguous_ranges, partition_range
+from ml.planning import DEFAULT_CUTOFF
+from orchestration.assets.ml import SCORING_GATE_JOB as GATE_JOB
+
+FEATURES = AssetKey(["features", "flight_features"])
+PREDICTIONS = AssetKey(["ml", "predictions"])
+CHAMPION = AssetKey(["ml", "champion_model"])
+TRAINING_SET = AssetKey(["ml", "training_set"])
+DECISION = AssetKey(["ml", "retraining_decision"])
+OUTCOMES = AssetKey(["ml", "prediction_outcomes"])
+ACTUALS = AssetKey(["raw", "actuals"])
+GATE_CHECK = AssetCheckKey(FEATURES, "ready_to_score")
+
+FEATURE_JOB = "feature_pipeline"
+TRAINING_JOB = "training_pipeline"
+INFERENCE_JOB = "inference_pipeline"
+PIPELINE_JOBS = (FEATURE_JOB, TRAINING_JOB, GATE_JOB, INFERENCE_JOB)
+UNFINISHED = [
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+]
+
+
+@dataclass(frozen=True)
+class Landed:
+    """What the caller saw land since it last looked."""
+
+    days: frozenset[str] = frozenset()
+    reference: bool = False
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The choices a person may make for one `flightline run`; the automation uses the
+    defaults."""
+
+    cutoff: date = DEFAULT_CUTOFF
+    """The first model trains on flights before this day."""
+    validation_days: int = 28
+    train: bool = True
+    """Plan training at all (first model and retraining decisions)."""
+    score: bool = True
+    """Plan scoring and evaluation at all."""
+    scoring_range: tuple[str, str] | None = None
+    """Score only these days (inclusive); by default every day from the champion's cutoff."""
+
+
+@dataclass
+class Request:
+    """One run to launch, and what it is for, in words."""
+
+    job: str
+    summary: str
+    run_key: str
+    window: tuple[str, str] | None = None
+    run_config: dict = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    selection: list[AssetKey] | None = None
+    """The assets to run, when not the whole job."""
+    checks: list[AssetCheckKey] | None = None
+    """With a selection: the job's own checks of those assets. (Dagster would otherwise add
+    every check of the selected assets, even those the job leaves out: the scoring gate in
+    the feature pipeline.)"""
+
+    def run_request(self) -> RunRequest:
+        tags = dict(self.tags)
+        if self.window is not None:
+            tags["dagster/asset_partition_range_start"] = self.window[0]
+            tags["dagster/asset_partition_range_end"] = self.window[1]
+        return RunRequest(
+            run_key=self.run_key,
+            job_name=self.job,
+            run_config=self.run_config,
+            tags=tags,
+            asset_selection=self.selection,
+            asset_check_keys=self.checks,
+        )
+
+
+@dataclass
+class Plan:
+    stage: str
+    requests: list[Request]
+    notes: list[str]
+    """What waits and why: printed by the CLI, the sensor's skip reason."""
+    held: dict[str, str] = field(default_factory=dict)
+    """Days the scoring gate keeps from scoring, with the gate's reason."""
+
+
+def unfinished_runs(instance) -> list:
+    """Pipeline runs queued or running: the automation plans nothing until they end."""
+    runs = instance.get_runs(filters=RunsFilter(statuses=UNFINISHED))
+    return [run for run in runs if run.job_name in PIPELINE_JOBS]
+
+
+def next_runs(instance, landed: Landed = Landed(), policy: Policy = Policy()) -> Plan:
+    """The runs of the first stage that has any, with the notes of the stages before it."""
+    state = _State(instance)
+    notes: list[str] = []
+    held: dict[str, str] = {}
+    for stage in (_features, _training, _scoring, _evaluation):
+        plan = stage(state, landed, policy)
+        held.update(plan.held)
+        if plan.requests:
+            return Plan(plan.stage, plan.requests, [*notes, *plan.notes], held)
+        notes += plan.notes
+    return Plan("done", [], notes, held)
+
+
+class _State:
+    """The records the stages read, each fetched once per plan."""
+
+    def __init__(self, instance) -> None:
+        self.instance = instance
+        self._latest: dict[AssetKey, dict[str, int]] = {}
+
+    def latest(self, key: AssetKey) -> dict[str, int]:
+        """partition -> storage id of its newest materialization."""
+        if key not in self._latest:
+            self._latest[key] = dict(
+                self.instance.event_log_storage.get_latest_storage_id_by_partition(
+                    key, DagsterEventType.ASSET_MATERIALIZATION
+                )
+            )
+        return self._latest[key]
+
+    def newest(self, key: AssetKey):
+        """The newest materialization record of an asset (any partition), or None."""
+        records = self.instance.fetch_materializations(key, limit=1, ascending=False).records
+        return records[0] if records else None
+
+
+def landed_since_loads(instance, landing) -> Landed:
+    """The sensor's question of landing/: files modified after the load that last covered
+    their day (or their reference table) began, read from the ingest assets' records, so no
+    state of its own. A daily file not named by a pipeline day counts under the latest day
+    loaded (the load of that day quarantines it by its name)."""
+    from ingest.catalog import FEEDS
+    from ingest.landing import discover, partition_key
+
+    state = _State(instance)
+    days: set[str] = set()
+    reference = False
+    for feed in FEEDS:
+        began = _load_starts(state, AssetKey(["raw", feed.name]))
+        suffix = feed.pattern.rsplit("*", 1)[-1]
+        for path in discover(landing, feed):
+            modified = path.lstat().st_mtime  # a link is not followed (the loader refuses it)
+            if not feed.is_daily:
+                reference = reference or modified > began.get(None, 0.0)
+                continue
+            day = partition_key(path.name.removesuffix(suffix))
+            if day is None:
+                latest = max(began, default=None, key=lambda k: k or "")
+                if latest and modified > began[latest]:
+                    days.add(latest)
+            elif modified > began.get(day, 0.0):
+                days.add(day)
+    return Landed(frozenset(days), reference)
+
+
+def _load_starts(state: _State, key: AssetKey) -> dict[str | None, float]:
+    """partition (None when unpartitioned) -> when the load of its newest materialization
+    began (its `started_at`; the event's time for records written before it was kept)."""
+    latest = state.latest(key)
+    if not latest:
+        record = state.newest(key)
+        records = [record] if record is not None else []
+    else:
+        records = state.instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=key, storage_ids=list(latest.values())),
+            limit=len(latest) + 1,
+        ).records
+    starts = {}
+    for record in records:
+        metadata = record.asset_materialization.metadata
+        began = metadata["started_at"].value if "started_at" in metadata else record.timestamp
+        starts[record.partition_key] = float(began)
+    return starts
+
+
+def _key(*parts: object) -> str:
+    return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:16]
+
+
+def _features(state: _State, landed: Landed, policy: Policy) -> Plan:
+    from orchestration.assets.dbt import dbt_reference_models
+
+    features = state.latest(FEATURES)
+    days = set(landed.days)
+    loaded: set[str] = set()
+    for feed in DAILY_FEEDS:
+        raw = state.latest(AssetKey(["raw", feed.name]))
+        loaded |= raw.keys()
+        days |= {day for day, storage_id in raw.items() if storage_id > features.get(day, -1)}
+    built_reference = [
+        state.newest(key) for key in dbt_reference_models.keys if key.path[0] == "marts"
+    ]
+    oldest_built = min(
+        (record.storage_id if record else -1 for record in built_reference), default=-1
+    )
+    reference = landed.reference or any(
+        (record := state.newest(AssetKey(["raw", feed.name]))) is not None
+        and record.storage_id > oldest_built
+        for feed in REFERENCE_FEEDS
+    )
+    reference = reference or oldest_built < 0
+    if reference and loaded:
+        # The reference tables feed every day's features: rebuild every loaded day.
+        days |= {min(loaded), max(loaded)}
+    window = partition_range(days)
+    if window is None:
+        return Plan("features", [], ["feature pipeline: nothing new has landed"])
+    newest = max([*features.values(), 0])
+    return Plan(
+        "features",
+        [
+            Request(
+                FEATURE_JOB,
+                f"feature pipeline: one run for flight dates {window[0]} .. {window[1]}",
+                run_key="features-"
+                + _key(window, reference, sorted(landed.days), landed.reference, newest),
+                window=window,
+                tags={"flightline/includes_reference": str(reference).lower()},
+                selection=None if reference else _partitioned(FEATURE_JOB),
+                checks=None if reference else job_checks(FEATURE_JOB, _partitioned(FEATURE_JOB)),
+            )
+        ],
+        [],
+    )
+
+
+def _partitioned(job_name: str) -> list[AssetKey]:
+    """The partitioned assets of a job: a feature run without the reference tables skips
+    their loader pass and a dbt invocation (~10 s); the daily ones read the dimensions
+    already built."""
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_job_def(job_name).asset_layer.asset_graph
+    return sorted(
+        (key for key in graph.executable_asset_keys if graph.get(key).partitions_def),
+        key=lambda key: key.to_user_string(),
+    )
+
+
+def job_checks(job_name: str, selection: list[AssetKey]) -> list[AssetCheckKey]:
+    """The checks a job runs on some of its assets."""
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_job_def(job_name).asset_layer.asset_graph
+    return sorted(
+        (key for key in graph.asset_check_keys if key.asset_key in set(selection)),
+        key=lambda key: (key.asset_key.to_user_string(), key.name),
+    )
+
+
+def _champion(state: _State):
+    """(storage id, model version, cutoff) of the champion's promotion, or None."""
+    record = state.newest(CHAMPION)
+    if record is None:
+        return None
+    metadata = record.asset_materialization.metadata
+    version = str(metadata["champion_version"].value)
+    cutoff = str(metadata["cutoff"].value) if "cutoff" in metadata else ""
+    return record.storage_id, version, cutoff or DEFAULT_CUTOFF.isoformat()
+
+
+def _verdicts(state: _State, days: Iterable[str]) -> dict[str, tuple[bool, str]]:
+    """day -> (passed, why) of the scoring gate's verdict on the day's current features;
+    days the gate has not judged since their features were last built are left out."""
+    latest = state.latest(FEATURES)
+    records = state.instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=FEATURES, storage_ids=list(latest.values())),
+        limit=len(latest) + 1,
+    ).records
+    built_at = {record.partition_key: record.timestamp for record in records}
+    verdicts = gate_verdicts(state.instance)
+    return {
+        day: (verdicts[day][0], verdicts[day][2])
+        for day in days
+        if day in verdicts and verdicts[day][1] > built_at.get(day, float("inf"))
+    }
+
+
+def _training(state: _State, landed: Landed, policy: Policy) -> Plan:
+    from orchestration.assets.ml import training_run_config
+
+    if not policy.train:
+        return Plan("training", [], [])
+    champion = _champion(state)
+    if champion is None:
+        cutoff = policy.cutoff
+        first = cutoff - timedelta(days=policy.validation_days)
+        needed = {(first + timedelta(days=n)).isoformat() for n in range(policy.validation_days)}
+        features = state.latest(FEATURES)
+        before = [day for day in features if day < first.isoformat()]
+        missing = sorted(needed - features.keys())
+        if missing or not before:
+            return Plan(
+                "training",
+                [],
+                [
+                    f"training pipeline: skipped, the first model trains on flights before "
+                    f"{cutoff} and validates on {first} .. {cutoff - timedelta(days=1)}: "
+                    + (
+                        f"{len(missing)} of those days have no features yet"
+                        if missing
+                        else f"no day before {first} has features"
+                    )
+                    + "; land more days or pass --cutoff"
+                ],
+            )
+        return Plan(
+            "training",
+            [
+                Request(
+                    TRAINING_JOB,
+                    f"training pipeline: first model, trained on flights before {cutoff}",
+                    run_key=f"train-first-{cutoff}",
+                    run_config=training_run_config(
+                        cutoff.isoformat(), "first model", policy.validation_days
+                    ),
+                    tags={"flightline/cutoff": cutoff.isoformat()},
+                )
+            ],
+            [],
+        )
+    decision = state.newest(DECISION)
+    trained = state.newest(TRAINING_SET)
+    _, version, _ = champion
+    if decision is None or (trained is not None and trained.storage_id > decision.storage_id):
+        return Plan("training", [], [f"training pipeline: {version} is the champion"])
+    metadata = decision.asset_materialization.metadata
+    if not metadata["retrain"].value:
+        return Plan(
+            "training", [], [f"training pipeline: {version} stays: {metadata['reason'].value}"]
+        )
+    cutoff = str(metadata["cutoff"].value)
+    reason = str(metadata["reason"].value)
+    later = [day for day in state.latest(FEATURES) if day >= cutoff]
+    verdicts = _verdicts(state, later)
+    if all(day in verdicts and not verdicts[day][0] for day in later):
+        return Plan(
+            "training",
+            [],
+            [
+                f"training pipeline: the monitor asks to retrain ({reason}); that waits until "
+                f"a day from {cutoff} on is scheduled and ready to score"
+            ],
+        )
+    validation_days = (
+        int(metadata["validation_days"].value) if "validation_days" in metadata else 28
+    )
+    return Plan(
+        "training",
+        [
+            Request(
+                TRAINING_JOB,
+                f"training pipeline: retrain on flights before {cutoff} ({reason})",
+                run_key=f"retrain-{cutoff}-{decision.storage_id}",
+                run_config=training_run_config(cutoff, reason, validation_days),
+                tags={"flightline/trigger": "retraining decision", "flightline/cutoff": cutoff},
+            )
+        ],
+        [],
+    )
+
+
+def held_note(held: dict[str, str]) -> str:
+    return (
+        f"inference pipeline: {len(held)} day(s) stay unscored, blocked by the scoring gate "
+        f"and unchanged since: {', '.join(sorted(held))}"
+    )
+
+
+def gate_verdicts(instance) -> dict[str, tuple[bool, float, str]]:
+    """day -> (passed, when, why) of the scoring gate's latest error-level verdict."""
+    latest: dict[str, tuple[bool, float, str]] = {}
+    for record in instance.event_log_storage.get_asset_check_execution_history(
+        GATE_CHECK, limit=10_000
+    ):
+        evaluation = record.event.asset_check_evaluation if record.event else None
+        if evaluation is None or record.partition is None or record.partition in latest:
+            continue
+        passed = evaluation.passed or evaluation.severity.value != "ERROR"
+        latest[record.partition] = (passed, record.event.timestamp, evaluation.description or "")
+    return latest
+
+
+def _scoring(state: _State, landed: Landed, policy: Policy) -> Plan:
+    """Days to score, through the scoring gate first: a run of the gate alone over the days
+    without a verdict on their current features, then one scoring run per range of days
+    that passed. A day that fails stays unscored until its features change, and no run
+    fails for it (in a scoring run, a failed blocking check would stop every day)."""
+    if not policy.score:
+        return Plan("scoring", [], [])
+    champion = _champion(state)
+    if champion is None:
+        return Plan("scoring", [], ["inference pipeline: no champion model yet; nothing scored"])
+    promoted, version, cutoff = champion
+    start, end = policy.scoring_range or (cutoff, "9999-12-31")
+    features = state.latest(FEATURES)
+    predictions = state.latest(PREDICTIONS)
+    days = sorted(
+        day
+        for day, built in features.items()
+        if start <= day <= end and predictions.get(day, -1) < max(promoted, built)
+    )
+    if not days:
+        return Plan(
+            "scoring",
+            [],
+            [f"inference pipeline: every day of {start} .. {end} is scored by {version}"],
+        )
+    current = _verdicts(state, days)
+    held = {day: why for day, (passed, why) in current.items() if not passed}
+    notes: list[str] = []
+    unjudged = [day for day in days if day not in current]
+    newest = max(features[day] for day in days)
+    if unjudged:
+        requests = [
+            Request(
+                GATE_JOB,
+                f"scoring gate: judge the features of {first} .. {last}",
+                run_key="gate-" + _key(first, last, newest),
+                window=(first, last),
+            )
+            for first, last in contiguous_ranges(unjudged)
+        ]
+        return Plan("gate", requests, notes, held)
+    requests = [
+        Request(
+            INFERENCE_JOB,
+            f"inference pipeline: score {first} .. {last} with {version}",
+            run_key="score-" + _key(first, last, version, newest),
+            window=(first, last),
+        )
+        for first, last in contiguous_ranges(day for day in days if day not in held)
+    ]
+    return Plan("scoring", requests, notes, held)
+
+
+def _evaluation(state: _State, landed: Landed, policy: Policy) -> Plan:
+    """The last evening of a feed scores nothing, but its outcomes arrived."""
+    from orchestration.assets.dbt import dbt_evaluation_models
+
+    if not policy.score:
+        return Plan("evaluation", [], [])
+    actuals = state.newest(ACTUALS)
+    evaluated = state.newest(OUTCOMES)
+    predictions = state.latest(PREDICTIONS)
+    if actuals is None or not predictions or _champion(state) is None:
+        return Plan("evaluation", [], [])
+    if evaluated is not None and evaluated.storage_id > actuals.storage_id:
+        return Plan("evaluation", [], [])
+    last = max(predictions)
+    return Plan(
+        "evaluation",
+        [
+            Request(
+                INFERENCE_JOB,
+                "inference pipeline: evaluate the outcomes that arrived",
+                run_key=f"evaluate-{actuals.storage_id}",
+                window=(last, last),
+                selection=[*dbt_evaluation_models.keys, DECISION],
+                checks=job_checks(INFERENCE_JOB, [*dbt_evaluation_models.keys, DECISION]),
+            )
+        ],
+        [],
+    )
