@@ -29,12 +29,14 @@ lint: install
 	@# The dbt templater opens the profile's database: lint against an in-memory one.
 	cd dbt_project && FLIGHTLINE_WAREHOUSE=:memory: ../$(VENV)/bin/sqlfluff lint models --processes 2
 
-# What CI runs on a pull request: dbt build and its tests on one week of real feeds.
+# What CI runs on a pull request: dbt build, its tests and the sources' freshness on one week
+# of real feeds.
 dbt-slice: install
 	rm -rf $(SLICE)
 	FLIGHTLINE_HOME=$(SLICE) $(VENV)/bin/flightline feeds export --from 2013-01-01 --until 2013-01-07
 	FLIGHTLINE_HOME=$(SLICE) $(VENV)/bin/flightline ingest
 	cd dbt_project && FLIGHTLINE_HOME=$(SLICE) ../$(VENV)/bin/dbt build --target ci --profiles-dir . --target-path $(SLICE)/dbt --quiet
+	cd dbt_project && FLIGHTLINE_HOME=$(SLICE) ../$(VENV)/bin/dbt source freshness --target ci --profiles-dir . --target-path $(SLICE)/dbt --quiet
 
 # Two workers, one file each at a time (module fixtures stay in one process): the long
 # pipeline tests run beside the rest instead of after them.

@@ -1,6 +1,7 @@
 from dagster import Definitions, in_process_executor
 
 from orchestration.assets.dbt import dbt_daily_models, dbt_evaluation_models, dbt_reference_models
+from orchestration.assets.freshness import feed_freshness, freshness_job, freshness_schedule
 from orchestration.assets.ingest import ingest_assets
 from orchestration.assets.ml import ml_assets, ml_checks
 from orchestration.assets.monitoring import monitoring_assets
@@ -30,14 +31,16 @@ defs = Definitions(
         *monitoring_assets,
         analytics_snapshot,
     ],
-    asset_checks=ml_checks,
+    asset_checks=[*ml_checks, feed_freshness],
     jobs=[
         feature_pipeline_job,
         training_pipeline_job,
         scoring_gate_job,
         inference_pipeline_job,
         publish_job,
+        freshness_job,
     ],
+    schedules=[freshness_schedule],
     sensors=[daily_loop, publish_after_pipeline_runs],
     # Every run's steps in its run worker's process: the default starts a Python process per
     # step, each importing dagster, dbt and scikit-learn again (a day's feature run from the
