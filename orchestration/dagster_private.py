@@ -75,8 +75,16 @@ def _series(distribution: str) -> str:
 UNTESTED = [f"{name} {_series(name)}" for name, series in TESTED.items() if _series(name) != series]
 
 try:
+    from dagster._core.definitions.reconstruct import ReconstructableRepository
     from dagster._core.events import ASSET_CHECK_EVENTS, ASSET_EVENTS
     from dagster._core.events.log import EventLogEntry
+    from dagster._core.execution.api import create_execution_plan, execute_run
+    from dagster._core.remote_origin import (
+        ManagedGrpcPythonEnvCodeLocationOrigin,
+        RemoteJobOrigin,
+        RemoteRepositoryOrigin,
+    )
+    from dagster._core.snap import snapshot_from_execution_plan
     from dagster._core.storage.asset_check_execution_record import (
         AssetCheckExecutionRecordStatus,
     )
@@ -88,6 +96,7 @@ try:
     )
     from dagster._core.storage.sql import create_engine
     from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
+    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
     from dagster_shared.serdes import serialize_value
     from sqlalchemy import Connection, Engine
     from sqlalchemy.pool import SingletonThreadPool
@@ -311,16 +320,6 @@ def execute_as_ui_run(
     UI re-executes it and lists it under its job), and execute it here, in process (so a
     `flightline run` pays no process start per run). Returns Dagster's JobExecutionResult."""
     import sys
-
-    from dagster._core.definitions.reconstruct import ReconstructableRepository
-    from dagster._core.execution.api import create_execution_plan, execute_run
-    from dagster._core.remote_origin import (
-        ManagedGrpcPythonEnvCodeLocationOrigin,
-        RemoteJobOrigin,
-        RemoteRepositoryOrigin,
-    )
-    from dagster._core.snap import snapshot_from_execution_plan
-    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
     from ingest.settings import REPO_ROOT
 

@@ -58,6 +58,7 @@ FEATURE_JOB = "feature_pipeline"
 TRAINING_JOB = "training_pipeline"
 INFERENCE_JOB = "inference_pipeline"
 PIPELINE_JOBS = (FEATURE_JOB, TRAINING_JOB, GATE_JOB, INFERENCE_JOB)
+NOTHING_LANDED = "feature pipeline: nothing new has landed"
 UNFINISHED = [
     DagsterRunStatus.QUEUED,
     DagsterRunStatus.NOT_STARTED,
@@ -255,7 +256,7 @@ def _features(state: _State, landed: Landed, policy: Policy) -> Plan:
         days |= {min(loaded), max(loaded)}
     window = partition_range(days)
     if window is None:
-        return Plan("features", [], ["feature pipeline: nothing new has landed"])
+        return Plan("features", [], [NOTHING_LANDED])
     newest = max([*features.values(), 0])
     return Plan(
         "features",

@@ -31,6 +31,7 @@ from orchestration.planner import (
     FEATURE_JOB,
     GATE_CHECK,
     GATE_JOB,
+    NOTHING_LANDED,
     TRAINING_JOB,
     Landed,
     Policy,
@@ -124,8 +125,11 @@ def drive(launcher: Launcher, landed: Landed, policy: Policy, retrain: Request |
         if retrain is not None and plan.stage != "features":
             todo, retrain = [retrain], None
         if not todo:
+            if ok and plan.requests:  # it ran and succeeded, yet the records ask for it again
+                print(f"stopping: the planner asks again for what just ran: {plan.requests[0]}")
             return ok and not plan.requests, launched
         landed = Landed()
+        said.add(NOTHING_LANDED)  # said once at most, before the first run
         for request in todo:
             tried.add(request.run_key)
             print(request.summary)
