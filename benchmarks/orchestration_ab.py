@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 CLI = (
@@ -56,6 +56,7 @@ def main() -> int:
     parser.add_argument("before", type=Path)
     parser.add_argument("after", type=Path)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--only", choices=["cold", "evening"], help="one of the two measures")
     args = parser.parse_args()
     sys.path.insert(0, str(args.after.resolve()))
     from ingest.feeds import export_feeds
@@ -66,7 +67,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as scratch:
         year = Path(scratch) / "year"
         export_feeds(year)
-        for repeat in range(args.repeats):
+        for repeat in range(args.repeats if args.only != "evening" else 0):
             for name, checkout in checkouts.items():
                 home = Path(scratch) / f"{name}-{repeat}"
                 shutil.copytree(year, home / "landing")
@@ -74,7 +75,7 @@ def main() -> int:
                 cold[name].append(seconds)
                 shutil.rmtree(home)
                 print(f"cold year, {name}: {seconds:.1f}s", flush=True)
-        for name, checkout in checkouts.items():
+        for name, checkout in checkouts.items() if args.only != "cold" else ():
             home = Path(scratch) / f"{name}-evenings"
             export_feeds(home / "landing", until=date(2013, 6, 29))
             flightline(
@@ -87,7 +88,7 @@ def main() -> int:
                 "--score-from=2013-06-30",
                 "--score-to=2013-06-30",
             )
-            last = date(2013, 6, 29 + args.repeats)
+            last = date(2013, 6, 29) + timedelta(days=args.repeats)
             _, out = flightline(checkout, home, "replay", "--from", "2013-06-30", "--to", str(last))
             evenings[name] = [float(s) for _, s in EVENING.findall(out)]
             print(f"evenings, {name}: {evenings[name]}", flush=True)
@@ -95,6 +96,8 @@ def main() -> int:
     report = {}
     print("\n| measure | before | after | after / before |\n|---|---|---|---|")
     for label, runs in (("cold 2013 year, s", cold), ("one evening (day 181), s", evenings)):
+        if not runs["before"]:
+            continue
         before, after = statistics.median(runs["before"]), statistics.median(runs["after"])
         report[label] = {"before": runs["before"], "after": runs["after"]}
         print(f"| {label} | {before:.1f} | {after:.1f} | {after / before:.2f} |")

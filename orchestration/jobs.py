@@ -1,5 +1,6 @@
 from dagster import AssetSelection, define_asset_job
 
+from orchestration.assets.freshness import feed_freshness
 from orchestration.assets.ml import SCORING_GATE_JOB, ready_to_score
 from orchestration.assets.publish import SNAPSHOT
 from orchestration.partitions import daily_partitions
@@ -8,9 +9,15 @@ from orchestration.partitions import daily_partitions
 # the feature pipeline a day without its forecast would fail the whole build.
 SCORING_GATE = AssetSelection.checks(ready_to_score)
 
+# Freshness is judged on a schedule of its own (orchestration/assets/freshness.py), not by
+# every load.
+FRESHNESS = AssetSelection.checks(feed_freshness)
+
 feature_pipeline_job = define_asset_job(
     name="feature_pipeline",
-    selection=AssetSelection.groups("ingest", "staging", "marts", "features") - SCORING_GATE,
+    selection=AssetSelection.groups("ingest", "staging", "marts", "features")
+    - SCORING_GATE
+    - FRESHNESS,
     partitions_def=daily_partitions,
     description=(
         "Feature pipeline: land new feed files in raw (exactly once), then build staging, "

@@ -99,6 +99,7 @@ def test_landed_files_and_raw_newer_than_features_plan_one_feature_run(instance)
     assert request.selection and AssetKey(["marts", "dim_planes"]) not in request.selection
     # Only the job's own checks of those assets: never the scoring gate in a feature run.
     assert request.checks and GATE_CHECK not in request.checks
+    assert not [key for key in request.checks if key.name == "freshness"]  # its own schedule
     assert AssetCheckKey(FEATURES, "ready_to_score") == GATE_CHECK
 
     # A reference file changed: every loaded day is rebuilt with it.
