@@ -4,6 +4,8 @@ run-status sensor publishes the analysts' snapshot after runs. Neither opens the
 compared by modification time with the loads recorded in Dagster, and everything else is
 read from Dagster's records too."""
 
+import os
+
 from dagster import (
     DagsterRunStatus,
     DefaultSensorStatus,
@@ -24,10 +26,13 @@ from orchestration.jobs import (
     training_pipeline_job,
 )
 
+# How often the daily loop looks for work (read when the code location loads).
+LOOP_SECONDS = int(os.environ.get("FLIGHTLINE_LOOP_SECONDS", "15"))
+
 
 @sensor(
     jobs=[feature_pipeline_job, training_pipeline_job, scoring_gate_job, inference_pipeline_job],
-    minimum_interval_seconds=15,
+    minimum_interval_seconds=LOOP_SECONDS,
     default_status=DefaultSensorStatus.RUNNING,
     description=(
         "The daily loop, hands-off: when no pipeline run is queued or running, asks the "

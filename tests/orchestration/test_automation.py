@@ -33,7 +33,8 @@ TIMEOUT = 420
 
 def _env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_", "FLIGHTLINE_"))}
-    return {**env, "FLIGHTLINE_HOME": str(home), "DAGSTER_HOME": str(home / "dagster_home")}
+    home_env = {"FLIGHTLINE_HOME": str(home), "DAGSTER_HOME": str(home / "dagster_home")}
+    return {**env, **home_env, "FLIGHTLINE_LOOP_SECONDS": "5"}
 
 
 def _flightline(home: Path, *args: str) -> str:

@@ -13,6 +13,15 @@ def _defs():
     return defs
 
 
+def test_definitions_load_as_the_ui_loads_them(dbt_manifest):
+    """What the code server does: every job, op and schedule resolved together (a job named
+    like an op passes resolve_job_def and fails here, and the UI shows no code location)."""
+    from dagster import Definitions
+
+    Definitions.validate_loadable(_defs())
+    assert len(_defs().get_repository_def().get_all_jobs()) >= 6
+
+
 def test_definitions_load_with_every_feed_and_model(dbt_manifest):
     graph = _defs().resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}

@@ -17,7 +17,7 @@ def test_a_feed_not_loaded_for_days_warns_then_fails(six_weeks, tmp_path, monkey
     con.close()
 
     with DagsterInstance.ephemeral() as instance:
-        result = defs.resolve_job_def("feed_freshness").execute_in_process(instance=instance)
+        result = defs.resolve_job_def("freshness_of_feeds").execute_in_process(instance=instance)
     verdicts = {
         event.event_specific_data.asset_key.to_user_string(): event.event_specific_data
         for event in result.all_events
