@@ -41,7 +41,7 @@ dbt-slice: install
 # Two workers, one file each at a time (module fixtures stay in one process): the long
 # pipeline tests run beside the rest instead of after them.
 test: lint dbt-slice
-	$(PYTHON) -m pytest -n 2 --dist loadfile
+	$(PYTHON) -m pytest -n 2 --dist loadfile --durations=8
 
 # The loader's fuzzer for FUZZ_MINUTES (make test runs 25 examples of it): batches of
 # FUZZ_BATCH examples, each batch with a new seed; stops at the first failing example.
