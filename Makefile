@@ -38,10 +38,17 @@ dbt-slice: install
 	cd dbt_project && FLIGHTLINE_HOME=$(SLICE) ../$(VENV)/bin/dbt build --target ci --profiles-dir . --target-path $(SLICE)/dbt --quiet
 	cd dbt_project && FLIGHTLINE_HOME=$(SLICE) ../$(VENV)/bin/dbt source freshness --target ci --profiles-dir . --target-path $(SLICE)/dbt --quiet
 
-# Two workers, one file each at a time (module fixtures stay in one process): the long
-# pipeline tests run beside the rest instead of after them.
+# Two workers, one file each at a time (module fixtures stay in one process), and beside them
+# the hands-off test (the real dagster dev, mostly waiting on its daemon), started first in
+# a process of its own: handed out late by xdist it set the suite's end (13 min against ~8).
+AUTOMATION_TEST := tests/orchestration/test_automation.py
 test: lint dbt-slice
-	$(PYTHON) -m pytest -n 2 --dist loadfile --durations=8
+	@$(PYTHON) -m pytest -q -p no:cacheprovider $(AUTOMATION_TEST) > $(SLICE)/automation-test.log 2>&1 & \
+	automation=$$!; \
+	$(PYTHON) -m pytest -n 2 --dist loadfile --durations=8 --ignore=$(AUTOMATION_TEST); rest=$$?; \
+	wait $$automation; hands_off=$$?; \
+	echo "--- $(AUTOMATION_TEST) (beside the rest):"; tail -n 30 $(SLICE)/automation-test.log; \
+	exit $$(( rest || hands_off ))
 
 # The loader's fuzzer for FUZZ_MINUTES (make test runs 25 examples of it): batches of
 # FUZZ_BATCH examples, each batch with a new seed; stops at the first failing example.

@@ -25,9 +25,14 @@ def pytest_configure(config: pytest.Config) -> None:
         ensure_manifest()
 
 
-# The longest files, started first: `--dist loadfile` hands files to the workers in collection
-# order, and a long file handed out last sets the suite's end (13 min against ~7).
-LONGEST_FIRST = ("test_automation.py", "test_ml_pipelines.py", "test_pipeline.py")
+# The longest files first in collection order (`make test` runs the automation test in a
+# process of its own beside the others).
+LONGEST_FIRST = (
+    "test_automation.py",
+    "test_ml_pipelines.py",
+    "test_training.py",
+    "test_pipeline.py",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

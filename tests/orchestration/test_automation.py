@@ -5,6 +5,7 @@ with no other command, the automation builds, gates, scores and publishes the da
 The same files given to `flightline run` on a copy of the home lead to the same runs and
 the same warehouse."""
 
+import contextlib
 import json
 import os
 import shutil
@@ -146,13 +147,15 @@ def dagster_dev(tmp_path):
 
     yield start
     for process in started:
+        # Ctrl-C, as a person stops it: dagster dev stops its webserver, daemon and code
+        # server (SIGTERM left them running for a minute); then whatever is left is killed.
         with_children = os.getpgid(process.pid)
-        os.killpg(with_children, signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
+        os.killpg(with_children, signal.SIGINT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=20)
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(with_children, signal.SIGKILL)
-            process.wait()
+        process.wait()
 
 
 def test_the_ui_runs_the_evening_alone_and_the_cli_route_agrees(
