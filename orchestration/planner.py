@@ -445,6 +445,7 @@ def _scoring(state: _State, landed: Landed, policy: Policy) -> Plan:
         return Plan("scoring", [], ["inference pipeline: no champion model yet; nothing scored"])
     promoted, version, cutoff = champion
     start, end = policy.scoring_range or (cutoff, "9999-12-31")
+    span = f"{start} .. {end}" if policy.scoring_range else f"from {start} on"
     features = state.latest(FEATURES)
     predictions = state.latest(PREDICTIONS)
     days = sorted(
@@ -456,7 +457,7 @@ def _scoring(state: _State, landed: Landed, policy: Policy) -> Plan:
         return Plan(
             "scoring",
             [],
-            [f"inference pipeline: every day of {start} .. {end} is scored by {version}"],
+            [f"inference pipeline: every day {span} is scored by {version}"],
         )
     current = _verdicts(state, days)
     held = {day: why for day, (passed, why) in current.items() if not passed}

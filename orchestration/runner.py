@@ -341,7 +341,8 @@ def _report_checks(result) -> None:
         if event.event_type_value != "ASSET_CHECK_EVALUATION":
             continue
         evaluation = event.event_specific_data
-        if (evaluation.asset_key, evaluation.check_name) == GATE:
+        held = evaluation.severity.value == "ERROR"
+        if (evaluation.asset_key, evaluation.check_name) == GATE and held:
             continue  # the days the gate holds are reported as NOT SCORED
         if not evaluation.passed:
             key = (

@@ -12,8 +12,10 @@
                 score double not null,
                 predicted_label boolean not null,
                 threshold double not null,
-                scored_at timestamptz not null
+                scored_at timestamptz not null,
+                forecast_missing boolean not null default false
             );
+            alter table ml.predictions add column if not exists forecast_missing boolean default false;
         ") %}
     {% endif %}
 {% endmacro %}

@@ -360,6 +360,12 @@ def predictions(context: AssetExecutionContext, warehouse: WarehouseResource) ->
     with warehouse.connect() as con:
         model = registry.require_champion(con)
         scored = score_days(con, model, days)
+        without_forecast = con.execute(
+            "select flight_date::varchar, count(*) from ml.predictions "
+            "where forecast_missing and flight_date in (select unnest(?::date[])) "
+            "group by all order by 1",
+            [days],
+        ).fetchall()
     scores = np.concatenate([day.scores for day in scored])
     context.log.info(
         f"scored {len(scores)} flights of {len(days)} day(s) with {model.model_version}"
@@ -373,6 +379,12 @@ def predictions(context: AssetExecutionContext, warehouse: WarehouseResource) ->
             "predicted_delay_share": float((scores >= model.threshold).mean()),
             "threshold": model.threshold,
             "score_distribution": MetadataValue.md(score_histogram(scores)),
+            # Flights scored without a forecast for their hour (ml.predictions.forecast_missing).
+            "scored_without_forecast": sum(count for _, count in without_forecast),
+            "days_without_forecast": ", ".join(
+                f"{day} ({count})" for day, count in without_forecast if count > 100
+            )
+            or "none",
         }
     )
 

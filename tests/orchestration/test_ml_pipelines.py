@@ -23,7 +23,7 @@ def test_train_promote_score_evaluate_and_a_blocked_promotion(
     monkeypatch.setenv("DAGSTER_HOME", str(home.dagster_home))
     export_feeds(home.landing, until=date(2013, 1, 20), source=source)
     # The forecast for the 21st arrives with half its readings missing: the loader
-    # quarantines it, and the scoring gate keeps the 21st from being scored blind.
+    # quarantines it, and the 21st is scored without a forecast, flagged, with a warning.
     forecast = home.landing / "forecasts" / "2013-01-21.jsonl"
     readings = pd.read_json(forecast, lines=True, dtype=False)
     readings.loc[readings.index[::2], "temp"] = None
@@ -34,8 +34,17 @@ def test_train_promote_score_evaluate_and_a_blocked_promotion(
     assert run_pipeline(home, options) == 0
     out = capsys.readouterr().out
     assert "out-of-time ROC AUC" in out and "validation ROC AUC" in out
-    assert "NOT SCORED 2013-01-21: the scoring gate failed" in out
-    assert "forecast_temperature_f_null_share" in out
+    assert "NOT SCORED" not in out
+    assert "check did not pass (warn): features/flight_features ready_to_score [2013-01-21]" in out
+    assert "forecast_temperature_f missing for 100%" in out
+    flagged = dict(
+        fetch(
+            home,
+            "select flight_date::varchar, avg(forecast_missing::int) from ml.predictions "
+            "group by all",
+        )
+    )
+    assert flagged.pop("2013-01-21") == 1.0 and max(flagged.values()) < 0.2
 
     ((_, status, decision),) = fetch(
         home, "select model_version, status, decision from ml.model_registry"
@@ -44,7 +53,7 @@ def test_train_promote_score_evaluate_and_a_blocked_promotion(
     scheduled = fetch(
         home,
         "select count(*) from features.flight_features "
-        "where flight_date between '2013-01-15' and '2013-01-20'",
+        "where flight_date between '2013-01-15' and '2013-01-21'",
     )[0][0]
     assert fetch(home, "select count(*), count(distinct flight_id) from ml.predictions")[0] == (
         scheduled,
@@ -57,30 +66,47 @@ def test_train_promote_score_evaluate_and_a_blocked_promotion(
         "select count(distinct flight_date), count(distinct feature), min(window_rows) "
         "from ml.feature_drift",
     )[0]
-    assert drift[0] == 6 and drift[1] == len(FEATURES) + 1 and drift[2] > 700
+    assert drift[0] == 7 and drift[1] == len(FEATURES) + 1 and drift[2] > 700
 
-    # Again, nothing new: the blocked day is not retried until its features change.
-    assert run_pipeline(home, options) == 0
-    out = capsys.readouterr().out
-    assert "blocked by the scoring gate and unchanged since: 2013-01-21" in out
-    assert "inference_pipeline run" not in out
+    # A day the gate holds (for this test, a critical expectation that Sundays fail): the
+    # rebuilt 20th is judged alone, not scored, and not retried until its features change.
+    from ingest.expectations import between
+    from ingest.quality import Suite
+    from ml import expectations
 
-    # Two evenings of production: the good forecast of the 21st is re-published, the 22nd
-    # and 23rd are scored the evening before, outcomes evaluated, drift measured. A week
-    # after its cutoff the champion's last days are far below its validation AUC, so the
-    # retraining sensor's logic retrains it, on as many validation days as it had, with the
-    # reason recorded as the model's trigger.
+    strict = Suite(
+        name="features_to_score_no_sundays",
+        rows=(*expectations.FEATURES.rows, between("day_of_week", 1, 6)),
+        partitions=expectations.FEATURES.partitions,
+    )
+    with monkeypatch.context() as patch:
+        patch.setattr(expectations, "FEATURES", strict)
+        rebuild = RunOptions(**{**vars(options), "window": ("2013-01-20", "2013-01-20")})
+        assert run_pipeline(home, rebuild) == 0
+        out = capsys.readouterr().out
+        assert "NOT SCORED 2013-01-20: the scoring gate failed" in out and "day_of_week" in out
+        assert "scoring_gate run" in out and "FAILED" not in out
+        assert run_pipeline(home, options) == 0
+        out = capsys.readouterr().out
+        assert "blocked by the scoring gate and unchanged since: 2013-01-20" in out
+        assert "inference_pipeline run" not in out
+
+    # Two evenings of production: the 22nd and 23rd are scored the evening before, outcomes
+    # evaluated, drift measured. On the first evening the outcomes of the 21st complete a
+    # week after the cutoff, far below the champion's validation AUC, so the planner
+    # retrains it (cutoff the 22nd), on as many validation days as it had, with the reason
+    # recorded as the model's trigger.
     assert replay(home, date(2013, 1, 21), date(2013, 1, 22)) == 0
     scored_days = [
         d for (d,) in fetch(home, "select distinct flight_date::varchar from ml.predictions")
     ]
-    assert {"2013-01-22", "2013-01-23"} <= set(scored_days) and "2013-01-21" not in scored_days
+    assert {"2013-01-21", "2013-01-22", "2013-01-23"} <= set(scored_days)
     ((trigger, validation_start),) = fetch(
         home,
         "select trigger, validation_start::varchar from ml.model_registry "
-        "where cutoff_date = '2013-01-23'",
+        "where cutoff_date = '2013-01-22'",
     )
-    assert trigger.startswith("performance: ROC AUC") and validation_start == "2013-01-19"
+    assert trigger.startswith("performance: ROC AUC") and validation_start == "2013-01-18"
     report = (home.reports / "replay-2013-01-21-2013-01-22.md").read_text()
     assert "| with retraining (what ran) |" in report and "## Retrainings (1)" in report
     assert (home.reports / "replay-2013-01-21-2013-01-22.png").read_bytes()[:4] == b"\x89PNG"
