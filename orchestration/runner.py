@@ -31,6 +31,7 @@ from orchestration.planner import (
     FEATURE_JOB,
     GATE_CHECK,
     GATE_JOB,
+    INFERENCE_JOB,
     NOTHING_LANDED,
     TRAINING_JOB,
     Landed,
@@ -250,7 +251,8 @@ class Launcher:
                 )
         self.run_ids.append(result.run_id)
         _report_steps(result)
-        _report_checks(result)
+        # The gate's verdicts were reported by the scoring_gate run that preceded this one.
+        _report_checks(result, gate=job_name != INFERENCE_JOB)
         status = "succeeded" if result.success else "FAILED"
         print(f"  {job_name} run {result.run_id} {status}")
         return result
@@ -332,7 +334,7 @@ def _report_steps(result) -> None:
 GATE = (GATE_CHECK.asset_key, GATE_CHECK.name)
 
 
-def _report_checks(result) -> None:
+def _report_checks(result, gate: bool = True) -> None:
     """Name the checks that did not pass: warnings do not fail a run, but must be seen. One
     line per check: a check that failed on many days says how many, which, and one day's
     finding (every day's is on the check's page in the UI)."""
@@ -342,7 +344,7 @@ def _report_checks(result) -> None:
             continue
         evaluation = event.event_specific_data
         held = evaluation.severity.value == "ERROR"
-        if (evaluation.asset_key, evaluation.check_name) == GATE and held:
+        if (evaluation.asset_key, evaluation.check_name) == GATE and (held or not gate):
             continue  # the days the gate holds are reported as NOT SCORED
         if not evaluation.passed:
             key = (
