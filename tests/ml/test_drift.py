@@ -76,8 +76,9 @@ def test_trailing_windows_from_daily_counts_match_the_windows_binned_whole(monke
     for version, values in (("m1", scores[scored]), ("m0", 1 - scores[scored])):
         con.register("served", frame[scored].assign(model_version=version, score=values))
         con.execute(
-            "insert into ml.predictions select flight_id, flight_date, model_version, score, "
-            "score >= 0.5, 0.5, now() from served"
+            "insert into ml.predictions (flight_id, flight_date, model_version, score, "
+            "predicted_label, threshold, scored_at) select flight_id, flight_date, "
+            "model_version, score, score >= 0.5, 0.5, now() from served"
         )
     asked = []
 
