@@ -43,13 +43,13 @@ from dagster import (
 from ingest.catalog import DAILY_FEEDS, REFERENCE_FEEDS
 from ingest.windows import contiguous_ranges, partition_range
 from ml.planning import DEFAULT_CUTOFF
+from orchestration.assets.ml import FEATURES_ASSET as FEATURES
 from orchestration.assets.ml import SCORING_GATE_JOB as GATE_JOB
+from orchestration.assets.ml import TRAINING_SET
+from orchestration.assets.monitoring import DECISION
 
-FEATURES = AssetKey(["features", "flight_features"])
 PREDICTIONS = AssetKey(["ml", "predictions"])
 CHAMPION = AssetKey(["ml", "champion_model"])
-TRAINING_SET = AssetKey(["ml", "training_set"])
-DECISION = AssetKey(["ml", "retraining_decision"])
 OUTCOMES = AssetKey(["ml", "prediction_outcomes"])
 ACTUALS = AssetKey(["raw", "actuals"])
 GATE_CHECK = AssetCheckKey(FEATURES, "ready_to_score")
@@ -159,6 +159,8 @@ class _State:
     def __init__(self, instance) -> None:
         self.instance = instance
         self._latest: dict[AssetKey, dict[str, int]] = {}
+        self._records: dict[AssetKey, dict] = {}
+        self._gate: dict[str, tuple[bool, float, str]] | None = None
 
     def latest(self, key: AssetKey) -> dict[str, int]:
         """partition -> storage id of its newest materialization."""
@@ -174,6 +176,25 @@ class _State:
         """The newest materialization record of an asset (any partition), or None."""
         records = self.instance.fetch_materializations(key, limit=1, ascending=False).records
         return records[0] if records else None
+
+    def latest_records(self, key: AssetKey) -> dict:
+        """partition (None when unpartitioned) -> record of its newest materialization."""
+        if key not in self._records:
+            latest = self.latest(key)
+            if latest:
+                records = self.instance.fetch_materializations(
+                    AssetRecordsFilter(asset_key=key, storage_ids=list(latest.values())),
+                    limit=len(latest) + 1,
+                ).records
+            else:
+                records = [record] if (record := self.newest(key)) is not None else []
+            self._records[key] = {record.partition_key: record for record in records}
+        return self._records[key]
+
+    def gate(self) -> dict[str, tuple[bool, float, str]]:
+        if self._gate is None:
+            self._gate = gate_verdicts(self.instance)
+        return self._gate
 
 
 def landed_since_loads(instance, landing) -> Landed:
@@ -208,20 +229,11 @@ def landed_since_loads(instance, landing) -> Landed:
 def _load_starts(state: _State, key: AssetKey) -> dict[str | None, float]:
     """partition (None when unpartitioned) -> when the load of its newest materialization
     began (its `started_at`; the event's time for records written before it was kept)."""
-    latest = state.latest(key)
-    if not latest:
-        record = state.newest(key)
-        records = [record] if record is not None else []
-    else:
-        records = state.instance.fetch_materializations(
-            AssetRecordsFilter(asset_key=key, storage_ids=list(latest.values())),
-            limit=len(latest) + 1,
-        ).records
     starts = {}
-    for record in records:
+    for partition, record in state.latest_records(key).items():
         metadata = record.asset_materialization.metadata
         began = metadata["started_at"].value if "started_at" in metadata else record.timestamp
-        starts[record.partition_key] = float(began)
+        starts[partition] = float(began)
     return starts
 
 
@@ -314,13 +326,8 @@ def _champion(state: _State):
 def _verdicts(state: _State, days: Iterable[str]) -> dict[str, tuple[bool, str]]:
     """day -> (passed, why) of the scoring gate's verdict on the day's current features;
     days the gate has not judged since their features were last built are left out."""
-    latest = state.latest(FEATURES)
-    records = state.instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=FEATURES, storage_ids=list(latest.values())),
-        limit=len(latest) + 1,
-    ).records
-    built_at = {record.partition_key: record.timestamp for record in records}
-    verdicts = gate_verdicts(state.instance)
+    built_at = {day: record.timestamp for day, record in state.latest_records(FEATURES).items()}
+    verdicts = state.gate()
     return {
         day: (verdicts[day][0], verdicts[day][2])
         for day in days
