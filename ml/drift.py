@@ -1,21 +1,32 @@
-"""Population stability of features and scores against the champion's training window.
+"""Population stability of features and scores: what changed in the flights the champion
+scores, and whether the change is one that should alert.
 
 PSI = sum over bins of (actual - expected) * ln(actual / expected). Numeric features are
-binned at the reference's deciles (missing values are a bin of their own); categorical
-ones by category, rare reference categories (< 1%) and unseen ones pooled as "other".
-Common reading: < 0.1 stable, 0.1 - 0.25 moderate shift, > 0.25 major shift.
+binned at the training reference's deciles, or a bin per value when they take at most ten
+(missing values are a bin of their own);
+categorical ones by category, rare reference categories (< 1%) and unseen ones pooled as
+"other". Common reading: < 0.1 stable, 0.1 - 0.25 moderate shift, > 0.25 major shift.
 
-The reference is the champion's training window for the features and its scores on its
-validation window for the score (scores on the rows it was fitted on are overconfident).
-It is built once per model and kept beside the model as drift_reference.json.
+For a scored day D, the window is the TRAILING_DAYS days ending at D, pooled (a week holds
+every weekday and a spread of weather; single days alerted on every weather column every
+day). The window is compared with two references, in the same bins:
+- training: the champion's training window (for the score, its scores on its validation
+  window: scores on the rows it was fitted on are overconfident); kept beside the model as
+  drift_reference.json;
+- recent: the RECENT_DAYS days before the window, what the pipeline saw last month.
 
-What is compared with it, for a scored day D, is the pooled window of the TRAILING_DAYS
-days ending at D, not D alone. A first wiring compared single days: weather features scored
-PSI 3 to 22 and the score 7 on ordinary days, because one day's weather is ~70 hourly
-readings in a narrow range, and calendar, carrier and airport rates are one value per day;
-daily PSI alerted every day and meant nothing. A week holds every weekday and a spread of
-weather, so its PSI measures the shift of the population, which is what the thresholds
-were made for.
+Only ALERTING_COLUMNS can alert, and only when the window differs from both references: a
+change in who flies where, when, and on what plane, that is new to the model AND new since
+last month. Measured on the Q4 2013 replay (docs/monitoring.md, benchmarks/drift_q4.py), the
+first monitor (any column above 0.25 against the training window) alerted on all 92 days:
+- calendar features (day_of_week, days_to_nearest_holiday, ...) shift by construction: a
+  week of October is not the calendar of January to September;
+- rolling rates and counts (origin_delay_rate_28d, carrier_flights_7d, ...) take one value
+  per origin or carrier and day, so a week is 20 values against a year's spread: PSI 3 to 16
+  on ordinary weeks; and they are autocorrelated, one shift lasts weeks;
+- weather follows the season, and the score follows the weather: the score alerted on the
+  fortnight of December storms, when the model discriminated as well as ever.
+Those columns are measured and kept (status 'watch') to read beside an alert, never alerting.
 """
 
 from __future__ import annotations
@@ -36,6 +47,25 @@ from ml.registry import RegisteredModel
 from ml.scoring import ensure_predictions, predict_scores
 
 TRAILING_DAYS = 7
+# The recent reference: this many days before each window.
+RECENT_DAYS = 28
+# The columns whose shift alerts: the population of flights (carrier, airports, schedule,
+# fleet). The module's docstring says why the others are only watched.
+ALERTING_COLUMNS = (
+    "carrier",
+    "origin",
+    "dest",
+    "scheduled_departure_hour",
+    "distance_miles",
+    "origin_departures_same_hour",
+    "plane_leg_of_day",
+    "plane_legs_of_day",
+    "plane_age_years",
+    "plane_seat_count",
+    "plane_engine_count",
+    "has_plane_record",
+)
+WATCH = "watch"
 # Flights a day the drift windows read at most (a sample past it); 2013 has at most 1,014.
 DRIFT_ROWS_PER_DAY = 15_000
 REFERENCE_FILE = "drift_reference.json"
@@ -54,11 +84,16 @@ create table if not exists ml.feature_drift (
     kind varchar not null,
     psi double not null,
     status varchar not null,
+    psi_recent double,
+    alerting boolean,
     window_start date not null,
     window_end date not null,
     window_rows bigint not null,
     computed_at timestamptz not null
 );
+-- Tables created before the recent reference (added to existing tables, not rebuilt):
+alter table ml.feature_drift add column if not exists psi_recent double;
+alter table ml.feature_drift add column if not exists alerting boolean;
 """
 
 
@@ -67,7 +102,17 @@ class DriftThresholds:
     warn: float = 0.1
     alert: float = 0.25
 
+    def judge(self, column: str, psi_training: float, psi_recent: float) -> str:
+        """A column's status in a window: alerting columns by the smaller of their two PSIs
+        (a shift against both references; against training alone while there is no recent
+        one), the others 'watch'."""
+        if column not in ALERTING_COLUMNS:
+            return WATCH
+        return self.status(psi_training if np.isnan(psi_recent) else min(psi_training, psi_recent))
+
     def status(self, value: float) -> str:
+        if np.isnan(value):
+            return "ok"
         if value > self.alert:
             return "alert"
         if value > self.warn:
@@ -119,8 +164,21 @@ def build_reference(frame: pd.DataFrame, scores: np.ndarray | None = None) -> di
         columns[SCORE] = pd.Series(scores)
     for name, values in columns.items():
         present = values.dropna().to_numpy(dtype=float)
-        edges = np.unique(np.quantile(present, np.linspace(0, 1, 11))) if len(present) else []
-        edges = [-np.inf, *edges[1:-1].tolist(), np.inf] if len(edges) > 2 else [-np.inf, np.inf]
+        distinct = np.unique(present)
+        if 1 < len(distinct) <= 10:
+            # A flag or a count with few values: a bin each. Deciles of a flag that is
+            # mostly 1 collapse into one bin, and then a register that stops matching (every
+            # has_plane_record false) measured PSI 0.
+            edges = [-np.inf, *((distinct[1:] + distinct[:-1]) / 2).tolist(), np.inf]
+        else:
+            quantiles = (
+                np.unique(np.quantile(present, np.linspace(0, 1, 11))) if len(present) else []
+            )
+            edges = (
+                [-np.inf, *quantiles[1:-1].tolist(), np.inf]
+                if len(quantiles) > 2
+                else [-np.inf, np.inf]
+            )
         counts = _numeric_bins(values, edges)
         reference[name] = {"kind": "numeric", "edges": edges, "expected": counts.tolist()}
     for name in CATEGORICAL_FEATURES:
@@ -161,6 +219,13 @@ def reference_for(con: duckdb.DuckDBPyConnection, model: RegisteredModel) -> dic
     path = Path(model.artifact_path) / REFERENCE_FILE
     if path.exists():
         return json.loads(path.read_text())
+    reference = warehouse_reference(con, model)
+    path.write_text(json.dumps(reference))
+    return reference
+
+
+def warehouse_reference(con: duckdb.DuckDBPyConnection, model: RegisteredModel) -> dict[str, Any]:
+    """`model`'s drift reference built now from the warehouse's rows of its windows."""
     training, _ = read_features_at_most(
         con, model.training_start, model.training_end, MAX_TRAINING_ROWS, labelled_only=True
     )
@@ -174,9 +239,7 @@ def reference_for(con: duckdb.DuckDBPyConnection, model: RegisteredModel) -> dic
             "in the warehouse (were features rebuilt from a shorter history?)"
         )
     scores = predict_scores(model.load(), validation)
-    reference = build_reference(training, scores)
-    path.write_text(json.dumps(reference))
-    return reference
+    return build_reference(training, scores)
 
 
 def drift_for_days(
@@ -185,14 +248,16 @@ def drift_for_days(
     days: list[str],
     thresholds: DriftThresholds,
     trailing_days: int = TRAILING_DAYS,
+    recent_days: int = RECENT_DAYS,
 ) -> pd.DataFrame:
     """One row per day and monitored column (every feature, and the score): PSI of the
-    trailing window ending on that day against the model's reference. The window's flights
-    have `model`'s scores (model_scores), so the score's PSI is the champion's whatever else
-    scored them."""
+    trailing window ending on that day against the model's training reference (`psi`) and
+    against the `recent_days` before the window (`psi_recent`, NaN when none of them has
+    flights), and the status `thresholds.judge` gives them. The flights have `model`'s
+    scores (model_scores), so the score's PSI is the champion's whatever else scored them."""
     reference = reference_for(con, model)
     wanted = sorted(date.fromisoformat(str(day)) for day in days)
-    first = wanted[0] - timedelta(days=trailing_days - 1)
+    first = wanted[0] - timedelta(days=trailing_days - 1 + recent_days)
     # A sample of the flights past ~DRIFT_ROWS_PER_DAY a day (2013: all of them): PSI over
     # a 7-day window of 100k flights is as good as over 600k, at a sixth of the cost.
     span = (wanted[-1] - first).days + 1
@@ -200,9 +265,9 @@ def drift_for_days(
     if frame.empty:
         raise ValueError(f"no feature rows between {first} and {wanted[-1]} to measure drift on")
     scores = pd.Series(model_scores(con, model, frame))
-    # Bin counts per calendar day once, then each day's trailing window is a sum of days:
-    # filtering the frame per day and binning it again cost O(days x rows) (70 s for a
-    # quarter of a 10M-flight year). Counts add exactly, so the PSI is the same.
+    # Bin counts per calendar day once, then each window (and each recent reference) is a
+    # sum of days: filtering the frame per day and binning it again cost O(days x rows) (70 s
+    # for a quarter of a 10M-flight year). Counts add exactly, so the PSI is the same.
     offsets = (pd.to_datetime(frame.flight_date) - pd.Timestamp(first)).dt.days.to_numpy()
     rows_per_day = np.bincount(offsets, minlength=span)
     cumulative_rows = np.concatenate([[0], np.cumsum(rows_per_day)])
@@ -218,12 +283,20 @@ def drift_for_days(
     computed_at = datetime.now(UTC)
     for day in wanted:
         start = day - timedelta(days=trailing_days - 1)
-        low, high = max((start - first).days, 0), (day - first).days + 1
+        low, high = (start - first).days, (day - first).days + 1
+        recent_low = max(low - recent_days, 0)
         window_rows = int(cumulative_rows[high] - cumulative_rows[low])
         if not window_rows:
             raise ValueError(f"no feature rows in the drift window {start} .. {day}")
+        recent_rows = int(cumulative_rows[low] - cumulative_rows[recent_low])
         for name, spec in reference.items():
-            value = psi(spec["expected"], cumulative[name][high] - cumulative[name][low])
+            window = cumulative[name][high] - cumulative[name][low]
+            value = psi(spec["expected"], window)
+            recent = (
+                psi(cumulative[name][low] - cumulative[name][recent_low], window)
+                if recent_rows
+                else float("nan")
+            )
             rows.append(
                 {
                     "flight_date": day,
@@ -231,7 +304,9 @@ def drift_for_days(
                     "feature": name,
                     "kind": spec["kind"] if name != SCORE else "score",
                     "psi": value,
-                    "status": thresholds.status(value),
+                    "status": thresholds.judge(name, value, recent),
+                    "psi_recent": recent,
+                    "alerting": name in ALERTING_COLUMNS,
                     "window_start": start,
                     "window_end": day,
                     "window_rows": window_rows,
@@ -284,8 +359,9 @@ def write_drift(con: duckdb.DuckDBPyConnection, rows: pd.DataFrame) -> None:
         )
         con.register("_drift_rows", rows)
         con.execute(
-            "insert into ml.feature_drift select flight_date, model_version, feature, kind, psi, "
-            "status, window_start, window_end, window_rows, computed_at from _drift_rows"
+            "insert into ml.feature_drift by name select flight_date, model_version, feature, "
+            "kind, psi, status, psi_recent, alerting, window_start, window_end, window_rows, "
+            "computed_at from _drift_rows"
         )
         con.unregister("_drift_rows")
         con.execute("commit")

@@ -3,8 +3,10 @@
 Three triggers, checked at the end of a day whose outcomes have arrived (`as_of`):
 - performance: the champion's ROC AUC over the last `performance_days` evaluated days,
   pooled, fell more than `auc_drop` below its own validation AUC;
-- drift: the PSI of the champion's score over the trailing drift window exceeds
-  `score_psi_alert` (the score is where every feature's shift meets the model);
+- drift: the drift monitor alerts on the last measured day (ml/drift.py: a column of the
+  flights' population shifted against both the champion's training window and last month;
+  the score's PSI alone no longer triggers: it rose with December's storms, when the model
+  discriminated as well as ever);
 - schedule: the champion's training data ends more than `max_age_days` before `as_of`.
 
 Performance and drift wait `min_days_between` days after the champion's cutoff and after
@@ -49,7 +51,6 @@ class RetrainingPolicy:
     performance_days: int = 7
     min_evaluated_flights: int = 2000
     auc_drop: float = 0.05
-    score_psi_alert: float = 0.25
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,8 @@ class Evidence:
     """A retraining validates on as many days before its cutoff as the champion did."""
     last_trained_cutoff: date | None = None
     """The cutoff of the latest model trained, promoted or not."""
-    drifting_features: tuple[str, ...] = ()
+    drift_alerts: tuple[str, ...] = ()
+    """Columns the drift monitor alerts on at drift_day, with their PSIs, worst first."""
 
 
 @dataclass(frozen=True)
@@ -119,13 +121,13 @@ def _decide(evidence: Evidence, policy: RetrainingPolicy) -> RetrainingDecision:
                 f"validation AUC {evidence.champion_validation_auc:.4f} minus {policy.auc_drop}",
                 cutoff,
             )
-        if evidence.score_psi is not None and evidence.score_psi > policy.score_psi_alert:
-            features = ", ".join(evidence.drifting_features[:5]) or "none above the alert level"
+        if evidence.drift_alerts:
             return RetrainingDecision(
                 True,
                 "drift",
-                f"drift: score PSI {evidence.score_psi:.3f} over the week to {evidence.drift_day} "
-                f"exceeds {policy.score_psi_alert} (features: {features})",
+                f"drift: the week to {evidence.drift_day} differs from the champion's "
+                f"training window and from the month before in "
+                f"{', '.join(evidence.drift_alerts[:5])}",
                 cutoff,
             )
     if min(age, since_training) > policy.max_age_days:
@@ -163,15 +165,15 @@ def gather_evidence(
     flights, auc = con.execute(POOLED_AUC_SQL, [model.model_version, start, as_of]).fetchone()
     drift = con.execute(
         """
-        select feature, psi, flight_date from ml.feature_drift
+        select feature, psi, flight_date, status, psi_recent from ml.feature_drift
         where model_version = ?
             and flight_date = (select max(flight_date) from ml.feature_drift
                                where model_version = ?)
-        order by psi desc
+        order by least(psi, coalesce(psi_recent, psi)) desc
         """,
         [model.model_version, model.model_version],
     ).fetchall()
-    score_psi = next((psi for feature, psi, _ in drift if feature == "score"), None)
+    score_psi = next((psi for feature, psi, *_ in drift if feature == "score"), None)
     return Evidence(
         as_of=as_of,
         champion_version=model.model_version,
@@ -188,9 +190,11 @@ def gather_evidence(
         champion_validation_days=(
             date.fromisoformat(model.cutoff_date) - date.fromisoformat(model.validation_start)
         ).days,
-        drifting_features=tuple(
-            feature
-            for feature, psi, _ in drift
-            if feature != "score" and psi > policy.score_psi_alert
+        drift_alerts=tuple(
+            f"{feature} (PSI {psi:.2f} against training, "
+            + ("no month before" if recent is None or recent != recent else f"{recent:.2f}")
+            + " against the month before)"
+            for feature, psi, _, status, recent in drift
+            if status == "alert"
         ),
     )

@@ -44,24 +44,22 @@ class MlSettings(ConfigurableResource):
     promotion_margin: float = 0.002
     """A candidate must beat the champion's ROC AUC by this much to replace it."""
     drift_warn: float = 0.1
-    """PSI above which the drift check warns."""
+    """PSI (against both references) above which the drift check warns."""
     drift_fail: float = 0.25
-    """PSI above which the drift check fails."""
+    """PSI (against both references) above which a population column alerts: the drift
+    check fails and the retraining decision asks for a retraining."""
     retrain_max_age_days: int = 30
     """Retrain at least this often (days between the champion's cutoff and today)."""
     retrain_min_days_between: int = 7
     """A champion younger than this is not judged on drift or performance yet."""
     retrain_auc_drop: float = 0.05
     """Retrain when the last week's pooled ROC AUC is this far below validation."""
-    retrain_score_psi: float = 0.25
-    """Retrain when the score's PSI over the last week exceeds this."""
 
     def retraining_policy(self) -> RetrainingPolicy:
         return RetrainingPolicy(
             max_age_days=self.retrain_max_age_days,
             min_days_between=self.retrain_min_days_between,
             auc_drop=self.retrain_auc_drop,
-            score_psi_alert=self.retrain_score_psi,
         )
 
 

@@ -47,9 +47,31 @@ def test_every_feature_is_monitored_and_missing_is_a_bin():
     assert population_stability(reference, no_ages)["plane_age_years"] > 0.25
 
 
+def test_a_flag_gets_a_bin_per_value():
+    """A flag that is mostly 1 has every decile at 1: binned at deciles, a register that
+    stopped matching (has_plane_record false everywhere) measured PSI 0."""
+    rng = np.random.default_rng(3)
+    frame = _frame(rng, 10_000).assign(has_plane_record=(rng.random(10_000) < 0.95) * 1.0)
+    reference = build_reference(frame)
+    assert reference["has_plane_record"]["edges"] == [-np.inf, 0.5, np.inf]
+    lost = _frame(rng, 2_000).assign(has_plane_record=0.0)
+    assert population_stability(reference, lost)["has_plane_record"] > 0.25
+
+
 def test_thresholds_classify_psi():
     thresholds = DriftThresholds(warn=0.1, alert=0.25)
     assert [thresholds.status(v) for v in (0.05, 0.2, 0.3)] == ["ok", "warn", "alert"]
+
+
+def test_only_population_columns_alert_and_only_on_a_shift_against_both_references():
+    judge = DriftThresholds(warn=0.1, alert=0.25).judge
+    assert judge("carrier", 0.6, 0.4) == "alert"
+    assert judge("carrier", 0.6, 0.15) == "warn"
+    # New to the model but not since last month (the season, a change it already met): ok.
+    assert judge("carrier", 0.6, 0.05) == "ok"
+    assert judge("carrier", 0.6, float("nan")) == "alert"  # no month before: training only
+    for watched in ("day_of_week", "origin_delay_rate_28d", "forecast_temperature_f", "score"):
+        assert judge(watched, 16.0, 12.0) == "watch"
 
 
 def test_trailing_windows_from_daily_counts_match_the_windows_binned_whole(monkeypatch):
@@ -96,7 +118,9 @@ def test_trailing_windows_from_daily_counts_match_the_windows_binned_whole(monke
     monkeypatch.setattr(drift, "reference_for", lambda con, model: reference)
     monkeypatch.setattr(drift, "read_features_at_most", lambda *args: (frame.copy(), False))
     wanted = [str(day) for day in days[6:]]
-    rows = drift.drift_for_days(con, Model(), wanted, DriftThresholds(), trailing_days=7)
+    rows = drift.drift_for_days(
+        con, Model(), wanted, DriftThresholds(), trailing_days=7, recent_days=5
+    )
     assert asked and max(asked) < days[8]  # only the flights it had not scored
 
     for day in days[6:]:
@@ -107,3 +131,29 @@ def test_trailing_windows_from_daily_counts_match_the_windows_binned_whole(monke
         for name, value in expected.items():
             assert got.psi[name] == pytest.approx(value, rel=1e-12, abs=1e-12)
         assert (got.window_rows == inside.sum()).all()
+
+        # The recent reference: the 5 days before the window, in the training bins.
+        before = (frame.flight_date >= day - pd.Timedelta(days=11)) & (
+            frame.flight_date < day - pd.Timedelta(days=6)
+        )
+        if not before.any():
+            assert got.psi_recent.isna().all()
+            continue
+        recent = {
+            name: {
+                **spec,
+                "expected": np.bincount(
+                    drift._bin_index(
+                        pd.Series(scores[before.to_numpy()])
+                        if name == "score"
+                        else frame[before][name].reset_index(drop=True),
+                        spec,
+                    ),
+                    minlength=drift._bin_count(spec),
+                ).tolist(),
+            }
+            for name, spec in reference.items()
+        }
+        expected = population_stability(recent, frame[inside], scores[inside.to_numpy()])
+        for name, value in expected.items():
+            assert got.psi_recent[name] == pytest.approx(value, rel=1e-12, abs=1e-12)

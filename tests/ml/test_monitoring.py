@@ -36,15 +36,17 @@ def test_too_few_evaluated_flights_are_no_evidence():
     assert not decision.retrain
 
 
-def test_score_drift_above_the_alert_level_triggers_retraining():
-    evidence = replace(HEALTHY, score_psi=0.4, drifting_features=("forecast_temperature_f",))
+def test_a_drift_alert_triggers_retraining_and_the_score_alone_does_not():
+    evidence = replace(HEALTHY, drift_alerts=("carrier (PSI 0.61 against training, 0.58 ...)",))
     decision = decide_retraining(evidence, POLICY)
     assert decision.retrain and decision.trigger == "drift"
-    assert "forecast_temperature_f" in decision.reason
+    assert "carrier (PSI 0.61" in decision.reason
+    # December's storms: the score shifts with the weather, the model is as good as ever.
+    assert not decide_retraining(replace(HEALTHY, score_psi=0.9), POLICY).retrain
 
 
 def test_a_fresh_champion_is_not_judged_before_it_has_evidence():
-    fresh = replace(HEALTHY, as_of=date(2013, 10, 3), recent_auc=0.5, score_psi=0.9)
+    fresh = replace(HEALTHY, as_of=date(2013, 10, 3), recent_auc=0.5, drift_alerts=("carrier",))
     assert not decide_retraining(fresh, POLICY).retrain
 
 
