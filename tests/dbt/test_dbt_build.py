@@ -1,6 +1,8 @@
 """dbt build and dbt tests on real days of data, and point-in-time correctness of features."""
 
 import json
+import os
+import subprocess
 from datetime import date, timedelta
 
 import duckdb
@@ -9,8 +11,9 @@ import pytest
 
 from ingest.feeds import export_feeds
 from ingest.loader import ingest_all
-from ingest.settings import Settings
+from ingest.settings import DBT_PROJECT_DIR, Settings
 from ingest.warehouse import connect
+from orchestration.dbt_manifest import dbt_executable
 from tests.conftest import run_dbt
 
 D = date(2013, 2, 14)
@@ -207,3 +210,30 @@ def test_a_window_that_is_not_a_date_never_reaches_the_sql(tmp_path, monkeypatch
     )
     assert completed.returncode != 0
     assert "window start_date must be a date YYYY-MM-DD" in completed.stdout
+
+
+def test_dbt_build_before_any_feed_landed_names_the_command_that_lands_them(tmp_path):
+    """A fresh clone's `cd dbt_project && dbt build`: data/warehouse/ is tracked, so DuckDB
+    can open the (empty) warehouse, and the first hook stops with one sentence instead of a
+    traceback and seven "Table ... does not exist"."""
+    repo = DBT_PROJECT_DIR.parent
+    listed = subprocess.run(
+        ["git", "ls-files", "data/warehouse"], cwd=repo, capture_output=True, text=True
+    )
+    assert listed.stdout.split() == ["data/warehouse/.gitkeep"]
+
+    (tmp_path / "warehouse").mkdir()
+    env = {**os.environ, "FLIGHTLINE_HOME": str(tmp_path)}
+    env.pop("FLIGHTLINE_WAREHOUSE", None)
+    completed = subprocess.run(
+        [dbt_executable(), "build", "--profiles-dir", ".", "--target-path", str(tmp_path / "t")],
+        cwd=DBT_PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert completed.returncode != 0
+    output = completed.stdout + completed.stderr
+    assert "Traceback" not in output and "does not exist" not in output
+    assert "has no raw.actuals, raw.airlines" in output
+    assert "run `make run` (or `flightline run`) first, then `dbt build` again" in output

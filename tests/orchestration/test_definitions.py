@@ -22,6 +22,29 @@ def test_definitions_load_as_the_ui_loads_them(dbt_manifest):
     assert len(_defs().get_repository_def().get_all_jobs()) >= 6
 
 
+def test_plain_dagster_dev_parses_a_stale_manifest_and_nothing_else_does():
+    """`dagster dev` from the repository root (DAGSTER_IS_DEV_CLI, which it sets) needs no
+    manual `dbt parse`: loading the definitions' resources asks for a fresh manifest; any
+    other process leaves that to its caller."""
+    import os
+    import subprocess
+    import sys
+
+    probe = (
+        "import orchestration.dbt_manifest as m; "
+        "m.ensure_manifest = lambda *a, **k: print('ensure_manifest'); "
+        "import orchestration.resources"
+    )
+    for dev, expected in (("1", "ensure_manifest"), (None, "")):
+        env = {k: v for k, v in os.environ.items() if k != "DAGSTER_IS_DEV_CLI"}
+        if dev:
+            env["DAGSTER_IS_DEV_CLI"] = dev
+        done = subprocess.run(
+            [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+        )
+        assert done.stdout.strip() == expected
+
+
 def test_definitions_load_with_every_feed_and_model(dbt_manifest):
     graph = _defs().resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
