@@ -132,18 +132,25 @@ def copy_of(settings: Settings, tmp_path: Path) -> Settings:
 
 @pytest.fixture(scope="session")
 def duckdb_lts_python() -> Path:
-    """A Python with DuckDB 1.4 (the long-term-support line BI drivers ship), in an
-    environment of its own beside .venv (made once, by uv): the analysts' client."""
+    """A Python with DuckDB 1.4 (the long-term-support line BI drivers ship) and the duckdb
+    command-line client, in an environment of its own beside .venv (made once, by uv): the
+    analysts' clients."""
     import sys
 
     from ingest.settings import REPO_ROOT
 
     env = REPO_ROOT / ".venv-duckdb14"
     python = env / "bin" / "python"
+    uv = Path(sys.executable).parent / "uv"
     if not python.exists():
-        uv = Path(sys.executable).parent / "uv"
         subprocess.run([uv, "venv", "--quiet", "--python", sys.executable, env], check=True)
         subprocess.run(
             [uv, "pip", "install", "--quiet", "--python", python, "duckdb==1.4.4"], check=True
+        )
+    if not (env / "bin" / "duckdb").exists():
+        # The command-line client README names (`pip install duckdb-cli`): 1.5, and it reads
+        # the 1.4 storage format the snapshot is written in.
+        subprocess.run(
+            [uv, "pip", "install", "--quiet", "--python", python, "duckdb-cli"], check=True
         )
     return python

@@ -1,5 +1,8 @@
-"""Monitoring the live model: feature and score drift per scored day, and the retraining
-decision that the retraining sensor acts on. The measures and the decision are in ml/."""
+"""Monitoring the live model: feature and score drift per scored day, the retraining
+decision the planner acts on, and the out-of-time section of the model cards. The measures,
+the decision and the cards are in ml/."""
+
+from pathlib import Path
 
 from dagster import (
     AssetCheckSeverity,
@@ -14,12 +17,14 @@ from dagster import (
 from ml import registry
 from ml.drift import RECENT_DAYS, SCORE, TRAILING_DAYS, DriftThresholds, drift_for_days, write_drift
 from ml.monitoring import decide_retraining, gather_evidence
+from ml.report import update_model_cards
 from orchestration.checks import per_partition
 from orchestration.partitions import WAREHOUSE_POOL, daily_partitions, single_run
 from orchestration.resources import MlSettings, WarehouseResource
 
 DRIFT = AssetKey(["ml", "feature_drift"])
 DECISION = AssetKey(["ml", "retraining_decision"])
+MODEL_CARD = AssetKey(["ml", "model_card"])
 DRIFT_CHECK = "psi_within_bounds"
 
 
@@ -179,4 +184,36 @@ def retraining_decision(
     )
 
 
-monitoring_assets = [feature_drift, retraining_decision]
+@asset(
+    key=MODEL_CARD,
+    group_name="evaluation",
+    deps=[AssetKey(["ml", "model_performance_daily"])],
+    pool=WAREHOUSE_POOL,
+    description=(
+        "The out-of-time section of each model card (data/models/<version>/model_card.md): "
+        "pooled and daily ROC AUC, base rate and mean score on the days the model scored "
+        "whose outcomes arrived. Training writes the rest of the card."
+    ),
+)
+def model_card(warehouse: WarehouseResource) -> MaterializeResult:
+    with warehouse.connect() as con:
+        written = update_model_cards(con)
+        model = registry.champion(con)
+    figures = written.get(model.model_version) if model else None
+    if figures is None:
+        return MaterializeResult(metadata={"models_updated": len(written)})
+    return MaterializeResult(
+        metadata={
+            "models_updated": len(written),
+            "champion_version": model.model_version,
+            "out_of_time_window": f"{figures['first_day']} .. {figures['last_day']}",
+            "out_of_time_flights": figures["flights"],
+            "out_of_time_roc_auc": figures["roc_auc"],
+            "out_of_time_base_rate": figures["base_rate"],
+            "out_of_time_mean_score": figures["mean_score"],
+            "model_card": MetadataValue.path(str(Path(model.artifact_path) / "model_card.md")),
+        }
+    )
+
+
+monitoring_assets = [feature_drift, retraining_decision, model_card]

@@ -1,6 +1,7 @@
-"""The bad-input catalogue (README, "Bad input"): for each kind of broken feed file, what
-the loader does, the reason a person reads, that the good days still load, and that no row
-is lost (rows read = loaded + quarantined, for the broken file and for every file)."""
+"""The bad-input catalogue (docs/ingest.md, "Bad input, catalogued"): for each kind of
+broken feed file, what the loader does, the reason a person reads, that the good days still
+load, and that no row is lost (rows read = loaded + quarantined, for the broken file and for
+every file)."""
 
 from collections.abc import Callable
 from dataclasses import dataclass

@@ -11,7 +11,7 @@ always hold:
 - the clean file of the same batch loaded whole.
 
 `make test` runs a bounded number of examples (FLIGHTLINE_FUZZ_EXAMPLES, default 25);
-`make fuzz` runs it for FUZZ_MINUTES with fresh seeds (README, "Threat model").
+`make fuzz` runs it for FUZZ_MINUTES with fresh seeds (docs/ingest.md, "Threat model").
 """
 
 from __future__ import annotations

@@ -199,6 +199,12 @@ def test_same_data_and_code_give_the_same_registered_version(with_champion):
     assert con.execute("select count(*) from ml.model_registry").fetchone()[0] == 1
     card = (Path(first.model.artifact_path) / "model_card.md").read_text()
     assert "validation window: 2013-01-31 .. 2013-02-06" in card
+    # The importance's unit, the calibration in words, the plots with their window, and a
+    # place for the out-of-time figures (the inference pipeline fills it).
+    assert "the drop in validation ROC AUC when the feature is shuffled" in card
+    assert "The scores " in card and "of the mean score" in card
+    assert "![ROC curve on the validation window 2013-01-31 .. 2013-02-06](roc.png)" in card
+    assert card.rstrip().endswith("once outcomes of the days it scored have arrived.")
 
 
 def test_training_writes_the_drift_reference_monitoring_would_build(with_champion, tmp_path):

@@ -3,6 +3,7 @@
 import json
 import subprocess
 from datetime import date
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -46,10 +47,14 @@ def test_train_promote_score_evaluate_and_a_blocked_promotion(
     )
     assert flagged.pop("2013-01-21") == 1.0 and max(flagged.values()) < 0.2
 
-    ((_, status, decision),) = fetch(
-        home, "select model_version, status, decision from ml.model_registry"
+    ((_, status, decision, artifacts),) = fetch(
+        home, "select model_version, status, decision, artifact_path from ml.model_registry"
     )
     assert status == "champion" and decision == "promote"
+    # Its card got the out-of-time figures of the days whose outcomes arrived.
+    card = (Path(artifacts) / "model_card.md").read_text()
+    assert "Not scored yet" not in card and card.count("## Out-of-time performance") == 1
+    assert "2013-01-15 .. 2013-01-20" in card and "| ROC AUC, pooled | 0." in card
     scheduled = fetch(
         home,
         "select count(*) from features.flight_features "
@@ -136,6 +141,26 @@ def test_train_promote_score_evaluate_and_a_blocked_promotion(
     )
     version, *counts = json.loads(answered.stdout)
     assert version.startswith("1.4") and len(counts) == 10 and all(counts), counts
+    # ... and README's "For analysts" commands as written, with the CLI it names (duckdb-cli).
+    cli = duckdb_lts_python.parent / "duckdb"
+    readme = (DBT_PROJECT_DIR.parent / "README.md").read_text()
+    lines = [line.split("  #")[0].strip() for line in readme.splitlines()]
+    documented = [line for line in lines if line.startswith("duckdb -readonly")]
+    assert len(documented) == 2
+    for line in documented:
+        command, _, stdin = line.partition(" < ")
+        words = command.replace(
+            "data/warehouse/analytics.duckdb", str(snapshot_path(home.warehouse))
+        )
+        question = (
+            (DBT_PROJECT_DIR.parent / stdin).read_text()
+            if stdin
+            else "select count(*) as flights from marts.fct_flights;"
+        )
+        answered = subprocess.run(
+            [cli, *words.split()[1:]], input=question, capture_output=True, text=True
+        )
+        assert answered.returncode == 0 and "│" in answered.stdout, answered.stderr
 
     # Every table and column analysts see in marts, features and ml is described in dbt.
     described = _described_columns(dbt_manifest)
