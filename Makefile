@@ -9,7 +9,7 @@ BOOTSTRAP_PYTHON ?= python3
 DATA       := $(abspath $(or $(FLIGHTLINE_HOME),data))
 SLICE      := $(abspath dbt_project/target/ci-slice)
 
-.PHONY: install run test lint dbt-slice format ui docs bench fuzz clean
+.PHONY: install run test test-fast lint dbt-slice format ui docs bench fuzz clean
 
 $(VENV)/.installed: pyproject.toml uv.lock
 	@test -x $(PYTHON) || $(BOOTSTRAP_PYTHON) -m venv $(VENV)
@@ -49,6 +49,12 @@ test: lint dbt-slice
 	wait $$automation; hands_off=$$?; \
 	echo "--- $(AUTOMATION_TEST) (beside the rest):"; tail -n 30 $(SLICE)/automation-test.log; \
 	exit $$(( rest || hands_off ))
+
+# The inner loop of a change: ruff and every test but the end-to-end ones (marked e2e: the
+# whole pipeline, weeks of real data); `make test` runs them all.
+test-fast: install
+	$(VENV)/bin/ruff check .
+	$(PYTHON) -m pytest -n 2 -m "not e2e" -p no:cacheprovider --durations=5
 
 # The loader's fuzzer for FUZZ_MINUTES (make test runs 25 examples of it): batches of
 # FUZZ_BATCH examples, each batch with a new seed; stops at the first failing example.

@@ -102,6 +102,7 @@ def test_the_label_follows_the_definition(few_days, source):
     assert (merged.is_delayed == merged.expected).all()
 
 
+@pytest.mark.e2e  # two warehouses over five weeks: `make test`, not `make test-fast`
 def test_features_of_the_next_day_are_point_in_time_correct(tmp_path_factory, source, dbt_manifest):
     """Features of D+1 built from the feeds as they stood at the end of D (loaded day by day,
     the last day through an incremental window) equal those built from five weeks more of

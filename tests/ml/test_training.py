@@ -15,6 +15,8 @@ from ml.train import TrainingConfig, TrainingError, fingerprint, train_models
 from ml.training import evaluate_gate, train_and_register, training_set
 from tests.conftest import copy_of
 
+pytestmark = pytest.mark.e2e  # the whole pipeline: `make test`, not `make test-fast`
+
 CONFIG = TrainingConfig(cutoff=date(2013, 2, 7), validation_days=7)
 
 

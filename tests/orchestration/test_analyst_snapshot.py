@@ -6,9 +6,13 @@ import sys
 import time
 from datetime import date
 
+import pytest
+
 from ingest.feeds import export_feeds
 from ingest.publish import snapshot_path
 from orchestration.runner import RunOptions, run_pipeline
+
+pytestmark = pytest.mark.e2e  # the whole pipeline: `make test`, not `make test-fast`
 
 READER = """
 import json, os, sys, time

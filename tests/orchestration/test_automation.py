@@ -27,6 +27,8 @@ from ingest.publish import snapshot_path
 from ingest.settings import REPO_ROOT, Settings
 from orchestration.planner import PIPELINE_JOBS
 
+pytestmark = pytest.mark.e2e  # the whole pipeline: `make test`, not `make test-fast`
+
 FLIGHTLINE = str(Path(sys.executable).parent / "flightline")
 LAST_BUILT, EVENING, TOMORROW = date(2013, 1, 20), date(2013, 1, 21), "2013-01-22"
 TIMEOUT = 420

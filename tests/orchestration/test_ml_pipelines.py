@@ -7,6 +7,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pytest
 from dagster import DagsterInstance, materialize
 
 from ingest.feeds import export_feeds
@@ -16,6 +17,8 @@ from ml.features import FEATURES
 from orchestration.replay import replay
 from orchestration.runner import RunOptions, run_pipeline
 from tests.conftest import fetch
+
+pytestmark = pytest.mark.e2e  # the whole pipeline: `make test`, not `make test-fast`
 
 
 def test_train_promote_score_evaluate_and_a_blocked_promotion(

@@ -10,6 +10,8 @@ from ingest.publish import snapshot_path
 from orchestration.runner import run_pipeline
 from tests.conftest import fetch
 
+pytestmark = pytest.mark.e2e  # the whole pipeline: `make test`, not `make test-fast`
+
 
 def _count(settings, sql):
     return fetch(settings, sql)[0][0]
