@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import date
@@ -40,6 +41,7 @@ from orchestration.planner import (
     held_note,
     next_runs,
 )
+from orchestration.progress import RunProgress
 
 
 @dataclass
@@ -226,9 +228,11 @@ class Launcher:
             print(f"  full dbt and Dagster output: {self.log_path}")
             self.announced = True
         with (
+            RunProgress(self.instance, job_name, window, sys.stdout),
             self.log_path.open("a") as log,
             contextlib.redirect_stdout(log),
             contextlib.redirect_stderr(log),
+            _stderr_of_children_to(log),
         ):
             if dagster_private.enabled():
                 # A run the UI can re-execute and lists under its job, run in this process.
@@ -250,6 +254,11 @@ class Launcher:
                     instance=self.instance, tags=all_tags, run_config=config, raise_on_error=False
                 )
         self.run_ids.append(result.run_id)
+        if _interrupted(result):
+            # Dagster turns Ctrl-C into a failed step and a failed run: say what happened,
+            # once, and stop the command (main prints "stopped" and exits 130).
+            print(f"  {job_name} run {result.run_id} stopped by Ctrl-C (marked failed)")
+            raise KeyboardInterrupt
         _report_steps(result)
         # The gate's verdicts were reported by the scoring_gate run that preceded this one.
         _report_checks(result, gate=job_name != INFERENCE_JOB)
@@ -313,6 +322,30 @@ def wait_for_warehouse_pool(instance, poll_seconds: float = 2.0) -> None:
             )
             said = holders
         time.sleep(poll_seconds)
+
+
+@contextlib.contextmanager
+def _stderr_of_children_to(log):
+    """The processes a run starts (dbt, Dagster's orphan watcher) write to file descriptor 2,
+    not to sys.stderr: send it to the log too. Otherwise Ctrl-C, which the terminal sends
+    to every process of the command, ends in their KeyboardInterrupt tracebacks."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        os.dup2(log.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _interrupted(result) -> bool:
+    return any(
+        event.event_type_value == "STEP_FAILURE"
+        and event.event_specific_data.error is not None
+        and event.event_specific_data.error.cls_name == "DagsterExecutionInterruptedError"
+        for event in result.all_events
+    )
 
 
 def _report_steps(result) -> None:

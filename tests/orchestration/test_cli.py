@@ -41,3 +41,32 @@ def test_every_command_explains_itself_with_defaults_formats_and_an_example(argv
     assert "Dates are YYYY-MM-DD" in words
     if argv == ["run"]:
         assert "--from YYYY-MM-DD" in words and "(default: 28)" in words
+
+
+def test_ctrl_c_stops_the_command_with_one_line_and_exit_code_130(home, capsys, monkeypatch):
+    """Dagster turns Ctrl-C into a failed step (DagsterExecutionInterruptedError): the
+    launcher recognises it and stops the command; main says so in one line, no traceback."""
+    from types import SimpleNamespace
+
+    from orchestration import cli, runner
+
+    def failure(cls_name):
+        error = SimpleNamespace(cls_name=cls_name, cause=None, message="")
+        data = SimpleNamespace(error=error)
+        return SimpleNamespace(event_type_value="STEP_FAILURE", event_specific_data=data)
+
+    interrupted = SimpleNamespace(all_events=[failure("DagsterExecutionInterruptedError")])
+    assert runner._interrupted(interrupted)
+    assert not runner._interrupted(SimpleNamespace(all_events=[failure("ValueError")]))
+
+    def interrupted_command(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(
+        cli.parser().__class__,
+        "parse_args",
+        lambda self, argv=None: SimpleNamespace(handler=interrupted_command),
+    )
+    assert main(["ingest"]) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["flightline: stopped (Ctrl-C)"]
