@@ -7,5 +7,5 @@ select
 from marts.fct_flights
 where has_actuals
 group by flight_date
-order by delay_rate desc, flight_date
+order by delay_rate desc, flight_date asc
 limit 10

@@ -10,6 +10,6 @@ from (
         is_delayed,
         ntile(10) over (order by score) as ntile_score
     from ml.prediction_outcomes
-)
+) as ranked
 group by score_decile
 order by score_decile
