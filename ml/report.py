@@ -174,8 +174,8 @@ def calibration_in_words(result: TrainingResult) -> str:
             f"{ratios.min():.0%} to {ratios.max():.0%} of the mean score"
         )
     return (
-        f"{verdict}. {reading} The validation window is the {len(table)} score bands below "
-        f"({_validation(result)})."
+        f"{verdict}. {reading} Below: the validation window's flights ({_validation(result)}) "
+        f"in {len(table)} score bands."
     )
 
 
