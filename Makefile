@@ -44,7 +44,11 @@ dbt-slice: install
 # Two workers, one file each at a time (module fixtures stay in one process), and beside them
 # the hands-off test (the real dagster dev, mostly waiting on its daemon), started first in
 # a process of its own: handed out late by xdist it set the suite's end (13 min against ~8).
+# OMP_NUM_THREADS=1: three test processes (and the runs the hands-off test starts) share two
+# cores; scikit-learn's OpenMP threads spin while they wait for each other, and a training
+# test that takes 10 s alone took 360 s beside the others.
 AUTOMATION_TEST := tests/orchestration/test_automation.py
+test: export OMP_NUM_THREADS = 1
 test: lint dbt-slice
 	@$(PYTHON) -m pytest -q -p no:cacheprovider $(AUTOMATION_TEST) > $(SLICE)/automation-test.log 2>&1 & \
 	automation=$$!; \
