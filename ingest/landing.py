@@ -45,11 +45,13 @@ class LandingRefused(RuntimeError):
     """A feed's landing folder itself cannot be read safely (a link to elsewhere)."""
 
 
-def source_name(path: Path) -> str:
-    """A path as text the warehouse can hold: a name that is not UTF-8 (Linux allows any
-    bytes) keeps its odd bytes as `\xff` escapes instead of failing every statement that
-    binds it."""
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
+def source_name(path: Path, landing: Path) -> str:
+    """A landed file as the warehouse records it: its path inside landing/
+    (`schedules/2013-01-01.csv`), so a data directory moved or copied elsewhere keeps its
+    files' history (with absolute paths every file was new again, and every day rebuilt).
+    A name that is not UTF-8 (Linux allows any bytes) keeps its odd bytes as `\xff` escapes
+    instead of failing every statement that binds it."""
+    return os.fsencode(path.relative_to(landing)).decode("utf-8", "backslashreplace")
 
 
 def partition_key(stem: str) -> str | None:

@@ -80,11 +80,9 @@ class FileOutcome:
     """The file as read (ingest/landing.py): None when it could not be read at all."""
     is_correction: bool = False
     """A new version of a day (or reference table) already loaded, not accepted by hand."""
-
-    @property
-    def source(self) -> str:
-        """The file's path as the warehouse records it (source_file, _source_file)."""
-        return source_name(self.path)
+    source: str = ""
+    """The file as the warehouse records it (source_file, _source_file): landing/'s
+    relative path (ingest/landing.source_name)."""
 
 
 # The content hash logged for a file that could not be read (a link, not a regular file).
@@ -539,7 +537,7 @@ class Loader:
                 digest = digest_of(path)  # the hash alone: no record count needed here
             except OSError:  # a link, or gone: the next load says which
                 digest = None
-            if (source_name(path), digest) not in seen:
+            if (source_name(path, self.landing), digest) not in seen:
                 pending.append(path)
         return pending
 
@@ -560,7 +558,9 @@ class Loader:
         batch_hashes: set[str] = set()
         deferred: list[FileOutcome] = []
         for path in discover(self.landing, spec, partitions):
-            outcome = FileOutcome(spec.name, path, UNREAD, None, "loaded")
+            outcome = FileOutcome(
+                spec.name, path, UNREAD, None, "loaded", source=source_name(path, self.landing)
+            )
             try:
                 staged = stage(path, spec)
             except FileChanged as error:
@@ -573,7 +573,7 @@ class Loader:
                 continue
             outcome.content_hash, outcome.staged = staged.digest, staged
             outcome.rows_read = staged.records
-            if (source_name(path), staged.digest) in seen_pairs:
+            if (outcome.source, staged.digest) in seen_pairs:
                 result.skipped += 1
                 continue
             try:

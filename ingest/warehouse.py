@@ -123,6 +123,36 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, feeds: tuple[FeedSpec, ...] = 
             "_content_hash varchar, _row_number bigint, _loaded_at timestamptz, "
             "_batch_id varchar)"
         )
+    _relative_source_files(con, feeds)
+
+
+# `<anything>/landing/<folder>/<name>` -> `<folder>/<name>`: every landed file is one folder
+# deep (a feed's, or `reference`), and a name holds no `/`.
+_LANDED = r"^.*/landing/([^/]+/[^/]+)$"
+
+
+def _relative_source_files(con: duckdb.DuckDBPyConnection, feeds: tuple[FeedSpec, ...]) -> None:
+    """Warehouses written before source files were recorded relative to landing/ (absolute
+    paths): rewrite them once, in one transaction, so their files are not new again."""
+    (absolute,) = con.execute(
+        "select count(*) from ingest.file_log where source_file like '/%'"
+    ).fetchone()
+    if not absolute:
+        return
+    con.execute("begin transaction")
+    try:
+        tables = [("ingest.file_log", "source_file"), ("ingest.quarantined_rows", "source_file")]
+        tables += [(spec.table, "_source_file") for spec in feeds]
+        for table, column in tables:
+            con.execute(
+                f"update {table} set {column} = regexp_replace({column}, ?, '\\1') "
+                f"where {column} like '/%'",
+                [_LANDED],
+            )
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
 
 
 def execute(

@@ -25,6 +25,7 @@ from datetime import date, timedelta
 import duckdb
 
 from ml.drift import FEATURE_DRIFT_DDL
+from ml.planning import VALIDATION_DAYS
 from ml.registry import RegisteredModel
 
 # ROC AUC of all the predictions of a model over a date range, pooled (Mann-Whitney with
@@ -66,7 +67,7 @@ class Evidence:
     score_psi: float | None
     drift_day: date | None = None
     """The last day drift was measured on (a scored day: its features are known)."""
-    champion_validation_days: int = 28
+    champion_validation_days: int = VALIDATION_DAYS
     """A retraining validates on as many days before its cutoff as the champion did."""
     last_trained_cutoff: date | None = None
     """The cutoff of the latest model trained, promoted or not."""
@@ -81,7 +82,7 @@ class RetrainingDecision:
     """'performance', 'drift', 'schedule' or 'none'."""
     reason: str
     cutoff: date
-    validation_days: int = 28
+    validation_days: int = VALIDATION_DAYS
 
     def as_metadata(self) -> dict:
         return {**asdict(self), "cutoff": self.cutoff.isoformat()}

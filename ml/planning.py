@@ -6,6 +6,9 @@ from datetime import date
 
 # Train on flights before this day by default; score the quarter from it.
 DEFAULT_CUTOFF = date(2013, 10, 1)
+# Validate on this many days just before the cutoff (time-ordered: flights of one day share
+# weather and congestion, a random split would leak it). Every default of it reads this.
+VALIDATION_DAYS = 28
 # Fewer labelled training rows than this and training refuses to run.
 MIN_TRAINING_ROWS = 1000
 # More labelled rows than this before the cutoff and training draws a sample of the flights

@@ -30,7 +30,7 @@ from sklearn.inspection import permutation_importance
 from ml.features import FEATURES, KEY_COLUMNS, LABEL
 from ml.metrics import best_f1_threshold, calibration_table, classification_metrics
 from ml.models import SEED, candidates
-from ml.planning import DEFAULT_CUTOFF, MAX_TRAINING_ROWS, MIN_TRAINING_ROWS
+from ml.planning import DEFAULT_CUTOFF, MAX_TRAINING_ROWS, MIN_TRAINING_ROWS, VALIDATION_DAYS
 
 HALVING_MIN_ROWS = 50_000
 """Training sets at least this large compare the candidates by successive halving."""
@@ -47,7 +47,7 @@ class TrainingError(Exception):
 @dataclass(frozen=True)
 class TrainingConfig:
     cutoff: date = DEFAULT_CUTOFF
-    validation_days: int = 28
+    validation_days: int = VALIDATION_DAYS
     min_training_rows: int = MIN_TRAINING_ROWS
     max_training_rows: int = MAX_TRAINING_ROWS
 

@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 
 from ingest.settings import Settings, get_settings
+from ml.planning import DEFAULT_CUTOFF, VALIDATION_DAYS
 from orchestration.instance import prepare_dagster_home
 
 
@@ -276,12 +277,12 @@ def parser() -> argparse.ArgumentParser:
         "--cutoff",
         type=_date,
         default=None,
-        help="the first model trains on flights before this day (default: 2013-10-01)",
+        help=f"the first model trains on flights before this day (default: {DEFAULT_CUTOFF})",
     )
     run.add_argument(
         "--validation-days",
         type=int,
-        default=28,
+        default=VALIDATION_DAYS,
         help="validation weeks before the cutoff, in days",
     )
     run.add_argument("--retrain", action="store_true", help="train even if a model exists")

@@ -42,7 +42,7 @@ from dagster import (
 
 from ingest.catalog import DAILY_FEEDS, REFERENCE_FEEDS
 from ingest.windows import contiguous_ranges, partition_range
-from ml.planning import DEFAULT_CUTOFF
+from ml.planning import DEFAULT_CUTOFF, VALIDATION_DAYS
 from orchestration.assets.ml import FEATURES_ASSET as FEATURES
 from orchestration.assets.ml import SCORING_GATE_JOB as GATE_JOB
 from orchestration.assets.ml import TRAINING_SET
@@ -82,7 +82,7 @@ class Policy:
 
     cutoff: date = DEFAULT_CUTOFF
     """The first model trains on flights before this day."""
-    validation_days: int = 28
+    validation_days: int = VALIDATION_DAYS
     train: bool = True
     """Plan training at all (first model and retraining decisions)."""
     score: bool = True
@@ -402,7 +402,7 @@ def _training(state: _State, landed: Landed, policy: Policy) -> Plan:
             ],
         )
     validation_days = (
-        int(metadata["validation_days"].value) if "validation_days" in metadata else 28
+        int(metadata["validation_days"].value) if "validation_days" in metadata else VALIDATION_DAYS
     )
     return Plan(
         "training",

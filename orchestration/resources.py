@@ -54,11 +54,11 @@ class MlSettings(ConfigurableResource):
     drift_fail: float = 0.25
     """PSI (against both references) above which a population column alerts: the drift
     check fails and the retraining decision asks for a retraining."""
-    retrain_max_age_days: int = 30
+    retrain_max_age_days: int = RetrainingPolicy.max_age_days
     """Retrain at least this often (days between the champion's cutoff and today)."""
-    retrain_min_days_between: int = 7
+    retrain_min_days_between: int = RetrainingPolicy.min_days_between
     """A champion younger than this is not judged on drift or performance yet."""
-    retrain_auc_drop: float = 0.05
+    retrain_auc_drop: float = RetrainingPolicy.auc_drop
     """Retrain when the last week's pooled ROC AUC is this far below validation."""
 
     def retraining_policy(self) -> RetrainingPolicy:

@@ -27,7 +27,7 @@ from ingest.settings import Settings
 from ingest.summary import quarantine_counts, table_counts
 from ingest.warehouse import connect
 from ml.monitoring import POOLED_AUC_SQL
-from ml.planning import DEFAULT_CUTOFF
+from ml.planning import DEFAULT_CUTOFF, VALIDATION_DAYS
 from orchestration.planner import (
     FEATURE_JOB,
     GATE_CHECK,
@@ -50,7 +50,7 @@ class RunOptions:
     train: bool = True
     retrain: bool = False
     cutoff: date = DEFAULT_CUTOFF
-    validation_days: int = 28
+    validation_days: int = VALIDATION_DAYS
     scoring_range: tuple[str, str] | None = None
     """Score only these days; by default every day from the champion's cutoff."""
     score: bool = True

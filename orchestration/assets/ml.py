@@ -27,7 +27,7 @@ from ingest.quality import validate, validate_sql
 from ingest.settings import REPO_ROOT
 from ml import expectations, registry
 from ml.features import FEATURE_RELATION, FEATURES, KEY_COLUMNS, LABEL, prepare
-from ml.planning import DEFAULT_CUTOFF
+from ml.planning import DEFAULT_CUTOFF, VALIDATION_DAYS
 from ml.report import importance_markdown, score_histogram
 from ml.scoring import score_days
 from ml.train import TrainingConfig, fingerprint
@@ -46,7 +46,7 @@ FEATURES_ASSET = AssetKey(["features", "flight_features"])
 class TrainingRunConfig(Config):
     cutoff: str = DEFAULT_CUTOFF.isoformat()
     """Train on flight dates before this day; validate on the weeks just before it."""
-    validation_days: int = 28
+    validation_days: int = VALIDATION_DAYS
     trigger: str = "manual"
     """Why this training runs (manual, first model, drift, schedule, ...): recorded."""
 
@@ -54,7 +54,7 @@ class TrainingRunConfig(Config):
 TRAINING_SET_OP = "ml__training_set"
 
 
-def training_run_config(cutoff: str, trigger: str, validation_days: int = 28) -> dict:
+def training_run_config(cutoff: str, trigger: str, validation_days: int = VALIDATION_DAYS) -> dict:
     """The run config of the training pipeline, for the CLI, the replay and the sensor."""
     return {
         "ops": {
@@ -172,6 +172,7 @@ def ready_to_score(context: AssetCheckExecutionContext, warehouse: WarehouseReso
         f"from {FEATURE_RELATION} where flight_date in ({listed}))"
     )
     with warehouse.connect() as con:
+        # The usual day: the median of the 4 weeks before the window and the window itself.
         (usual,) = con.execute(
             f"select median(n) from (select count(*) as n from {FEATURE_RELATION} "
             "where flight_date between ? and ? group by flight_date)",

@@ -298,7 +298,7 @@ def test_hostile_files_never_escape_never_block_and_never_lose_a_row(base, files
         # Every file logged adds up, against the test's own count.
         for feed, source_file, digest, status, read, loaded, quarantined, *_ in logged:
             assert read == loaded + quarantined, (source_file, status)
-            path = Path(source_file)
+            path = home / "landing" / source_file
             fmt = FEEDS_BY_NAME[feed].format
             kept = list((home / "quarantine" / feed).glob(f"{digest[:12]}-*"))
             kept = [k for k in kept if not k.name.endswith(".reason.txt")]
@@ -309,7 +309,7 @@ def test_hostile_files_never_escape_never_block_and_never_lose_a_row(base, files
                     assert read == records(where, fmt), (source_file, status)
 
         # The clean file of the batch loaded whole.
-        (control_row,) = [r for r in logged if r[1] == str(landing / control)]
+        (control_row,) = [r for r in logged if r[1] == str(control)]  # as recorded
         assert control_row[3] == "loaded" and control_row[6] == 0
         assert control_row[4] == records(landing / control, "csv")
 

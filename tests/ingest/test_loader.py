@@ -67,6 +67,39 @@ def test_every_landed_row_is_loaded_with_its_load_metadata(world, source):
     assert_counts_add_up(con)
 
 
+def test_a_moved_data_directory_keeps_its_files_history(world, tmp_path):
+    """Files are recorded by their path inside landing/: moved or copied elsewhere (cp -a,
+    a new disk), no file is new, so nothing is loaded again and no day is rebuilt. A
+    warehouse from before (absolute paths) is rewritten once when it is opened."""
+    import shutil
+
+    landing, quarantine, con = world
+    ingest_all(con, landing, quarantine)
+    sources = {s for (s,) in con.execute("select source_file from ingest.file_log").fetchall()}
+    assert "schedules/2013-01-01.csv" in sources and not any(s.startswith("/") for s in sources)
+    # As an older flightline wrote it: every path absolute.
+    for table, column in [("ingest.file_log", "source_file"), ("raw.schedules", "_source_file")]:
+        con.execute(f"update {table} set {column} = ? || '/' || {column}", [str(landing)])
+    con.close()
+
+    moved = tmp_path / "elsewhere"
+    shutil.move(tmp_path / "landing", moved / "landing")
+    shutil.move(tmp_path / "warehouse.duckdb", moved / "warehouse.duckdb")
+    con = connect(moved / "warehouse.duckdb")
+    try:
+        loader = Loader(con, moved / "landing", moved / "quarantine")
+        assert all(loader.pending(spec) == [] for spec in FEEDS_BY_NAME.values())
+        assert count(con, "select count(*) from ingest.file_log where source_file like '/%'") == 0
+        assert count(
+            con,
+            "select count(*) from raw.schedules where _source_file = 'schedules/2013-01-02.csv'",
+        ) == count(con, "select count(*) from raw.schedules where flight_date = '2013-01-02'")
+        again = ingest_all(con, moved / "landing", moved / "quarantine")
+        assert all(not result.outcomes for result in again.values())
+    finally:
+        con.close()
+
+
 def test_a_file_already_loaded_is_skipped(world):
     landing, quarantine, con = world
     ingest_all(con, landing, quarantine)
@@ -249,7 +282,7 @@ def test_rows_are_numbered_in_file_order_past_thousands_of_rows(world):
     assert (outcome.rows_read, outcome.rows_loaded, outcome.rows_quarantined) == (6000, 5998, 2)
     misnumbered = count(
         con,
-        f"select count(*) from raw.schedules where _source_file = '{path}' "
+        f"select count(*) from raw.schedules where _source_file = 'schedules/{path.name}' "
         "and _row_number <> flight",
     )
     assert misnumbered == 0
@@ -265,7 +298,7 @@ def file_order(con, table, path, column):
         str(value)
         for (value,) in con.execute(
             f"select {column} from {table} where _source_file = ? order by _row_number",
-            [str(path)],
+            [f"{path.parent.name}/{path.name}"],  # as recorded: inside landing/
         ).fetchall()
     ]
 
@@ -375,7 +408,8 @@ def test_json_lines_are_numbered_in_file_order_around_the_lines_that_fail(world)
     assert (outcome.rows_read, outcome.rows_loaded, outcome.rows_quarantined) == (5000, 4997, 3)
     misnumbered = count(
         con,
-        f"select count(*) from raw.weather where _source_file = '{path}' and _row_number <> temp",
+        f"select count(*) from raw.weather where _source_file = 'weather/{path.name}' "
+        "and _row_number <> temp",
     )
     assert misnumbered == 0
     quarantined = quarantined_rows(con)

@@ -166,9 +166,8 @@ def test_the_ui_runs_the_evening_alone_and_the_cli_route_agrees(
     cli_home = tmp_path / "cli"
     export_feeds(Settings(home=cli_home).landing, until=LAST_BUILT, source=source)
     _flightline(cli_home, "run", "--cutoff", "2013-01-15", "--validation-days", "4")
-    # The UI gets a copy. (Not the other way round: the loader logs files by their path, so
-    # in a moved data directory every file is new to `flightline run`; the automation asks
-    # by modification time, which the copy keeps.)
+    # The UI gets a copy (copytree keeps the files' modification times, which the
+    # automation compares with the loads; the loader records files inside landing/).
     home = tmp_path / "ui"
     shutil.copytree(cli_home, home)
     settings = Settings(home=home)
