@@ -49,8 +49,8 @@ from ingest.landing import (
     stage,
 )
 from ingest.quality import Validation
+from ingest.tables import ensure_tables
 from ingest.warehouse import (
-    ensure_tables,
     execute,
     quote_name,
     restrict_file_access,

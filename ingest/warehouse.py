@@ -1,7 +1,7 @@
-"""The warehouse connection, the bookkeeping tables the Python side owns, and the one audited
-way anything that is not the catalogue's own text gets into SQL.
+"""The warehouse connection (its tables: ingest/tables.py), and the one audited way anything
+that is not the catalogue's own text gets into SQL.
 
-Threat model (README, "Threat model"): a feed file is hostile input. Nothing a file carries
+Threat model (docs/ingest.md, "Threat model"): a feed file is hostile input. Nothing a file carries
 (header names, JSON keys, values, its name or path) ever becomes SQL text:
 - values and identifiers from data are bound parameters (`?`), or compared in Python
   against the catalogue (ingest/catalog.py) and replaced by the catalogue's own names before
@@ -23,50 +23,7 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.catalog import FEEDS, FeedSpec
 from ingest.settings import get_settings
-
-SETUP_STATEMENTS = (
-    "create schema if not exists raw",
-    "create schema if not exists ingest",
-    """
-    create table if not exists ingest.file_log (
-        batch_id varchar not null,
-        feed varchar not null,
-        source_file varchar not null,
-        content_hash varchar not null,
-        partition_key varchar,
-        status varchar not null,
-        rows_read bigint not null,
-        rows_loaded bigint not null,
-        rows_quarantined bigint not null,
-        reason varchar,
-        logged_at timestamptz not null
-    )
-    """,
-    """
-    create table if not exists ingest.quarantined_rows (
-        batch_id varchar not null,
-        feed varchar not null,
-        source_file varchar not null,
-        content_hash varchar not null,
-        partition_key varchar,
-        row_number bigint,
-        reason varchar not null,
-        raw_record varchar,
-        quarantined_at timestamptz not null
-    )
-    """,
-    # Corrections of a loaded day that an operator accepted although rows of them fail
-    # (`flightline ingest --accept FILE`): by content, so only those exact bytes.
-    """
-    create table if not exists ingest.accepted_files (
-        feed varchar not null,
-        content_hash varchar not null,
-        accepted_at timestamptz not null
-    )
-    """,
-)
 
 
 def duckdb_config() -> dict[str, str]:
@@ -99,6 +56,8 @@ def connect(warehouse: Path, read_only: bool = False) -> duckdb.DuckDBPyConnecti
             "analytics.duckdb, the published snapshot, instead) and run again."
         ) from error
     if not read_only:
+        from ingest.tables import ensure_tables  # it imports this module (quote_name)
+
         ensure_tables(con)
     return con
 
@@ -111,48 +70,6 @@ def _holder(error: duckdb.IOException) -> str:
         return "another process"
     pid = "".join(ch for ch in text[start + 4 : start + 16] if ch.isdigit())
     return f"process {pid}" if pid else "another process"
-
-
-def ensure_tables(con: duckdb.DuckDBPyConnection, feeds: tuple[FeedSpec, ...] = FEEDS) -> None:
-    for statement in SETUP_STATEMENTS:
-        con.execute(statement)
-    for spec in feeds:
-        columns = ", ".join(f"{quote_name(column.name)} {column.type}" for column in spec.columns)
-        con.execute(
-            f"create table if not exists {spec.table} ({columns}, _source_file varchar, "
-            "_content_hash varchar, _row_number bigint, _loaded_at timestamptz, "
-            "_batch_id varchar)"
-        )
-    _relative_source_files(con, feeds)
-
-
-# `<anything>/landing/<folder>/<name>` -> `<folder>/<name>`: every landed file is one folder
-# deep (a feed's, or `reference`), and a name holds no `/`.
-_LANDED = r"^.*/landing/([^/]+/[^/]+)$"
-
-
-def _relative_source_files(con: duckdb.DuckDBPyConnection, feeds: tuple[FeedSpec, ...]) -> None:
-    """Warehouses written before source files were recorded relative to landing/ (absolute
-    paths): rewrite them once, in one transaction, so their files are not new again."""
-    (absolute,) = con.execute(
-        "select count(*) from ingest.file_log where source_file like '/%'"
-    ).fetchone()
-    if not absolute:
-        return
-    con.execute("begin transaction")
-    try:
-        tables = [("ingest.file_log", "source_file"), ("ingest.quarantined_rows", "source_file")]
-        tables += [(spec.table, "_source_file") for spec in feeds]
-        for table, column in tables:
-            con.execute(
-                f"update {table} set {column} = regexp_replace({column}, ?, '\\1') "
-                f"where {column} like '/%'",
-                [_LANDED],
-            )
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
 
 
 def execute(

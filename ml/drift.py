@@ -41,6 +41,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from ingest.tables import FEATURE_DRIFT_DDL
 from ml.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES, read_features_at_most
 from ml.planning import MAX_TRAINING_ROWS
 from ml.registry import RegisteredModel
@@ -73,28 +74,6 @@ SCORE = "score"
 EPSILON = 1e-4
 MISSING = "__missing__"
 OTHER = "__other__"
-
-
-FEATURE_DRIFT_DDL = """
-create schema if not exists ml;
-create table if not exists ml.feature_drift (
-    flight_date date not null,
-    model_version varchar not null,
-    feature varchar not null,
-    kind varchar not null,
-    psi double not null,
-    status varchar not null,
-    psi_recent double,
-    alerting boolean,
-    window_start date not null,
-    window_end date not null,
-    window_rows bigint not null,
-    computed_at timestamptz not null
-);
--- Tables created before the recent reference (added to existing tables, not rebuilt):
-alter table ml.feature_drift add column if not exists psi_recent double;
-alter table ml.feature_drift add column if not exists alerting boolean;
-"""
 
 
 @dataclass(frozen=True)

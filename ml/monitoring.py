@@ -24,7 +24,7 @@ from datetime import date, timedelta
 
 import duckdb
 
-from ml.drift import FEATURE_DRIFT_DDL
+from ingest.tables import FEATURE_DRIFT_DDL
 from ml.planning import VALIDATION_DAYS
 from ml.registry import RegisteredModel
 

@@ -17,37 +17,8 @@ from typing import Any
 import duckdb
 import joblib
 
+from ingest.tables import REGISTRY_DDL
 from ml.features import FEATURES
-
-REGISTRY_DDL = """
-create schema if not exists ml;
-create table if not exists ml.model_registry (
-    model_version varchar primary key,
-    trained_at timestamptz not null,
-    trigger varchar not null,
-    cutoff_date date not null,
-    training_start date not null,
-    training_end date not null,
-    validation_start date not null,
-    validation_end date not null,
-    training_rows bigint not null,
-    validation_rows bigint not null,
-    feature_columns varchar[] not null,
-    code_version varchar not null,
-    data_fingerprint varchar not null,
-    algorithm varchar not null,
-    params json not null,
-    metrics json not null,
-    validation_roc_auc double not null,
-    threshold double not null,
-    artifact_path varchar not null,
-    status varchar not null,
-    decision varchar,
-    decision_reason varchar,
-    champion_roc_auc_on_validation double,
-    decided_at timestamptz
-);
-"""
 
 
 class RegistryError(Exception):

@@ -9,24 +9,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from ingest.tables import PREDICTIONS_DDL
 from ml.features import FEATURE_RELATION, FEATURES, read_features
 from ml.registry import RegisteredModel
-
-PREDICTIONS_DDL = """
-create schema if not exists ml;
-create table if not exists ml.predictions (
-    flight_id varchar not null,
-    flight_date date not null,
-    model_version varchar not null,
-    score double not null,
-    predicted_label boolean not null,
-    threshold double not null,
-    scored_at timestamptz not null,
-    forecast_missing boolean not null default false
-);
--- Tables made before the column: every row scored then had its forecast.
-alter table ml.predictions add column if not exists forecast_missing boolean default false;
-"""
 
 
 class ScoringError(Exception):
@@ -41,6 +26,7 @@ class DayScores:
 
 
 def ensure_predictions(con: duckdb.DuckDBPyConnection) -> None:
+    """For connections not opened by ingest.warehouse.connect (which creates every table)."""
     con.execute(PREDICTIONS_DDL)
 
 
