@@ -12,12 +12,9 @@ import pandas as pd
 
 from ml import registry
 from ml.drift import REFERENCE_FILE, build_reference
-from ml.features import FEATURES, LABEL, read_features_at_most
-from ml.metrics import classification_metrics
-from ml.planning import MAX_TRAINING_ROWS
+from ml.features import FEATURES, read_features_at_most
 from ml.registry import RegisteredModel
 from ml.report import calibration_plot, importance_plot, model_card, roc_plot
-from ml.scoring import predict_scores
 from ml.train import TrainingConfig, TrainingResult, split, train_models
 
 
@@ -111,49 +108,3 @@ def _family_aucs(result: TrainingResult) -> dict[str, float]:
     its fits on every training row where it has one (the comparison lists those first)."""
     best = result.comparison.drop_duplicates("family").set_index("family").roc_auc
     return {f"{family}_roc_auc": float(auc) for family, auc in best.items()}
-
-
-@dataclass
-class GateDecision:
-    promote: bool
-    reason: str
-    candidate_auc: float
-    champion_version: str | None
-    champion_auc: float | None
-
-
-def evaluate_gate(
-    con: duckdb.DuckDBPyConnection, candidate_version: str, margin: float
-) -> GateDecision:
-    """Score the current champion on the candidate's validation window and decide."""
-    candidate = registry.get(con, candidate_version)
-    if candidate is None:
-        raise registry.RegistryError(f"unknown candidate model {candidate_version}")
-    current = registry.champion(con)
-    if current is not None and current.model_version == candidate_version:
-        return GateDecision(
-            True,
-            "candidate is already the champion",
-            candidate.validation_roc_auc,
-            current.model_version,
-            candidate.validation_roc_auc,
-        )
-    champion_auc = None
-    if current is not None:
-        window, _ = read_features_at_most(
-            con,
-            candidate.validation_start,
-            candidate.validation_end,
-            MAX_TRAINING_ROWS,
-            labelled_only=True,
-        )
-        scores = predict_scores(current.load(), window)
-        champion_auc = classification_metrics(window[LABEL].astype(int), scores)["roc_auc"]
-    promote, reason = registry.decide_promotion(candidate.validation_roc_auc, champion_auc, margin)
-    return GateDecision(
-        promote,
-        reason,
-        candidate.validation_roc_auc,
-        current.model_version if current else None,
-        champion_auc,
-    )

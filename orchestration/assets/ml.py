@@ -28,10 +28,11 @@ from ingest.settings import REPO_ROOT
 from ml import expectations, registry
 from ml.features import FEATURE_RELATION, FEATURES, KEY_COLUMNS, LABEL, prepare
 from ml.planning import DEFAULT_CUTOFF, VALIDATION_DAYS
+from ml.promotion import evaluate_gate, promote, record_decision
 from ml.report import importance_markdown, score_histogram
 from ml.scoring import score_days
 from ml.train import TrainingConfig, fingerprint
-from ml.training import evaluate_gate, train_and_register
+from ml.training import train_and_register
 from ml.training import training_set as read_training_set
 from orchestration.checks import per_partition, single_result, verdict
 from orchestration.partitions import WAREHOUSE_POOL, daily_partitions, single_run
@@ -289,9 +290,7 @@ def beats_champion(
     version = candidate_model["model_version"]
     with warehouse.connect() as con:
         decision = evaluate_gate(con, version, ml.promotion_margin)
-        registry.record_decision(
-            con, version, decision.promote, decision.reason, decision.champion_auc
-        )
+        record_decision(con, version, decision.promote, decision.reason, decision.champion_auc)
     return AssetCheckResult(
         passed=decision.promote,
         severity=AssetCheckSeverity.ERROR,
@@ -332,7 +331,7 @@ def champion_model(
             raise registry.RegistryError(
                 f"candidate {version} has no 'promote' decision from the gate; not promoting"
             )
-        registry.promote(con, version)
+        promote(con, version)
     return MaterializeResult(
         metadata={
             "champion_version": version,

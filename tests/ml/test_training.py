@@ -10,9 +10,10 @@ import pytest
 from ingest.settings import REPO_ROOT
 from ml import registry
 from ml.features import FEATURE_RELATION, FEATURES, read_features
+from ml.promotion import evaluate_gate, promote
 from ml.scoring import ScoringError, score_days
 from ml.train import TrainingConfig, TrainingError, fingerprint, train_models
-from ml.training import evaluate_gate, train_and_register, training_set
+from ml.training import train_and_register, training_set
 from tests.conftest import copy_of
 
 pytestmark = pytest.mark.e2e  # the whole pipeline: `make test`, not `make test-fast`
@@ -34,7 +35,7 @@ def trained(six_weeks, tmp_path_factory):
     settings = copy_of(six_weeks, tmp_path_factory.mktemp("trained"))
     con = duckdb.connect(str(settings.warehouse))
     run = train_and_register(con, settings.models, REPO_ROOT, CONFIG, trigger="test")
-    registry.promote(con, run.model.model_version)
+    promote(con, run.model.model_version)
     con.close()
     return settings, run
 
@@ -122,7 +123,7 @@ def test_the_first_model_is_promoted_and_a_worse_one_is_not(six_weeks, trained, 
     )
     decision = evaluate_gate(con, first.model.model_version, margin=0.002)
     assert decision.promote and "no champion yet" in decision.reason
-    registry.promote(con, first.model.model_version)
+    promote(con, first.model.model_version)
 
     # A candidate that is the naive baseline, registered on the same window, must lose.
     baseline = first.result.comparison.set_index("candidate").loc["route_baseline"]
@@ -171,13 +172,6 @@ def _record_of(run):
         "metrics": result.metrics,
         "threshold": result.threshold,
     }
-
-
-def test_the_gate_decision_rule():
-    assert registry.decide_promotion(0.70, None, 0.01)[0]
-    assert registry.decide_promotion(0.72, 0.70, 0.01)[0]
-    assert not registry.decide_promotion(0.705, 0.70, 0.01)[0]
-    assert not registry.decide_promotion(0.69, 0.70, 0.0)[0]
 
 
 def test_a_long_history_trains_on_a_sample_drawn_in_sql(warehouse):
