@@ -86,7 +86,7 @@ def _window(windows: dict[str, str], name: str) -> str:
     kinds={"parquet"},
     description=(
         "The training set of a run: labelled rows of features.flight_features before the "
-        "cutoff, written to training_sets/<cutoff>-<fingerprint>.parquet so the exact input "
+        "cutoff, written to training_sets/CUTOFF-FINGERPRINT.parquet so the exact input "
         "of every model can be read again. Validated by its expectations before training."
     ),
 )

@@ -190,7 +190,7 @@ def retraining_decision(
     deps=[AssetKey(["ml", "model_performance_daily"])],
     pool=WAREHOUSE_POOL,
     description=(
-        "The out-of-time section of each model card (data/models/<version>/model_card.md): "
+        "The out-of-time section of each model card (data/models/VERSION/model_card.md): "
         "pooled and daily ROC AUC, base rate and mean score on the days the model scored "
         "whose outcomes arrived. Training writes the rest of the card."
     ),
@@ -208,9 +208,9 @@ def model_card(warehouse: WarehouseResource) -> MaterializeResult:
             "champion_version": model.model_version,
             "out_of_time_window": f"{figures['first_day']} .. {figures['last_day']}",
             "out_of_time_flights": figures["flights"],
-            "out_of_time_roc_auc": figures["roc_auc"],
-            "out_of_time_base_rate": figures["base_rate"],
-            "out_of_time_mean_score": figures["mean_score"],
+            "out_of_time_roc_auc": round(figures["roc_auc"], 4),
+            "out_of_time_base_rate": round(figures["base_rate"], 4),
+            "out_of_time_mean_score": round(figures["mean_score"], 4),
             "model_card": MetadataValue.path(str(Path(model.artifact_path) / "model_card.md")),
         }
     )
