@@ -59,6 +59,7 @@ test: lint dbt-slice
 
 # The inner loop of a change: ruff and every test but the end-to-end ones (marked e2e: the
 # whole pipeline, weeks of real data); `make test` runs them all.
+test-fast: export OMP_NUM_THREADS = 1
 test-fast: install
 	$(VENV)/bin/ruff check .
 	$(PYTHON) -m pytest -n 2 -m "not e2e" -p no:cacheprovider --durations=5

@@ -155,7 +155,7 @@ def _relative_source_files(con: duckdb.DuckDBPyConnection, feeds: tuple[FeedSpec
     """Warehouses written before source files were recorded relative to landing/ (absolute
     paths): rewrite them once, in one transaction, so their files are not new again."""
     (absolute,) = con.execute(
-        "select count(*) from ingest.file_log where source_file like '/%'"
+        "select count(*) from ingest.file_log where regexp_matches(source_file, ?)", [_LANDED]
     ).fetchone()
     if not absolute:
         return
@@ -166,8 +166,8 @@ def _relative_source_files(con: duckdb.DuckDBPyConnection, feeds: tuple[FeedSpec
         for table, column in tables:
             con.execute(
                 f"update {table} set {column} = regexp_replace({column}, ?, '\\1') "
-                f"where {column} like '/%'",
-                [_LANDED],
+                f"where regexp_matches({column}, ?)",
+                [_LANDED, _LANDED],
             )
         con.execute("commit")
     except BaseException:

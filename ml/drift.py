@@ -12,7 +12,7 @@ every weekday and a spread of weather; single days alerted on every weather colu
 day). The window is compared with two references, in the same bins:
 - training: the champion's training window (for the score, its scores on its validation
   window: scores on the rows it was fitted on are overconfident); kept beside the model as
-  drift_reference.json;
+  drift_reference_v2.json;
 - recent: the RECENT_DAYS days before the window, what the pipeline saw last month.
 
 Only ALERTING_COLUMNS can alert, and only when the window differs from both references: a
@@ -69,7 +69,9 @@ ALERTING_COLUMNS = (
 WATCH = "watch"
 # Flights a day the drift windows read at most (a sample past it); 2013 has at most 1,014.
 DRIFT_ROWS_PER_DAY = 15_000
-REFERENCE_FILE = "drift_reference.json"
+# Versioned by its binning: a model whose reference was written with other bins (v1: flags
+# at deciles) gets one rebuilt from the warehouse the first time monitoring reads it.
+REFERENCE_FILE = "drift_reference_v2.json"
 SCORE = "score"
 EPSILON = 1e-4
 MISSING = "__missing__"
@@ -144,7 +146,10 @@ def build_reference(frame: pd.DataFrame, scores: np.ndarray | None = None) -> di
     for name, values in columns.items():
         present = values.dropna().to_numpy(dtype=float)
         distinct = np.unique(present)
-        if 1 < len(distinct) <= 10:
+        if len(distinct) == 1:
+            # One value: below it, it, above it.
+            edges = [-np.inf, float(np.nextafter(distinct[0], -np.inf)), float(distinct[0]), np.inf]
+        elif len(distinct) <= 10:
             # A flag or a count with few values: a bin each. Deciles of a flag that is
             # mostly 1 collapse into one bin, and then a register that stops matching (every
             # has_plane_record false) measured PSI 0.

@@ -126,8 +126,7 @@ def _decide(evidence: Evidence, policy: RetrainingPolicy) -> RetrainingDecision:
             return RetrainingDecision(
                 True,
                 "drift",
-                f"drift: the week to {evidence.drift_day} differs from the champion's "
-                f"training window and from the month before in "
+                f"drift: the flights of the week to {evidence.drift_day} shifted in "
                 f"{', '.join(evidence.drift_alerts[:5])}",
                 cutoff,
             )
@@ -166,7 +165,8 @@ def gather_evidence(
     flights, auc = con.execute(POOLED_AUC_SQL, [model.model_version, start, as_of]).fetchone()
     drift = con.execute(
         """
-        select feature, psi, flight_date, status, psi_recent from ml.feature_drift
+        select feature, psi, flight_date, status, psi_recent, coalesce(alerting, false)
+        from ml.feature_drift
         where model_version = ?
             and flight_date = (select max(flight_date) from ml.feature_drift
                                where model_version = ?)
@@ -193,9 +193,12 @@ def gather_evidence(
         ).days,
         drift_alerts=tuple(
             f"{feature} (PSI {psi:.2f} against training, "
-            + ("no month before" if recent is None or recent != recent else f"{recent:.2f}")
-            + " against the month before)"
-            for feature, psi, _, status, recent in drift
-            if status == "alert"
+            + (
+                "no month before to compare)"
+                if recent is None or recent != recent
+                else f"{recent:.2f} against the month before)"
+            )
+            for feature, psi, _, status, recent, alerting in drift
+            if status == "alert" and alerting  # rows written before `alerting`: not judged
         ),
     )

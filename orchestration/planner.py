@@ -46,7 +46,7 @@ from ml.planning import DEFAULT_CUTOFF, VALIDATION_DAYS
 from orchestration.assets.ml import FEATURES_ASSET as FEATURES
 from orchestration.assets.ml import SCORING_GATE_JOB as GATE_JOB
 from orchestration.assets.ml import TRAINING_SET
-from orchestration.assets.monitoring import DECISION
+from orchestration.assets.monitoring import DECISION, MODEL_CARD
 
 PREDICTIONS = AssetKey(["ml", "predictions"])
 CHAMPION = AssetKey(["ml", "champion_model"])
@@ -516,8 +516,10 @@ def _evaluation(state: _State, landed: Landed, policy: Policy) -> Plan:
                 "inference pipeline: evaluate the outcomes that arrived",
                 run_key=f"evaluate-{actuals.storage_id}",
                 window=(last, last),
-                selection=[*dbt_evaluation_models.keys, DECISION],
-                checks=job_checks(INFERENCE_JOB, [*dbt_evaluation_models.keys, DECISION]),
+                selection=[*dbt_evaluation_models.keys, DECISION, MODEL_CARD],
+                checks=job_checks(
+                    INFERENCE_JOB, [*dbt_evaluation_models.keys, DECISION, MODEL_CARD]
+                ),
             )
         ],
         [],

@@ -137,8 +137,7 @@ class RunProgress:
             # A busy database now and then: the next tick reads again.
             with contextlib.suppress(Exception):
                 self.refresh()
-            if self.run_id is not None:
-                run = self.instance.get_run_by_id(self.run_id)
+                run = self.instance.get_run_by_id(self.run_id) if self.run_id else None
                 if run is not None and run.status in (
                     DagsterRunStatus.SUCCESS,
                     DagsterRunStatus.FAILURE,

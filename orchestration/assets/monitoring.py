@@ -35,14 +35,17 @@ def _day_check(day: str, rows, thresholds: DriftThresholds):
 
     def named(found):
         return ", ".join(
-            f"{r.feature} {r.psi:.2f} / {r.psi_recent:.2f}" for r in found.head(5).itertuples()
+            f"{r.feature} {r.psi:.2f} / "
+            + ("n/a" if r.psi_recent != r.psi_recent else f"{r.psi_recent:.2f}")
+            for r in found.head(5).itertuples()
         )
 
     if len(alerts):
         severity, passed = AssetCheckSeverity.ERROR, False
         description = (
-            f"{len(alerts)} population column(s) shifted above {thresholds.alert} against both "
-            f"the training window and the month before (PSI training / recent): {named(alerts)}"
+            f"{len(alerts)} population column(s) shifted above {thresholds.alert} against the "
+            "training window and the month before (against training alone when there is no "
+            f"month before; PSI training / recent): {named(alerts)}"
         )
     elif len(warns):
         severity, passed = AssetCheckSeverity.WARN, False
@@ -148,8 +151,9 @@ def feature_drift(context: AssetExecutionContext, warehouse: WarehouseResource, 
     pool=WAREHOUSE_POOL,
     description=(
         "Whether the champion should be retrained, and why: recent evaluated ROC AUC against "
-        "its validation AUC, the score's drift, and its age. The retraining sensor reads this "
-        "asset's metadata (never the warehouse) and requests the training pipeline."
+        "its validation AUC, the drift monitor's alerts, and its age. The planner (the "
+        "daily_loop sensor, flightline run) reads this asset's metadata, never the warehouse, "
+        "and requests the training pipeline."
     ),
 )
 def retraining_decision(

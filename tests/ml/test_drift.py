@@ -56,6 +56,12 @@ def test_a_flag_gets_a_bin_per_value():
     assert reference["has_plane_record"]["edges"] == [-np.inf, 0.5, np.inf]
     lost = _frame(rng, 2_000).assign(has_plane_record=0.0)
     assert population_stability(reference, lost)["has_plane_record"] > 0.25
+    # A flag that is always 1 in the reference: its one value is a bin of its own too.
+    always = build_reference(frame.assign(has_plane_record=1.0))
+    assert population_stability(always, lost)["has_plane_record"] > 0.25
+    assert (
+        population_stability(always, lost.assign(has_plane_record=1.0))["has_plane_record"] < 0.01
+    )
 
 
 def test_thresholds_classify_psi():

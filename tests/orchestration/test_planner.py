@@ -19,6 +19,7 @@ from orchestration.planner import (
     DECISION,
     FEATURES,
     GATE_CHECK,
+    MODEL_CARD,
     OUTCOMES,
     PREDICTIONS,
     TRAINING_SET,
@@ -187,4 +188,6 @@ def test_a_decision_to_retrain_waits_for_a_day_to_score_and_is_acted_on_once(ins
     _built(instance, ["2013-01-23"])
     last_evening = Policy(scoring_range=("2013-01-24", "2013-01-24"))
     ((request),) = next_runs(instance, policy=last_evening).requests
-    assert request.selection[-1] == DECISION and request.window == ("2013-01-23", "2013-01-23")
+    # Evaluation only: the dbt models, the decision and the model card's out-of-time section.
+    assert request.selection[-2:] == [DECISION, MODEL_CARD]
+    assert request.window == ("2013-01-23", "2013-01-23")
