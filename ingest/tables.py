@@ -154,8 +154,10 @@ _LANDED = r"^.*/landing/([^/]+/[^/]+)$"
 def _relative_source_files(con: duckdb.DuckDBPyConnection, feeds: tuple[FeedSpec, ...]) -> None:
     """Warehouses written before source files were recorded relative to landing/ (absolute
     paths): rewrite them once, in one transaction, so their files are not new again."""
+    # On every writable connection: stop at the first such row instead of counting them.
     (absolute,) = con.execute(
-        "select count(*) from ingest.file_log where regexp_matches(source_file, ?)", [_LANDED]
+        "select exists (select 1 from ingest.file_log where regexp_matches(source_file, ?))",
+        [_LANDED],
     ).fetchone()
     if not absolute:
         return

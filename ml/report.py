@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.metrics import roc_curve
 
+from ml import registry
 from ml.monitoring import POOLED_AUC_SQL
 from ml.train import TrainingResult
 
@@ -241,8 +242,6 @@ def out_of_time_section(figures: dict) -> str:
 def update_model_cards(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
     """Write the out-of-time section into the card of every model with outcomes; returns
     each model's figures."""
-    from ml import registry
-
     written = {}
     versions = con.execute(
         "select distinct model_version from ml.prediction_outcomes order by 1"
