@@ -1,7 +1,6 @@
 {{
     config(
         unique_key='flight_date',
-        on_schema_change='fail',
         tags=['daily'],
         pre_hook="set disabled_optimizers = 'build_side_probe_side'",
         post_hook="reset disabled_optimizers",

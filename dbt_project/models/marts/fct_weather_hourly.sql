@@ -1,12 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='observed_date',
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
-        tags=['daily'],
-    )
-}}
+{{ config(materialized='incremental', unique_key='observed_date', tags=['daily']) }}
 
 with
 
