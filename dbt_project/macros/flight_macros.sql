@@ -58,6 +58,17 @@
     md5(concat_ws('|', strftime({{ date_column }}, '%Y-%m-%d'), {{ carrier }}, {{ flight_number }}, {{ origin }}))
 {%- endmacro %}
 
+{#- The flight's key as both flight feeds (schedules, actuals) publish it, named as the
+    warehouse names it: flight_id, flight_date, carrier, flight_number, origin. One list, so
+    the two staging models key a flight alike (fct_flights joins them on it). -#}
+{% macro flight_key_columns() -%}
+    {{ flight_id('flight_date', 'carrier', 'flight', 'origin') }} as flight_id,
+        flight_date,
+        carrier,
+        flight as flight_number,
+        origin
+{%- endmacro %}
+
 {#- Feeds may re-publish a row (a re-filed day): keep the latest load of each key. -#}
 {% macro keep_latest_load(key_columns) -%}
     qualify row_number() over (

@@ -6,11 +6,7 @@ source as (
 
 final as (
     select
-        {{ flight_id('flight_date', 'carrier', 'flight', 'origin') }} as flight_id,
-        flight_date,
-        carrier,
-        flight as flight_number,
-        origin,
+        {{ flight_key_columns() }},
         dep_time as actual_departure_hhmm,
         dep_delay as departure_delay_minutes,
         arr_time as actual_arrival_hhmm,

@@ -6,11 +6,7 @@ source as (
 
 renamed as (
     select
-        {{ flight_id('flight_date', 'carrier', 'flight', 'origin') }} as flight_id,
-        flight_date,
-        carrier,
-        flight as flight_number,
-        origin,
+        {{ flight_key_columns() }},
         dest,
         nullif(trim(tailnum), '') as tailnum,
         {{ hhmm_to_local_timestamp('flight_date', 'sched_dep_time') }}
