@@ -38,7 +38,10 @@ history as not materialized (
 ),
 
 flights as not materialized (
-    select * from history
+    select
+        *,
+        hour(scheduled_departure_local) as scheduled_departure_hour
+    from history
     where {{ in_date_window('flight_date', lookback) }}
 ),
 
@@ -71,7 +74,7 @@ origin_hour_load as (
     select
         origin,
         flight_date,
-        hour(scheduled_departure_local) as departure_hour,
+        scheduled_departure_hour,
         count(*) as origin_departures_same_hour
     from flights
     group by all
@@ -125,7 +128,7 @@ final as (
         flights.dest,
         flights.origin || '-' || flights.dest as route,
         flights.tailnum,
-        hour(flights.scheduled_departure_local) as scheduled_departure_hour,
+        flights.scheduled_departure_hour,
         isodow(flights.flight_date) as day_of_week,
         month(flights.flight_date) as month_of_year,
         isodow(flights.flight_date) in (6, 7) as is_weekend,
@@ -164,9 +167,11 @@ final as (
         flights.is_delayed
     from flights
     -- The aggregates by key and date, joined back on their same-named keys: `using` says so
-    -- where `on` spelled out each pair (ST07 asks for `on`). They come before the `on` joins,
-    -- after which each key name would be ambiguous.
+    -- where `on` spelled out each pair (ST07 asks for `on`). Only the forecasts' join, on a
+    -- truncated time, is not one of them, and comes last: after an `on` join a key name
+    -- would be ambiguous to `using`.
     -- noqa: disable=ST07
+    inner join origin_hour_load using (origin, flight_date, scheduled_departure_hour)
     inner join origin_day_load using (origin, flight_date)
     left join plane_day_legs using (tailnum, flight_date)
     left join planes using (tailnum)
@@ -176,11 +181,6 @@ final as (
     left join route_rates using (origin, dest, flight_date)
     left join plane_rates using (tailnum, flight_date)
     -- noqa: enable=ST07
-    inner join origin_hour_load
-        on
-            flights.origin = origin_hour_load.origin
-            and flights.flight_date = origin_hour_load.flight_date
-            and hour(flights.scheduled_departure_local) = origin_hour_load.departure_hour
     left join forecasts
         on
             flights.origin = forecasts.origin
