@@ -60,7 +60,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as work:
         landing = Path(work) / "landing"
         sys.path.insert(0, str(args.after.resolve()))
-        from ingest.feeds import export_feeds
+        from ingest.provider.export import export_feeds
 
         export_feeds(landing)
         runs: dict[str, list[dict]] = {"before": [], "after": []}

@@ -14,9 +14,9 @@ import pytest
 
 import ingest.loader as loader_module
 from ingest.catalog import FEEDS, FEEDS_BY_NAME
-from ingest.feeds import export_feeds
 from ingest.landing import partition_key
 from ingest.loader import Loader, ingest_all
+from ingest.provider.export import export_feeds
 from ingest.warehouse import WarehouseBusy, connect, execute, sql_path
 
 ACTUALS = FEEDS_BY_NAME["actuals"]

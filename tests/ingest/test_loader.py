@@ -10,8 +10,8 @@ import pytest
 
 import ingest.loader as loader_module
 from ingest.catalog import FEEDS_BY_NAME
-from ingest.feeds import export_feeds
 from ingest.loader import Loader, ingest_all
+from ingest.provider.export import export_feeds
 from ingest.warehouse import connect
 
 SCHEDULES = FEEDS_BY_NAME["schedules"]

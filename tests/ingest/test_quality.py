@@ -9,8 +9,8 @@ import pytest
 
 from ingest.catalog import FEEDS
 from ingest.expectations import RAW_SUITES, SCHEDULES
-from ingest.feeds import export_feeds
 from ingest.loader import Loader
+from ingest.provider.export import export_feeds
 from ingest.quality import CRITICAL, validate, validate_sql
 from ingest.warehouse import connect
 
