@@ -1160,7 +1160,8 @@ class Loader:
         In DuckDB (quality.validate_sql): the rows never pass through pandas, so a load's
         memory does not grow with its size and GX costs the same for 1k rows or 10M."""
         from ingest.expectations import RAW_SUITES
-        from ingest.quality import CRITICAL, row_checks, validate_sql
+        from ingest.quality import CRITICAL
+        from ingest.quality_sql import row_checks, validate_sql
 
         con = self.con
         suite = RAW_SUITES[spec.name]
