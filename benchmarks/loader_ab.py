@@ -30,7 +30,10 @@ try:
     from ingest.warehouse import connect
 except ImportError:  # before the warehouse module existed
     from ingest.loader import connect
-from ingest.loader import Loader
+try:
+    from ingest.load.loader import Loader
+except ImportError:  # before the loader was a package (ingest/load/)
+    from ingest.loader import Loader
 landing, scratch = Path(sys.argv[2]), Path(sys.argv[3])
 con = connect(scratch / "warehouse.duckdb")
 loader = Loader(con, landing, scratch / "quarantine")

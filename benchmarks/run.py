@@ -166,7 +166,7 @@ def bench_ingest(work: Path, repeats: int) -> tuple[list[dict], int]:
     import duckdb
 
     from ingest.catalog import FEEDS_BY_NAME
-    from ingest.loader import Loader
+    from ingest.load.loader import Loader
     from ingest.provider.export import export_feeds
     from ingest.warehouse import connect
 

@@ -95,14 +95,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     """The loader alone, without Dagster: for a dbt slice in CI, or a quick look."""
-    from ingest.loader import ingest_all
+    from ingest.load.loader import ingest_all
     from ingest.warehouse import connect
 
     settings = get_settings()
     con = connect(settings.warehouse)
     try:
         for kept in args.accept or []:
-            from ingest.loader import accept
+            from ingest.load.quarantine import accept
 
             try:
                 landed = accept(con, settings.landing, settings.quarantine, kept)

@@ -106,7 +106,7 @@ def six_weeks(tmp_path_factory, source, dbt_manifest) -> Settings:
     through 02-13, schedules through 02-14). Read-only for tests: copy it to change it."""
     from datetime import date
 
-    from ingest.loader import ingest_all
+    from ingest.load.loader import ingest_all
     from ingest.provider.export import export_feeds
     from ingest.warehouse import connect
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from ingest.catalog import FEEDS_BY_NAME
-from ingest.loader import Loader
+from ingest.load.loader import Loader
 from ingest.provider.export import export_feeds
 from ingest.warehouse import connect
 

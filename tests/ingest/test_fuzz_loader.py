@@ -31,7 +31,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ingest.catalog import FEEDS, FEEDS_BY_NAME
-from ingest.loader import ingest_all
+from ingest.load.loader import ingest_all
 from ingest.provider.export import export_feeds
 from ingest.warehouse import connect
 

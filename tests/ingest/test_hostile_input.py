@@ -12,10 +12,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-import ingest.loader as loader_module
+import ingest.load.candidates as candidates_module
 from ingest.catalog import FEEDS, FEEDS_BY_NAME
 from ingest.landing import partition_key
-from ingest.loader import Loader, ingest_all
+from ingest.load.loader import Loader, ingest_all
 from ingest.provider.export import export_feeds
 from ingest.warehouse import WarehouseBusy, connect, execute, sql_path
 
@@ -249,7 +249,7 @@ def test_a_correction_with_failing_rows_is_held_and_the_good_day_stays(world):
     counts_add_up(con)
 
     # The operator accepts that file: its good rows replace the day, the rest quarantined.
-    from ingest.loader import accept
+    from ingest.load.quarantine import accept
 
     (kept,) = (quarantine / "actuals").glob(f"*{path.name}")
     assert accept(con, landing, quarantine, kept) == path
@@ -307,7 +307,7 @@ def test_a_file_rewritten_while_it_loads_is_left_for_the_next_load(world, monkey
     home, landing, con = world
     path = landing / "actuals" / "2013-01-04.csv"
     header, *rows = path.read_text().splitlines()
-    stage = loader_module.stage
+    stage = candidates_module.stage
     calls = []
 
     def rewritten_after_hashing(file, spec):
@@ -317,7 +317,7 @@ def test_a_file_rewritten_while_it_loads_is_left_for_the_next_load(world, monkey
             file.write_text("\n".join([header, *rows[: len(rows) // 2]]) + "\n")
         return staged
 
-    monkeypatch.setattr(loader_module, "stage", rewritten_after_hashing)
+    monkeypatch.setattr(candidates_module, "stage", rewritten_after_hashing)
     result = Loader(con, landing, home / "quarantine").load(ACTUALS)
 
     (outcome,) = result.outcomes
@@ -327,7 +327,7 @@ def test_a_file_rewritten_while_it_loads_is_left_for_the_next_load(world, monkey
         "select count(*) from ingest.file_log where batch_id = ?", [result.batch_id]
     ).fetchone()[0]
     # Still in landing, and the next load takes it as it now is.
-    monkeypatch.setattr(loader_module, "stage", stage)
+    monkeypatch.setattr(candidates_module, "stage", stage)
     again = Loader(con, landing, home / "quarantine").load(ACTUALS)
     assert [(o.status, o.rows_loaded) for o in again.outcomes] == [("loaded", len(rows) // 2)]
 

@@ -8,9 +8,12 @@ from datetime import UTC, date, datetime, timedelta
 import duckdb
 import pytest
 
-import ingest.loader as loader_module
+import ingest.load.candidates as candidates_module
+import ingest.load.insert as insert_module
+import ingest.load.loader as loader_module
 from ingest.catalog import FEEDS_BY_NAME
-from ingest.loader import Loader, ingest_all
+from ingest.landing import stage
+from ingest.load.loader import Loader, ingest_all
 from ingest.provider.export import export_feeds
 from ingest.warehouse import connect
 
@@ -160,7 +163,7 @@ def test_a_killed_process_leaves_no_partial_rows(tmp_path, source):
         f"""
         import os
         from pathlib import Path
-        import ingest.loader as loader
+        import ingest.load.loader as loader
         import ingest.warehouse as warehouse
         from ingest.catalog import FEEDS_BY_NAME
         con = warehouse.connect(Path({str(warehouse)!r}))
@@ -329,13 +332,13 @@ def test_csv_rows_are_numbered_from_counts_known_before_the_read(world, monkeypa
         lines.append(",".join(fields))
     path.write_text("\n".join([header, *lines]) + "\n")
     counted = []
-    insert_counted = Loader._insert_counted
+    insert_counted = insert_module.insert_counted
 
-    def recording(self, *args):
-        counted.append([str(p) for p in args[3]])
-        return insert_counted(self, *args)
+    def recording(batch, target, names, reader, paths, params):
+        counted.append([str(p) for p in paths])
+        return insert_counted(batch, target, names, reader, paths, params)
 
-    monkeypatch.setattr(Loader, "_insert_counted", recording)
+    monkeypatch.setattr(insert_module, "insert_counted", recording)
 
     result = Loader(con, landing, quarantine).load(ACTUALS)
 
@@ -360,13 +363,12 @@ def test_files_after_a_wrong_count_in_their_scan_are_numbered_again(world, monke
         header, *rows = first_day.read_text().splitlines()
         first_day.write_text("\n".join([header, *rows[:5], "", *rows[5:]]) + "\n")
     else:
-        stage = loader_module.stage
 
         def miscounted(file, spec):
             found = stage(file, spec)
             return replace(found, records=found.records - 3) if file == first_day else found
 
-        monkeypatch.setattr(loader_module, "stage", miscounted)
+        monkeypatch.setattr(candidates_module, "stage", miscounted)
     days = sorted((landing / "actuals").glob("*.csv"))
     expected = {day: [line.split(",")[2] for line in day.read_text().split()[1:]] for day in days}
 
@@ -454,17 +456,17 @@ def test_clean_files_are_read_once_without_the_rejects_table(world, monkeypatch)
     fields[4] = "soon"  # dep_time
     path.write_text("\n".join([*lines, ",".join(fields)]) + "\n")
     reads = []
-    reader = loader_module._csv_reader
+    reader = insert_module.csv_reader
 
     def recording(paths, columns, spec, rejects=True):
-        # One read of a group is a few parallel scans (loader._numbered), each of some files.
+        # One read of a group is a few parallel scans (numbering.numbered), each of some files.
         if reads and reads[-1][:2] == (spec.name, rejects) and not set(paths) & reads[-1][2]:
             reads[-1][2].update(paths)
         else:
             reads.append((spec.name, rejects, set(paths)))
         return reader(paths, columns, spec, rejects)
 
-    monkeypatch.setattr(loader_module, "_csv_reader", recording)
+    monkeypatch.setattr(insert_module, "csv_reader", recording)
     loader = Loader(con, landing, quarantine)
     loader.load(SCHEDULES)
     result = loader.load(ACTUALS)
@@ -659,4 +661,4 @@ def test_a_files_records_are_counted_without_duckdb_as_duckdb_reads_them(
         .fetchone()[0]
     )
 
-    assert (loader_module.stage(path, ACTUALS).records, read) == (records, records)
+    assert (stage(path, ACTUALS).records, read) == (records, records)

@@ -9,7 +9,7 @@ import pytest
 
 from ingest.catalog import FEEDS
 from ingest.expectations import RAW_SUITES, SCHEDULES
-from ingest.loader import Loader
+from ingest.load.loader import Loader
 from ingest.provider.export import export_feeds
 from ingest.quality import CRITICAL, validate
 from ingest.quality_sql import validate_sql

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from ingest.catalog import DAILY_FEEDS, REFERENCE_FEEDS
-from ingest.loader import ingest_all
+from ingest.load.loader import ingest_all
 from ingest.provider.export import export_feeds
 from ingest.provider.synth import write_synthetic_feeds
 from ingest.provider.synth_flights import MAX_FLIGHT_NUMBER, _spread_overflow
