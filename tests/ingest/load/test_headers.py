@@ -7,13 +7,9 @@ import pytest
 
 from ingest.catalog import FEEDS_BY_NAME
 from ingest.load.loader import Loader, ingest_all
-from tests.ingest.load.support import (
-    counts_add_up,
-    digests,
-)
+from tests.ingest.load.support import counts_add_up, digests
 
 ACTUALS = FEEDS_BY_NAME["actuals"]
-WEATHER = FEEDS_BY_NAME["weather"]
 
 
 INJECTIONS = [

@@ -16,10 +16,7 @@ from ingest.landing import partition_key
 from ingest.load.loader import Loader, ingest_all
 from ingest.provider.export import export_feeds
 from ingest.warehouse import WarehouseBusy, connect, execute, sql_path
-from tests.ingest.load.support import (
-    counts_add_up,
-    day_rows,
-)
+from tests.ingest.load.support import counts_add_up, day_rows
 
 ACTUALS = FEEDS_BY_NAME["actuals"]
 WEATHER = FEEDS_BY_NAME["weather"]

@@ -8,14 +8,10 @@ import ingest.load.insert as insert_module
 from ingest.catalog import FEEDS_BY_NAME
 from ingest.landing import stage
 from ingest.load.loader import Loader
-from tests.ingest.load.support import (
-    assert_counts_add_up,
-    count,
-)
+from tests.ingest.load.support import assert_counts_add_up, count
 
 SCHEDULES = FEEDS_BY_NAME["schedules"]
 ACTUALS = FEEDS_BY_NAME["actuals"]
-WEATHER = FEEDS_BY_NAME["weather"]
 
 
 def test_a_line_with_several_errors_is_one_quarantined_row_with_every_reason(world):

@@ -14,10 +14,7 @@ from ingest.catalog import FEEDS_BY_NAME
 from ingest.load.loader import Loader, ingest_all
 from ingest.provider.export import export_feeds
 from ingest.warehouse import connect
-from tests.ingest.load.support import (
-    assert_counts_add_up,
-    count,
-)
+from tests.ingest.load.support import assert_counts_add_up, count
 
 SCHEDULES = FEEDS_BY_NAME["schedules"]
 ACTUALS = FEEDS_BY_NAME["actuals"]

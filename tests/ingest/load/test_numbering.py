@@ -22,7 +22,6 @@ from tests.ingest.load.support import (
 
 SCHEDULES = FEEDS_BY_NAME["schedules"]
 ACTUALS = FEEDS_BY_NAME["actuals"]
-WEATHER = FEEDS_BY_NAME["weather"]
 
 
 def test_rows_are_numbered_in_file_order_past_thousands_of_rows(world):

@@ -6,14 +6,9 @@ import os
 
 from ingest.catalog import FEEDS_BY_NAME
 from ingest.load.loader import Loader, ingest_all
-from tests.ingest.load.support import (
-    counts_add_up,
-    day_rows,
-    table_digest,
-)
+from tests.ingest.load.support import counts_add_up, day_rows, table_digest
 
 ACTUALS = FEEDS_BY_NAME["actuals"]
-WEATHER = FEEDS_BY_NAME["weather"]
 
 
 def test_a_correction_with_failing_rows_is_held_and_the_good_day_stays(loaded_world):
