@@ -73,7 +73,7 @@ fuzz: install
 	while [ $$(date +%s) -lt $$end ]; do \
 		runs=$$((runs + 1)); seed=$$(date +%s)$$runs; \
 		FLIGHTLINE_FUZZ_EXAMPLES=$(FUZZ_BATCH) FLIGHTLINE_FUZZ_SEED=$$seed $(PYTHON) -m pytest -q \
-			-p no:cacheprovider tests/ingest/test_fuzz_loader.py --hypothesis-seed=$$seed \
+			-p no:cacheprovider tests/ingest/load/test_fuzz_loader.py --hypothesis-seed=$$seed \
 			|| { echo "fuzz: failed in batch $$runs (seed $$seed)"; exit 1; }; \
 	done; \
 	echo "fuzz: $$runs batches x $(FUZZ_BATCH) examples in $(FUZZ_MINUTES) min, nothing found"

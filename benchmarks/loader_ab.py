@@ -30,7 +30,10 @@ try:
     from ingest.warehouse import connect
 except ImportError:  # before the warehouse module existed
     from ingest.loader import connect
-from ingest.loader import Loader
+try:
+    from ingest.load.loader import Loader
+except ImportError:  # before the loader was a package (ingest/load/)
+    from ingest.loader import Loader
 landing, scratch = Path(sys.argv[2]), Path(sys.argv[3])
 con = connect(scratch / "warehouse.duckdb")
 loader = Loader(con, landing, scratch / "quarantine")
@@ -60,7 +63,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as work:
         landing = Path(work) / "landing"
         sys.path.insert(0, str(args.after.resolve()))
-        from ingest.feeds import export_feeds
+        from ingest.provider.export import export_feeds
 
         export_feeds(landing)
         runs: dict[str, list[dict]] = {"before": [], "after": []}

@@ -59,7 +59,7 @@ def main() -> int:
     parser.add_argument("--only", choices=["cold", "evening"], help="one of the two measures")
     args = parser.parse_args()
     sys.path.insert(0, str(args.after.resolve()))
-    from ingest.feeds import export_feeds
+    from ingest.provider.export import export_feeds
 
     checkouts = {"before": args.before.resolve(), "after": args.after.resolve()}
     cold: dict[str, list[float]] = {name: [] for name in checkouts}

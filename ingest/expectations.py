@@ -59,8 +59,8 @@ def day_rows(low: int, high: int):
 
 def day_rows_vs_usual(low: float = 0.5, high: float = 2.0):
     """The day's rows against the usual day's (the median of the batch and the 28 latest
-    loaded days, ingest/loader.py): a band that holds at 1k flights a day or 100k. In 2013
-    the quietest day (Thanksgiving, 634) is 0.67 of the usual, the busiest 1.08."""
+    loaded days, ingest/load/validation.py): a band that holds at 1k flights a day or 100k.
+    In 2013 the quietest day (Thanksgiving, 634) is 0.67 of the usual, the busiest 1.08."""
     return between("rows_vs_usual", low, high)
 
 

@@ -1,4 +1,7 @@
-"""Data-quality suites (Great Expectations), validated one partition at a time.
+"""Data-quality suites (Great Expectations), validated one partition at a time: the suites,
+their verdicts, and GX's validation of a frame and of the partitions' profile. Tables DuckDB
+holds are validated by quality_sql.py (row expectations compiled to SQL), with the same
+verdicts.
 
 A suite is code: two lists of GX expectations, reviewed like any code.
 - `rows`: expectations on every row (ranges, sets, not-null). A failing row of a *critical*
@@ -236,7 +239,7 @@ def _checkpoint(context, name: str, expectations: tuple[Any, ...]):
     )
 
 
-def _describe(config) -> str:
+def describe(config) -> str:
     kwargs = {k: v for k, v in config.kwargs.items() if k not in ("batch_id",)}
     column = kwargs.pop("column", None) or kwargs.pop("column_list", None)
     parts = [str(column)] if column else []
@@ -268,7 +271,7 @@ def validate(
 ) -> Validation:
     """Validate `frame` (the rows of `partitions`) against `suite`; per-partition verdicts.
     For suites with expectations GX has no SQL form of here (uniqueness); tables DuckDB
-    holds go through `validate_sql`, which gives the same verdicts."""
+    holds go through `quality_sql.validate_sql`, which gives the same verdicts."""
     frame = frame.reset_index(drop=True)
     keys = frame[partition_column].astype(str) if partition_column else None
     if partitions is None:
@@ -282,7 +285,7 @@ def validate(
             if item.success:
                 continue
             config, result = item.expectation_config, item.result or {}
-            severity, described = config.severity.value, _describe(config)
+            severity, described = config.severity.value, describe(config)
             kwargs = dict(config.kwargs)
             indices = result.get("unexpected_index_list") or []
             if not indices and not result.get("unexpected_count"):
@@ -310,20 +313,20 @@ def validate(
                         bad_rows.setdefault(index, reason)
     if suite.partitions:
         table = profile(frame, partition_column, partitions)
-        _add_rows_vs_usual(table, usual_rows)
-        day_failures, page = _validate_profile(root, suite, table)
+        add_rows_vs_usual(table, usual_rows)
+        day_failures, page = validate_profile(root, suite, table)
         failures.extend(day_failures)
         docs = docs or page
     return Validation(suite.name, partitions, failures, bad_rows, docs)
 
 
-def _add_rows_vs_usual(table: pd.DataFrame, usual_rows: float | None) -> None:
+def add_rows_vs_usual(table: pd.DataFrame, usual_rows: float | None) -> None:
     """The profile's `rows_vs_usual`: the partition's rows over the usual day's."""
     if usual_rows:
         table.insert(2, "rows_vs_usual", table["rows"] / usual_rows)
 
 
-def _validate_profile(root: Path, suite: Suite, table: pd.DataFrame) -> tuple[list, Path]:
+def validate_profile(root: Path, suite: Suite, table: pd.DataFrame) -> tuple[list, Path]:
     """The day expectations on the partitions' profile (one row per partition), by GX."""
     failures: list[Failure] = []
     validation, page = _run(root, f"{suite.name}.partitions", suite.partitions, table)
@@ -331,7 +334,7 @@ def _validate_profile(root: Path, suite: Suite, table: pd.DataFrame) -> tuple[li
         if item.success:
             continue
         config, result = item.expectation_config, item.result or {}
-        severity, described = config.severity.value, "day: " + _describe(config)
+        severity, described = config.severity.value, "day: " + describe(config)
         kwargs = dict(config.kwargs)
         indices = result.get("unexpected_index_list") or []
         column = config.kwargs.get("column")
@@ -345,171 +348,6 @@ def _validate_profile(root: Path, suite: Suite, table: pd.DataFrame) -> tuple[li
             day = str(table.loc[index, PARTITION])
             failures.append(Failure(described, severity, day, 1, 1, [], observed, kwargs))
     return failures, page
-
-
-def _row_failure_sql(expectation: Any) -> str:
-    """SQL true when a row fails `expectation`, GX's semantics: a null passes every row
-    expectation but not-null (GX leaves nulls out of a map expectation's domain)."""
-    kind, kwargs = expectation.expectation_type, expectation.configuration.kwargs
-    column = f'"{kwargs["column"]}"'
-    if getattr(expectation, "mostly", 1) != 1:
-        raise NotImplementedError(f"{kind}: `mostly` is judged per batch; use a day expectation")
-    if kind == "expect_column_values_to_not_be_null":
-        return f"{column} is null"
-    if kind in ("expect_column_values_to_be_between", "expect_column_value_lengths_to_be_between"):
-        value = f"length({column})" if "lengths" in kind else column
-        low, high = kwargs.get("min_value"), kwargs.get("max_value")
-        strict_low, strict_high = kwargs.get("strict_min"), kwargs.get("strict_max")
-        tests = []
-        if low is not None:
-            tests.append(f"{value} {'<=' if strict_low else '<'} {low!r}")
-        if high is not None:
-            tests.append(f"{value} {'>=' if strict_high else '>'} {high!r}")
-        return f"{column} is not null and ({' or '.join(tests) or 'false'})"
-    if kind == "expect_column_values_to_be_in_set":
-        values = ", ".join("'" + str(v).replace("'", "''") + "'" for v in kwargs["value_set"])
-        return f"{column} is not null and {column}::varchar not in ({values})"
-    raise NotImplementedError(f"{kind} has no SQL form here: validate this suite on a frame")
-
-
-@dataclass(frozen=True)
-class RowCheck:
-    """A row expectation compiled to SQL, for tables too large to pass through pandas."""
-
-    expectation: Any
-    fails: str
-    described: str
-    severity: str
-    column: str
-
-    @property
-    def reason(self) -> str:
-        return f"{self.column} outside its expectation: failed {self.described}"
-
-
-def row_checks(suite: Suite) -> list[RowCheck]:
-    return [
-        RowCheck(
-            e,
-            _row_failure_sql(e),
-            _describe(e.configuration),
-            e.configuration.severity.value,
-            e.configuration.kwargs["column"],
-        )
-        for e in suite.rows
-    ]
-
-
-def profile_sql(con, relation: str, partition_column: str | None, partitions: list[str]):
-    """`profile()` computed by DuckDB over `relation` (a table name or a subquery)."""
-    return _as_profile(_scan(con, relation, partition_column), partitions)
-
-
-def _scan(
-    con, relation: str, partition_column: str | None, extra: tuple[str, ...] = (), profiled=True
-) -> pd.DataFrame:
-    """Per partition found in `relation` (sorted): its rows, the `extra` aggregates
-    (`expression as "name"`) and, if `profiled`, the profile's columns; one scan."""
-    key = f'"{partition_column}"::varchar' if partition_column else "'all'"
-    columns = [f"{key} as {PARTITION}", "count(*) as rows", *extra]
-    described = con.execute(f"describe select * from {relation}").fetchall() if profiled else []
-    for name, kind, *_ in described:
-        if name == partition_column or name.startswith("_"):
-            continue
-        columns.append(f'avg(("{name}" is null)::int) as "{name}_null_share"')
-        if kind == "BOOLEAN":
-            columns.append(f'avg("{name}"::int) as "{name}_mean"')
-        elif kind.startswith(NUMERIC_TYPES):
-            columns.append(f'avg("{name}"::double) as "{name}_mean"')
-    return (
-        con.execute(f"select {', '.join(columns)} from {relation} group by all order by 1")
-        .df()
-        .set_index(PARTITION)
-    )
-
-
-def _as_profile(scanned: pd.DataFrame, partitions: list[str]) -> pd.DataFrame:
-    """The profile of exactly `partitions` (one without rows: rows 0, the rest unknown)."""
-    table = scanned.reindex(partitions)
-    table["rows"] = table["rows"].fillna(0).astype(int)
-    return table.rename_axis(PARTITION).reset_index()
-
-
-NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE")
-NUMERIC_TYPES += ("DECIMAL", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
-
-
-def validate_sql(
-    root: Path,
-    suite: Suite,
-    con,
-    relation: str,
-    partition_column: str | None,
-    partitions: list[str],
-    order_by: str = "1",
-    usual_rows: float | None = None,
-) -> Validation:
-    """`validate()` for a relation DuckDB holds, without bringing its rows into pandas.
-
-    The row expectations are compiled to SQL (`row_checks`) and counted per partition in
-    the scan that computes the partitions' profile, which GX then validates (one small
-    frame: Data Docs show the day expectations). Rows failing a critical row expectation
-    are not listed in `bad_rows`: the caller marks them with `row_checks(suite)` in SQL.
-    Memory and time grow with the rows only inside DuckDB; GX's cost stays fixed.
-    `usual_rows` adds `rows_vs_usual` (the partition's rows / usual_rows) to the profile:
-    a row-count band that holds at any scale.
-    """
-    checks = row_checks(suite)
-    key = f'"{partition_column}"::varchar' if partition_column else "'all'"
-    failures: list[Failure] = []
-    if not checks and not suite.partitions:
-        return Validation(suite.name, partitions, failures, {}, None)
-    # One scan for both: the row checks' failures per partition and the partitions' profile
-    # (a load of 10M flights: two scans 5.4 s, one 3.5 s).
-    fails = [f"_fails_{number}" for number in range(len(checks))]
-    scanned = _scan(
-        con,
-        relation,
-        partition_column,
-        extra=tuple(
-            f'count(*) filter (where {check.fails}) as "{name}"'
-            for check, name in zip(checks, fails, strict=True)
-        ),
-        profiled=bool(suite.partitions),
-    )
-    if checks:
-        for partition, checked, *unexpected in scanned[["rows", *fails]].itertuples():
-            for check, count in zip(checks, unexpected, strict=True):
-                if not count:
-                    continue
-                count, checked = int(count), int(checked)
-                sample = [
-                    value
-                    for (value,) in con.execute(
-                        f'select "{check.column}" from {relation} where {key} = ? '
-                        f"and ({check.fails}) order by {order_by} limit {SAMPLE_SIZE}",
-                        [partition],
-                    ).fetchall()
-                ]
-                failures.append(
-                    Failure(
-                        check.described,
-                        check.severity,
-                        partition,
-                        count,
-                        checked,
-                        sample,
-                        None,
-                        dict(check.expectation.configuration.kwargs),
-                    )
-                )
-    docs = None
-    if suite.partitions:
-        table = _as_profile(scanned.drop(columns=fails), partitions)
-        _add_rows_vs_usual(table, usual_rows)
-        day_failures, docs = _validate_profile(root, suite, table)
-        failures.extend(day_failures)
-    return Validation(suite.name, partitions, failures, {}, docs)
 
 
 def _exception_failure(described: str, severity: str, item, checked: int) -> Failure:

@@ -23,7 +23,7 @@ def _landing_is_empty(settings: Settings) -> bool:
 
 
 def cmd_feeds_export(args: argparse.Namespace) -> int:
-    from ingest.feeds import export_feeds
+    from ingest.provider.export import export_feeds
 
     settings = get_settings()
     started = time.perf_counter()
@@ -33,7 +33,7 @@ def cmd_feeds_export(args: argparse.Namespace) -> int:
 
 
 def cmd_feeds_synth(args: argparse.Namespace) -> int:
-    from ingest.synth import write_synthetic_feeds
+    from ingest.provider.synth import write_synthetic_feeds
 
     settings = get_settings()
     result = write_synthetic_feeds(settings.landing, args.flights, args.seed, args.start)
@@ -64,7 +64,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         return 2
     if empty and not args.no_export:
-        from ingest.feeds import export_feeds
+        from ingest.provider.export import export_feeds
 
         print(f"landing/ is empty: exporting the 2013 feeds to {settings.landing}")
         started = time.perf_counter()
@@ -95,14 +95,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     """The loader alone, without Dagster: for a dbt slice in CI, or a quick look."""
-    from ingest.loader import ingest_all
+    from ingest.load.loader import ingest_all
     from ingest.warehouse import connect
 
     settings = get_settings()
     con = connect(settings.warehouse)
     try:
         for kept in args.accept or []:
-            from ingest.loader import accept
+            from ingest.load.quarantine import accept
 
             try:
                 landed = accept(con, settings.landing, settings.quarantine, kept)

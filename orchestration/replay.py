@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 
-from ingest.feeds import LAST_DAY, export_feeds, load_source
+from ingest.provider.export import LAST_DAY, export_feeds, load_source
 from ingest.settings import Settings
 from ingest.warehouse import connect
 from ml.replay_report import (

@@ -21,7 +21,7 @@ import duckdb
 
 from ingest.catalog import FEEDS, FIRST_DAY, LAST_DAY
 from ingest.landing import partition_key
-from ingest.loader import Loader
+from ingest.load.loader import Loader
 from ingest.publish import snapshot_path
 from ingest.settings import Settings
 from ingest.summary import quarantine_counts, table_counts

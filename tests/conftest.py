@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ingest.feeds import load_source
+from ingest.provider.export import load_source
 from ingest.settings import DBT_PROJECT_DIR, Settings
 from orchestration.dbt_manifest import dbt_executable
 
@@ -106,8 +106,8 @@ def six_weeks(tmp_path_factory, source, dbt_manifest) -> Settings:
     through 02-13, schedules through 02-14). Read-only for tests: copy it to change it."""
     from datetime import date
 
-    from ingest.feeds import export_feeds
-    from ingest.loader import ingest_all
+    from ingest.load.loader import ingest_all
+    from ingest.provider.export import export_feeds
     from ingest.warehouse import connect
 
     settings = Settings(home=tmp_path_factory.mktemp("six_weeks"))

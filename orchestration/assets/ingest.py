@@ -17,7 +17,8 @@ from dagster import (
 )
 
 from ingest.catalog import FEEDS, FeedSpec
-from ingest.loader import IngestResult, Loader
+from ingest.load.loader import Loader
+from ingest.load.outcomes import IngestResult
 from ingest.quality import CRITICAL
 from orchestration.checks import per_partition, single_result, verdict
 from orchestration.partitions import WAREHOUSE_POOL, daily_partitions, single_run

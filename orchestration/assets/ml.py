@@ -23,7 +23,8 @@ from dagster import (
     asset_check,
 )
 
-from ingest.quality import validate, validate_sql
+from ingest.quality import validate
+from ingest.quality_sql import validate_sql
 from ingest.settings import REPO_ROOT
 from ml import expectations, registry
 from ml.features import FEATURE_RELATION, FEATURES, KEY_COLUMNS, LABEL, prepare
@@ -167,7 +168,7 @@ def ready_to_score(context: AssetCheckExecutionContext, warehouse: WarehouseReso
     days = context.partition_keys
     first, last = date.fromisoformat(days[0]), date.fromisoformat(days[-1])
     listed = ", ".join(f"date '{date.fromisoformat(day)}'" for day in days)
-    # In DuckDB: the window's rows never pass through pandas (ingest.quality.validate_sql).
+    # In DuckDB: the window's rows never pass through pandas (ingest.quality_sql.validate_sql).
     relation = (
         f"(select {', '.join([*KEY_COLUMNS, *FEATURES, LABEL])}, flight_date::varchar as _day "
         f"from {FEATURE_RELATION} where flight_date in ({listed}))"

@@ -9,8 +9,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from ingest.feeds import export_feeds
-from ingest.loader import ingest_all
+from ingest.load.loader import ingest_all
+from ingest.provider.export import export_feeds
 from ingest.settings import DBT_PROJECT_DIR, Settings
 from ingest.warehouse import connect
 from orchestration.dbt_manifest import dbt_executable

@@ -9,9 +9,10 @@ import pytest
 
 from ingest.catalog import FEEDS
 from ingest.expectations import RAW_SUITES, SCHEDULES
-from ingest.feeds import export_feeds
-from ingest.loader import Loader
-from ingest.quality import CRITICAL, validate, validate_sql
+from ingest.load.loader import Loader
+from ingest.provider.export import export_feeds
+from ingest.quality import CRITICAL, validate
+from ingest.quality_sql import validate_sql
 from ingest.warehouse import connect
 
 
@@ -87,7 +88,7 @@ def test_the_sql_path_gives_the_frame_paths_verdicts(tmp_path):
 
 @pytest.mark.parametrize("name", sorted(RAW_SUITES))
 def test_every_raw_row_expectation_has_an_sql_form(name):
-    from ingest.quality import row_checks
+    from ingest.quality_sql import row_checks
 
     assert len(row_checks(RAW_SUITES[name])) == len(RAW_SUITES[name].rows)
 
@@ -95,7 +96,7 @@ def test_every_raw_row_expectation_has_an_sql_form(name):
 def test_an_expectation_without_an_sql_form_says_so():
     import great_expectations.expectations as gxe
 
-    from ingest.quality import row_checks
+    from ingest.quality_sql import row_checks
 
     suite = dataclasses.replace(
         SCHEDULES, rows=(gxe.ExpectColumnValuesToBeUnique(column="flight"),)

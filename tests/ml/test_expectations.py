@@ -3,7 +3,8 @@
 import duckdb
 import pandas as pd
 
-from ingest.quality import CRITICAL, WARNING, validate, validate_sql
+from ingest.quality import CRITICAL, WARNING, validate
+from ingest.quality_sql import validate_sql
 from ml import expectations
 from ml.features import LABEL, read_features
 from ml.train import TrainingConfig

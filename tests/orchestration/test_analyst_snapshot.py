@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from ingest.feeds import export_feeds
+from ingest.provider.export import export_feeds
 from ingest.publish import snapshot_path
 from orchestration.runner import RunOptions, run_pipeline
 

@@ -22,7 +22,7 @@ import duckdb
 import pytest
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
-from ingest.feeds import export_feeds
+from ingest.provider.export import export_feeds
 from ingest.publish import snapshot_path
 from ingest.settings import REPO_ROOT, Settings
 from orchestration.planner import PIPELINE_JOBS

@@ -3,7 +3,7 @@ from datetime import date
 import pytest
 from dagster import AssetKey, BackfillPolicy, RunRequest, SkipReason, build_sensor_context
 
-from ingest.feeds import export_feeds
+from ingest.provider.export import export_feeds
 from orchestration.partitions import WAREHOUSE_POOL
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from dagster import DagsterInstance, materialize
 
-from ingest.feeds import export_feeds
+from ingest.provider.export import export_feeds
 from ingest.publish import snapshot_path
 from ingest.settings import DBT_PROJECT_DIR
 from ml.features import FEATURES

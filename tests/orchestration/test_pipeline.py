@@ -5,7 +5,7 @@ from datetime import date
 import pytest
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
-from ingest.feeds import export_feeds
+from ingest.provider.export import export_feeds
 from ingest.publish import snapshot_path
 from orchestration.runner import run_pipeline
 from tests.conftest import fetch

@@ -2,7 +2,7 @@ from datetime import date
 
 import pandas as pd
 
-from ingest.feeds import ACTUAL_COLUMNS, SCHEDULE_COLUMNS, export_feeds
+from ingest.provider.export import ACTUAL_COLUMNS, SCHEDULE_COLUMNS, export_feeds
 
 
 def _stems(folder):

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from ingest.catalog import FEEDS_BY_NAME
-from ingest.feeds import export_feeds
-from ingest.loader import Loader
+from ingest.load.loader import Loader
+from ingest.provider.export import export_feeds
 from ingest.warehouse import connect
 
 DAY = "2013-01-02"

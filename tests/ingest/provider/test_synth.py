@@ -1,5 +1,6 @@
-"""The synthetic feeds (ingest/synth.py): the real export's layout, seeded bytes, unique keys,
-accepted by the loader and its expectation suites, and delays that behave like 2013's."""
+"""The synthetic feeds (ingest/provider/synth.py): the real export's layout, seeded bytes,
+unique keys, accepted by the loader and its expectation suites, and delays that behave like
+2013's."""
 
 import json
 import shutil
@@ -11,9 +12,10 @@ import numpy as np
 import pytest
 
 from ingest.catalog import DAILY_FEEDS, REFERENCE_FEEDS
-from ingest.feeds import export_feeds
-from ingest.loader import ingest_all
-from ingest.synth import MAX_FLIGHT_NUMBER, _spread_overflow, write_synthetic_feeds
+from ingest.load.loader import ingest_all
+from ingest.provider.export import export_feeds
+from ingest.provider.synth import write_synthetic_feeds
+from ingest.provider.synth_flights import MAX_FLIGHT_NUMBER, _spread_overflow
 from ingest.warehouse import connect
 
 FLIGHTS = 20_000

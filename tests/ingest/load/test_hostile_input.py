@@ -3,8 +3,6 @@ tried, as a regression test. What holds after every one: nothing outside the dat
 is touched, no other feed's table changes, the other files load, and rows_read is what an
 independent reader counts = rows_loaded + rows_quarantined."""
 
-import csv
-import hashlib
 import os
 from datetime import date
 from pathlib import Path
@@ -12,104 +10,20 @@ from pathlib import Path
 import duckdb
 import pytest
 
-import ingest.loader as loader_module
-from ingest.catalog import FEEDS, FEEDS_BY_NAME
-from ingest.feeds import export_feeds
+import ingest.load.candidates as candidates_module
+from ingest.catalog import FEEDS_BY_NAME
 from ingest.landing import partition_key
-from ingest.loader import Loader, ingest_all
+from ingest.load.loader import Loader, ingest_all
+from ingest.provider.export import export_feeds
 from ingest.warehouse import WarehouseBusy, connect, execute, sql_path
+from tests.ingest.load.support import counts_add_up, day_rows
 
 ACTUALS = FEEDS_BY_NAME["actuals"]
 WEATHER = FEEDS_BY_NAME["weather"]
 
 
-@pytest.fixture
-def world(tmp_path, source):
-    """Three days of real feeds loaded into a warehouse; the fourth day's files landed."""
-    home = tmp_path / "home"
-    landing = home / "landing"
-    export_feeds(landing, until=date(2013, 1, 4), source=source)
-    held = {p: p.read_bytes() for p in landing.rglob("*-01-04.*")}
-    for path in held:
-        path.unlink()
-    con = connect(home / "warehouse" / "warehouse.duckdb")
-    ingest_all(con, landing, home / "quarantine")
-    for path, data in held.items():
-        path.write_bytes(data)
-    yield home, landing, con
-    con.close()
-
-
-def table_digest(con, table: str) -> str:
-    rows = con.execute(f"select * exclude (_loaded_at) from {table} order by all").fetchall()
-    return hashlib.sha256(repr(rows).encode()).hexdigest()
-
-
-def digests(con) -> dict[str, str]:
-    return {spec.table: table_digest(con, spec.table) for spec in FEEDS}
-
-
-def counts_add_up(con) -> None:
-    bad = con.execute(
-        "select source_file, rows_read, rows_loaded, rows_quarantined from ingest.file_log "
-        "where rows_read <> rows_loaded + rows_quarantined"
-    ).fetchall()
-    assert bad == []
-    assert con.execute("select count(*) from ingest.quarantined_rows where reason is null")
-    assert not con.execute(
-        "select count(*) from ingest.quarantined_rows where reason is null"
-    ).fetchone()[0]
-
-
-def day_rows(con, table: str, column: str, day: str) -> int:
-    return con.execute(f"select count(*) from {table} where {column} = ?", [day]).fetchone()[0]
-
-
-INJECTIONS = [
-    # Closes the columns struct and the read, then runs statements of its own.
-    "x': 'VARCHAR'}); delete from raw.weather; copy (select 42) to '{target}'; "
-    "select * from read_csv('{target}', columns={'y",
-    'x"; delete from raw.weather; --',
-    "x'); copy (select 42) to '{target}' (format csv); --",
-]
-
-
-@pytest.mark.parametrize("payload", INJECTIONS)
-@pytest.mark.parametrize("unparseable", [False, True])
-def test_a_column_name_in_a_csv_header_never_runs_as_sql(world, tmp_path, payload, unparseable):
-    home, landing, con = world
-    target = tmp_path / "pwned.csv"
-    before = digests(con)
-    path = landing / "actuals" / "2013-01-04.csv"
-    header, *rows = path.read_text().splitlines()
-    payload = payload.replace("{target}", str(target))
-    header = f"{header},{payload}"
-    extra = len(next(csv.reader([payload])))  # the payload's commas make columns too
-    rows = [row + ",1" * extra for row in rows]
-    if unparseable:  # the probe of an unreadable file ran outside the load's transaction
-        rows.append('2013-01-04,"unterminated')
-    path.write_text("\n".join([header, *rows]) + "\n")
-
-    result = Loader(con, landing, home / "quarantine").load(ACTUALS)
-
-    assert not target.exists()
-    after = digests(con)
-    assert {t: d for t, d in after.items() if t != ACTUALS.table} == {
-        t: d for t, d in before.items() if t != ACTUALS.table
-    }
-    (outcome,) = result.outcomes
-    assert outcome.rows_read == len(rows)
-    assert outcome.rows_loaded + outcome.rows_quarantined == outcome.rows_read
-    if '"' in payload:  # a quote in a header: the file is refused as a whole
-        assert outcome.status == "quarantined" and "quote character" in outcome.reason
-    elif not unparseable:
-        assert outcome.status == "loaded" and outcome.rows_loaded == len(rows)
-        assert "extra column(s) ignored" in outcome.reason
-    counts_add_up(con)
-
-
-def test_the_loaders_connection_cannot_touch_files_outside_its_directories(world, tmp_path):
-    home, landing, con = world
+def test_the_loaders_connection_cannot_touch_files_outside_its_directories(loaded_world, tmp_path):
+    home, landing, con = loaded_world
     Loader(con, landing, home / "quarantine")
     outside = tmp_path / "outside.csv"
     with pytest.raises(duckdb.PermissionException):
@@ -119,16 +33,16 @@ def test_the_loaders_connection_cannot_touch_files_outside_its_directories(world
     assert not outside.exists()
 
 
-def test_no_statement_the_loader_runs_can_hold_two(world):
-    _, _, con = world
+def test_no_statement_the_loader_runs_can_hold_two(loaded_world):
+    _, _, con = loaded_world
     with pytest.raises(ValueError, match="2 statements"):
         execute(con, "select 1; delete from raw.weather")
     assert con.execute("select count(*) from raw.weather").fetchone()[0] > 0
 
 
 @pytest.mark.parametrize("feed", ["actuals", "weather"])
-def test_a_line_over_duckdbs_maximum_is_a_quarantined_row_with_a_reason(world, feed):
-    home, landing, con = world
+def test_a_line_over_duckdbs_maximum_is_a_quarantined_row_with_a_reason(loaded_world, feed):
+    home, landing, con = loaded_world
     spec = FEEDS_BY_NAME[feed]
     path = next((landing / spec.pattern.split("/")[0]).glob("2013-01-04.*"))
     lines = path.read_text().splitlines()
@@ -149,10 +63,10 @@ def test_a_line_over_duckdbs_maximum_is_a_quarantined_row_with_a_reason(world, f
     assert [o.status for o in again.outcomes] == ["loaded"]
 
 
-def test_a_record_duckdb_drops_without_a_word_quarantines_its_file_whole(world):
+def test_a_record_duckdb_drops_without_a_word_quarantines_its_file_whole(loaded_world):
     """DuckDB 2.0 skips a line of ~100 MB without a reject: the file's records, counted
     without DuckDB, then exceed what it returned."""
-    home, landing, con = world
+    home, landing, con = loaded_world
     path = landing / "actuals" / "2013-01-04.csv"
     header, *rows = path.read_text().splitlines()
     with path.open("w") as handle:
@@ -183,8 +97,8 @@ def test_a_record_duckdb_drops_without_a_word_quarantines_its_file_whole(world):
         "2013-1-05.csv",
     ],
 )
-def test_a_file_named_like_a_day_that_is_not_one_is_quarantined_by_its_name(world, name):
-    home, landing, con = world
+def test_a_file_named_like_a_day_that_is_not_one_is_quarantined_by_its_name(loaded_world, name):
+    home, landing, con = loaded_world
     good = landing / "actuals" / "2013-01-04.csv"
     (landing / "actuals" / name).write_bytes(good.read_bytes())
 
@@ -226,54 +140,8 @@ def test_the_cli_plan_takes_only_real_days_and_still_quarantines_the_rest(home, 
             assert landed.reference
 
 
-def test_a_correction_with_failing_rows_is_held_and_the_good_day_stays(world):
-    home, landing, con = world
-    path = landing / "actuals" / "2013-01-03.csv"
-    (landing / "actuals" / "2013-01-04.csv").unlink()
-    before = table_digest(con, "raw.actuals")
-    labelled = day_rows(con, "raw.actuals", "flight_date", "2013-01-03")
-    header, *rows = path.read_text().splitlines()
-    garbage = [",".join(["2013-01-03", "ZZ", "x", "EWR", "late", "", "", "", ""])] * (
-        len(rows) // 2
-    )
-    path.write_text("\n".join([header, *rows[: len(rows) // 2], *garbage]) + "\n")
-    quarantine = home / "quarantine"
-
-    result = Loader(con, landing, quarantine).load(ACTUALS)
-
-    (outcome,) = [o for o in result.outcomes if o.path == path]
-    assert outcome.status == "quarantined" and outcome.reason.startswith("correction held")
-    assert "flightline ingest --accept" in outcome.reason
-    assert table_digest(con, "raw.actuals") == before
-    assert day_rows(con, "raw.actuals", "flight_date", "2013-01-03") == labelled
-    counts_add_up(con)
-
-    # The operator accepts that file: its good rows replace the day, the rest quarantined.
-    from ingest.loader import accept
-
-    (kept,) = (quarantine / "actuals").glob(f"*{path.name}")
-    assert accept(con, landing, quarantine, kept) == path
-    again = Loader(con, landing, quarantine).load(ACTUALS)
-    (reloaded,) = again.outcomes
-    assert reloaded.status == "loaded" and reloaded.rows_loaded == len(rows) // 2
-    assert day_rows(con, "raw.actuals", "flight_date", "2013-01-03") == len(rows) // 2
-    counts_add_up(con)
-
-
-def test_a_clean_correction_still_replaces_its_day(world):
-    home, landing, con = world
-    path = landing / "actuals" / "2013-01-03.csv"
-    header, *rows = path.read_text().splitlines()
-    path.write_text("\n".join([header, *rows[:-1]]) + "\n")
-
-    result = Loader(con, landing, home / "quarantine").load(ACTUALS)
-
-    assert [o.status for o in result.outcomes if o.path == path] == ["loaded"]
-    assert day_rows(con, "raw.actuals", "flight_date", "2013-01-03") == len(rows) - 1
-
-
-def test_a_symbolic_link_in_landing_is_refused_not_followed(world, tmp_path):
-    home, landing, con = world
+def test_a_symbolic_link_in_landing_is_refused_not_followed(loaded_world, tmp_path):
+    home, landing, con = loaded_world
     elsewhere = tmp_path / "elsewhere.csv"
     (landing / "actuals" / "2013-01-04.csv").rename(elsewhere)
     (landing / "actuals" / "2013-01-04.csv").symlink_to(elsewhere)
@@ -287,27 +155,13 @@ def test_a_symbolic_link_in_landing_is_refused_not_followed(world, tmp_path):
     counts_add_up(con)
 
 
-def test_a_file_name_too_long_for_quarantine_is_quarantined_under_a_shorter_one(world):
-    home, landing, con = world
-    name = "x" * 243 + ".csv"
-    (landing / "actuals" / name).write_text("not,a,feed\n1,2,3\n")
-
-    results = ingest_all(con, landing, home / "quarantine")
-
-    (outcome,) = [o for o in results["actuals"].outcomes if o.path.name == name]
-    assert outcome.status == "quarantined" and "left in landing" not in outcome.reason
-    assert not (landing / "actuals" / name).exists()
-    assert [o.status for o in results["weather"].outcomes] == ["loaded"]  # later feeds ran
-    assert list((home / "quarantine" / "actuals").glob("*.reason.txt"))
-
-
-def test_a_file_rewritten_while_it_loads_is_left_for_the_next_load(world, monkeypatch):
+def test_a_file_rewritten_while_it_loads_is_left_for_the_next_load(loaded_world, monkeypatch):
     """Rewritten between its hash and DuckDB's read, a file loaded half its rows under the
     whole file's hash and was skipped ever after. Now it is hashed again after the read."""
-    home, landing, con = world
+    home, landing, con = loaded_world
     path = landing / "actuals" / "2013-01-04.csv"
     header, *rows = path.read_text().splitlines()
-    stage = loader_module.stage
+    stage = candidates_module.stage
     calls = []
 
     def rewritten_after_hashing(file, spec):
@@ -317,7 +171,7 @@ def test_a_file_rewritten_while_it_loads_is_left_for_the_next_load(world, monkey
             file.write_text("\n".join([header, *rows[: len(rows) // 2]]) + "\n")
         return staged
 
-    monkeypatch.setattr(loader_module, "stage", rewritten_after_hashing)
+    monkeypatch.setattr(candidates_module, "stage", rewritten_after_hashing)
     result = Loader(con, landing, home / "quarantine").load(ACTUALS)
 
     (outcome,) = result.outcomes
@@ -327,7 +181,7 @@ def test_a_file_rewritten_while_it_loads_is_left_for_the_next_load(world, monkey
         "select count(*) from ingest.file_log where batch_id = ?", [result.batch_id]
     ).fetchone()[0]
     # Still in landing, and the next load takes it as it now is.
-    monkeypatch.setattr(loader_module, "stage", stage)
+    monkeypatch.setattr(candidates_module, "stage", stage)
     again = Loader(con, landing, home / "quarantine").load(ACTUALS)
     assert [(o.status, o.rows_loaded) for o in again.outcomes] == [("loaded", len(rows) // 2)]
 
@@ -392,19 +246,8 @@ def test_a_crashed_publish_leaves_no_copy_behind_after_the_next(tmp_path):
     assert not leftover.exists() and not list(tmp_path.glob(".*.tmp"))
 
 
-def test_quarantined_files_are_not_world_readable(world):
-    home, landing, con = world
-    (landing / "actuals" / "2013-02-30.csv").write_text("secret\n")
-    os.chmod(landing / "actuals" / "2013-02-30.csv", 0o644)
-
-    Loader(con, landing, home / "quarantine").load(ACTUALS)
-
-    kept = list((home / "quarantine" / "actuals").iterdir())
-    assert len(kept) == 2 and all(p.stat().st_mode & 0o007 == 0 for p in kept)
-
-
-def test_a_blank_line_in_json_lines_is_no_record_and_the_file_loads(world):
-    home, landing, con = world
+def test_a_blank_line_in_json_lines_is_no_record_and_the_file_loads(loaded_world):
+    home, landing, con = loaded_world
     path = landing / "weather" / "2013-01-04.jsonl"
     lines = path.read_text().splitlines()
     path.write_text("\n".join([*lines[:3], "", *lines[3:], "", ""]) + "\n")
@@ -420,54 +263,10 @@ def test_a_blank_line_in_json_lines_is_no_record_and_the_file_loads(world):
     counts_add_up(con)
 
 
-def test_a_correction_that_would_empty_a_day_is_held(world):
-    home, landing, con = world
-    (landing / "actuals" / "2013-01-04.csv").unlink()
-    path = landing / "actuals" / "2013-01-03.csv"
-    before = day_rows(con, "raw.actuals", "flight_date", "2013-01-03")
-    path.write_text(path.read_text().splitlines()[0] + "\n")  # the header alone
-
-    (outcome,) = Loader(con, landing, home / "quarantine").load(ACTUALS).outcomes
-
-    assert outcome.status == "quarantined" and "would empty the day 2013-01-03" in outcome.reason
-    assert day_rows(con, "raw.actuals", "flight_date", "2013-01-03") == before > 0
-
-
-def test_a_quote_in_a_csv_header_quarantines_the_file(world):
-    """An unclosed quote in the header made DuckDB and Python alike read the whole file as
-    one header: zero records, and the day replaced by nothing (found by the fuzzer)."""
-    home, landing, con = world
-    path = landing / "actuals" / "2013-01-04.csv"
-    header, *rows = path.read_text().splitlines()
-    path.write_text("\n".join([header + ',"', *(row + ",1" for row in rows)]) + "\n")
-
-    (outcome,) = Loader(con, landing, home / "quarantine").load(ACTUALS).outcomes
-
-    assert outcome.status == "quarantined" and "quote character" in outcome.reason
-    assert outcome.rows_read == outcome.rows_quarantined
-
-
-@pytest.mark.parametrize("bad", ["\r'", "a\x00b", "x\x1b[31m"])
-def test_a_control_character_in_a_csv_header_quarantines_the_file(world, bad):
-    """A carriage return in the header stopped the whole load with a csv.Error (found by the
-    fuzzer); readers disagree where such a header ends."""
-    home, landing, con = world
-    path = landing / "actuals" / "2013-01-04.csv"
-    header, *rows = path.read_text().splitlines()
-    path.write_text("\n".join([f"{header},{bad}", *(row + ",1" for row in rows)]) + "\n")
-    other = landing / "schedules" / "2013-01-04.csv"
-
-    results = ingest_all(con, landing, home / "quarantine")
-
-    (outcome,) = results["actuals"].outcomes
-    assert outcome.status == "quarantined" and "control character" in outcome.reason
-    assert [o.path for o in results["schedules"].outcomes] == [other]
-
-
-def test_a_json_lines_file_duckdb_cannot_parse_is_quarantined_and_the_rest_loads(world):
+def test_a_json_lines_file_duckdb_cannot_parse_is_quarantined_and_the_rest_loads(loaded_world):
     """A lone carriage return before a line over 2 MB stopped the whole load: DuckDB's
     reader failed on the file's keys (found by the fuzzer)."""
-    home, landing, con = world
+    home, landing, con = loaded_world
     path = landing / "weather" / "2013-01-04.jsonl"
     lines = path.read_text().splitlines()
     path.write_text("\n".join([*lines[:3], "\r" + "9" * 2_100_000, *lines[3:]]) + "\n")
@@ -482,10 +281,10 @@ def test_a_json_lines_file_duckdb_cannot_parse_is_quarantined_and_the_rest_loads
     counts_add_up(con)
 
 
-def test_a_file_name_that_is_not_utf8_is_quarantined_and_the_feed_loads(world):
+def test_a_file_name_that_is_not_utf8_is_quarantined_and_the_feed_loads(loaded_world):
     """Linux file names are bytes: one that is not UTF-8 failed every statement binding it,
     so the whole feed, and the feeds after it, stopped on every run (found in review)."""
-    home, landing, con = world
+    home, landing, con = loaded_world
     bad = os.fsdecode(os.fsencode(landing / "actuals") + b"/2013-01-0\xff.csv")
     Path(bad).write_text("x\n")
 
@@ -499,10 +298,12 @@ def test_a_file_name_that_is_not_utf8_is_quarantined_and_the_feed_loads(world):
     assert [o.status for o in results["weather"].outcomes] == ["loaded"]
 
 
-def test_a_feed_folder_that_links_elsewhere_is_refused_and_nothing_there_moves(world, tmp_path):
+def test_a_feed_folder_that_links_elsewhere_is_refused_and_nothing_there_moves(
+    loaded_world, tmp_path
+):
     from ingest.landing import LandingRefused
 
-    home, landing, con = world
+    home, landing, con = loaded_world
     elsewhere = tmp_path / "elsewhere"
     (landing / "actuals").rename(elsewhere)
     (landing / "actuals").symlink_to(elsewhere)
@@ -514,8 +315,8 @@ def test_a_feed_folder_that_links_elsewhere_is_refused_and_nothing_there_moves(w
     assert sorted(p.name for p in elsewhere.iterdir()) == before
 
 
-def test_a_name_without_its_extension_and_hidden_uploads_are_not_a_day(world):
-    home, landing, con = world
+def test_a_name_without_its_extension_and_hidden_uploads_are_not_a_day(loaded_world):
+    home, landing, con = loaded_world
     day = landing / "actuals" / "2013-01-04.csv"
     (landing / "actuals" / "2013-01-03").write_bytes(day.read_bytes())  # no extension
     upload = landing / "actuals" / ".2013-01-05.csv.Xy12Zq"  # rsync, mid-transfer

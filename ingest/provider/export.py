@@ -112,7 +112,7 @@ def load_source() -> dict[str, pd.DataFrame]:
     }
 
 
-def _write_if_changed(path: Path, content: bytes, result: ExportResult) -> None:
+def write_if_changed(path: Path, content: bytes, result: ExportResult) -> None:
     if path.exists() and path.read_bytes() == content:
         result.unchanged += 1
         return
@@ -124,11 +124,11 @@ def _write_if_changed(path: Path, content: bytes, result: ExportResult) -> None:
     result.written.append(path)
 
 
-def _csv_bytes(frame: pd.DataFrame) -> bytes:
+def csv_bytes(frame: pd.DataFrame) -> bytes:
     return frame.to_csv(index=False, lineterminator="\n").encode()
 
 
-def _parquet_bytes(frame: pd.DataFrame) -> bytes:
+def parquet_bytes(frame: pd.DataFrame) -> bytes:
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False)
     return buffer.getvalue()
@@ -156,28 +156,28 @@ def export_feeds(
     flights = source["flights"]
     scheduled = flights[(flights.flight_date >= first) & (flights.flight_date <= last_schedule)]
     for day, rows in scheduled.groupby("flight_date", sort=True):
-        _write_if_changed(
-            landing / "schedules" / f"{day}.csv", _csv_bytes(rows[SCHEDULE_COLUMNS]), result
+        write_if_changed(
+            landing / "schedules" / f"{day}.csv", csv_bytes(rows[SCHEDULE_COLUMNS]), result
         )
         if day <= last_actual:
-            _write_if_changed(
-                landing / "actuals" / f"{day}.csv", _csv_bytes(rows[ACTUAL_COLUMNS]), result
+            write_if_changed(
+                landing / "actuals" / f"{day}.csv", csv_bytes(rows[ACTUAL_COLUMNS]), result
             )
 
     weather = source["weather"]
     observed = weather[(weather.obs_date >= first) & (weather.obs_date <= last_actual)]
     for day, rows in observed.groupby("obs_date", sort=True):
         content = rows[WEATHER_COLUMNS].to_json(orient="records", lines=True).encode()
-        _write_if_changed(landing / "weather" / f"{day}.jsonl", content, result)
+        write_if_changed(landing / "weather" / f"{day}.jsonl", content, result)
 
     forecast = weather[(weather.obs_date >= first) & (weather.obs_date <= last_schedule)]
     forecast = forecast.rename(columns={"obs_date": "forecast_date"})
     for day, rows in forecast.groupby("forecast_date", sort=True):
         content = rows[FORECAST_COLUMNS].to_json(orient="records", lines=True).encode()
-        _write_if_changed(landing / "forecasts" / f"{day}.jsonl", content, result)
+        write_if_changed(landing / "forecasts" / f"{day}.jsonl", content, result)
 
     reference = landing / "reference"
-    _write_if_changed(reference / "planes.parquet", _parquet_bytes(source["planes"]), result)
-    _write_if_changed(reference / "airports.parquet", _parquet_bytes(source["airports"]), result)
-    _write_if_changed(reference / "airlines.csv", _csv_bytes(source["airlines"]), result)
+    write_if_changed(reference / "planes.parquet", parquet_bytes(source["planes"]), result)
+    write_if_changed(reference / "airports.parquet", parquet_bytes(source["airports"]), result)
+    write_if_changed(reference / "airlines.csv", csv_bytes(source["airlines"]), result)
     return result

@@ -31,8 +31,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ingest.catalog import FEEDS, FEEDS_BY_NAME
-from ingest.feeds import export_feeds
-from ingest.loader import ingest_all
+from ingest.load.loader import ingest_all
+from ingest.provider.export import export_feeds
 from ingest.warehouse import connect
 
 EXAMPLES = int(os.environ.get("FLIGHTLINE_FUZZ_EXAMPLES", "25"))
