@@ -43,9 +43,9 @@ import pandas as pd
 
 from ingest.tables import FEATURE_DRIFT_DDL
 from ml.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES, read_features_at_most
-from ml.planning import MAX_TRAINING_ROWS
 from ml.registry import RegisteredModel
 from ml.scoring import ensure_predictions, predict_scores
+from ml.training_config import MAX_TRAINING_ROWS
 
 TRAILING_DAYS = 7
 # The recent reference: this many days before each window.

@@ -17,8 +17,8 @@ import duckdb
 from ml import registry
 from ml.features import LABEL, read_features_at_most
 from ml.metrics import classification_metrics
-from ml.planning import MAX_TRAINING_ROWS
 from ml.scoring import predict_scores
+from ml.training_config import MAX_TRAINING_ROWS
 
 
 @dataclass

@@ -42,7 +42,7 @@ from dagster import (
 
 from ingest.catalog import DAILY_FEEDS, REFERENCE_FEEDS
 from ingest.windows import contiguous_ranges, partition_range
-from ml.planning import DEFAULT_CUTOFF, VALIDATION_DAYS
+from ml.training_config import DEFAULT_CUTOFF, VALIDATION_DAYS
 from orchestration.assets.ml import FEATURES_ASSET as FEATURES
 from orchestration.assets.ml import SCORING_GATE_JOB as GATE_JOB
 from orchestration.assets.ml import TRAINING_SET

@@ -27,7 +27,7 @@ from ingest.settings import Settings
 from ingest.summary import quarantine_counts, table_counts
 from ingest.warehouse import connect
 from ml.monitoring import POOLED_AUC_SQL
-from ml.planning import DEFAULT_CUTOFF, VALIDATION_DAYS
+from ml.training_config import DEFAULT_CUTOFF, VALIDATION_DAYS
 from orchestration.planner import (
     FEATURE_JOB,
     GATE_CHECK,

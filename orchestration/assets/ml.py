@@ -27,13 +27,13 @@ from ingest.quality import validate, validate_sql
 from ingest.settings import REPO_ROOT
 from ml import expectations, registry
 from ml.features import FEATURE_RELATION, FEATURES, KEY_COLUMNS, LABEL, prepare
-from ml.planning import DEFAULT_CUTOFF, VALIDATION_DAYS
 from ml.promotion import evaluate_gate, promote, record_decision
 from ml.report import importance_markdown, score_histogram
 from ml.scoring import score_days
-from ml.train import TrainingConfig, fingerprint
+from ml.selection import fingerprint
 from ml.training import train_and_register
 from ml.training import training_set as read_training_set
+from ml.training_config import DEFAULT_CUTOFF, VALIDATION_DAYS, TrainingConfig
 from orchestration.checks import per_partition, single_result, verdict
 from orchestration.partitions import WAREHOUSE_POOL, daily_partitions, single_run
 from orchestration.resources import MlSettings, WarehouseResource

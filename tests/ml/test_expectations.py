@@ -6,8 +6,8 @@ import pandas as pd
 from ingest.quality import CRITICAL, WARNING, validate, validate_sql
 from ml import expectations
 from ml.features import LABEL, read_features
-from ml.train import TrainingConfig
 from ml.training import training_set
+from ml.training_config import TrainingConfig
 
 
 def _rows(settings):
