@@ -31,7 +31,6 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-import ml.drift
 from ml import registry
 from ml.drift import DriftThresholds, drift_for_days, model_scores, warehouse_reference
 from ml.features import read_features
@@ -80,7 +79,10 @@ def judge(con: duckdb.DuckDBPyConnection, first: date, last: date) -> pd.DataFra
     table["pooled_7d"] = [pooled_auc(frame, scores, day) for day in table.index]
     table["sustained"] = table.pooled_7d < model.validation_roc_auc - 0.05
     days = [str(day) for day in table.index]
-    drift = drift_for_days(con, model, days, DriftThresholds())
+    # The reference as this code builds it, not as the model's training run stored it.
+    drift = drift_for_days(
+        con, model, days, DriftThresholds(), reference=warehouse_reference(con, model)
+    )
     by_day = drift.groupby("flight_date")
     table["old_alert"] = by_day.psi.max().gt(0.25).reindex(table.index)
     table["old_columns"] = by_day.apply(lambda g: int((g.psi > 0.25).sum())).reindex(table.index)
@@ -155,8 +157,6 @@ def main() -> None:
     parser.add_argument("--from", dest="first", default="2013-10-01", type=date.fromisoformat)
     parser.add_argument("--to", dest="last", default="2013-12-31", type=date.fromisoformat)
     args = parser.parse_args()
-    # The reference as this code builds it, not as the model's training run stored it.
-    ml.drift.reference_for = warehouse_reference
     with tempfile.TemporaryDirectory() as scratch:
         copy = Path(scratch) / "warehouse.duckdb"
         shutil.copy(args.warehouse, copy)

@@ -8,7 +8,7 @@ owner (and group).
   command on the same data directory stops at once with one line naming the first. The
   kernel releases the lock when its process dies, however it dies, so "a run whose process
   is gone" is "a run started while nobody holds the lock": no PID to be reused, no stale file
-  to clean up (orchestration/runner.recover_abandoned_runs).
+  to clean up (orchestration/launcher.recover_abandoned_runs).
 """
 
 from __future__ import annotations

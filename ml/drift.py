@@ -42,30 +42,23 @@ import numpy as np
 import pandas as pd
 
 from ingest.tables import FEATURE_DRIFT_DDL
-from ml.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES, read_features_at_most
-from ml.planning import MAX_TRAINING_ROWS
+from ml.features import (
+    CATEGORICAL_FEATURES,
+    NUMERIC_FEATURES,
+    Role,
+    read_features_at_most,
+    with_role,
+)
 from ml.registry import RegisteredModel
 from ml.scoring import ensure_predictions, predict_scores
+from ml.training_config import MAX_TRAINING_ROWS
 
 TRAILING_DAYS = 7
 # The recent reference: this many days before each window.
 RECENT_DAYS = 28
 # The columns whose shift alerts: the population of flights (carrier, airports, schedule,
 # fleet). The module's docstring says why the others are only watched.
-ALERTING_COLUMNS = (
-    "carrier",
-    "origin",
-    "dest",
-    "scheduled_departure_hour",
-    "distance_miles",
-    "origin_departures_same_hour",
-    "plane_leg_of_day",
-    "plane_legs_of_day",
-    "plane_age_years",
-    "plane_seat_count",
-    "plane_engine_count",
-    "has_plane_record",
-)
+ALERTING_COLUMNS = with_role(Role.POPULATION)
 WATCH = "watch"
 # Flights a day the drift windows read at most (a sample past it); 2013 has at most 1,014.
 DRIFT_ROWS_PER_DAY = 15_000
@@ -233,13 +226,17 @@ def drift_for_days(
     thresholds: DriftThresholds,
     trailing_days: int = TRAILING_DAYS,
     recent_days: int = RECENT_DAYS,
+    reference: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     """One row per day and monitored column (every feature, and the score): PSI of the
     trailing window ending on that day against the model's training reference (`psi`) and
     against the `recent_days` before the window (`psi_recent`, NaN when none of them has
     flights), and the status `thresholds.judge` gives them. The flights have `model`'s
-    scores (model_scores), so the score's PSI is the champion's whatever else scored them."""
-    reference = reference_for(con, model)
+    scores (model_scores), so the score's PSI is the champion's whatever else scored them.
+    `reference`: the training reference to measure against; by default the model's own
+    (`reference_for`)."""
+    if reference is None:
+        reference = reference_for(con, model)
     wanted = sorted(date.fromisoformat(str(day)) for day in days)
     first = wanted[0] - timedelta(days=trailing_days - 1 + recent_days)
     # A sample of the flights past ~DRIFT_ROWS_PER_DAY a day (2013: all of them): PSI over

@@ -1,8 +1,11 @@
-"""The one feature code path: training and scoring both read features.flight_features here."""
+"""The one feature code path: training and scoring both read features.flight_features here,
+and every model feature is declared here with its role."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
+from enum import StrEnum
 
 import duckdb
 import pandas as pd
@@ -11,45 +14,78 @@ FEATURE_RELATION = "features.flight_features"
 KEY_COLUMNS = ["flight_id", "flight_date"]
 LABEL = "is_delayed"
 
-CATEGORICAL_FEATURES = ["carrier", "origin", "dest"]
-NUMERIC_FEATURES = [
-    "scheduled_departure_hour",
-    "day_of_week",
-    "is_weekend",
-    "distance_miles",
-    "origin_departures_same_hour",
-    "origin_departures_same_day",
-    "plane_leg_of_day",
-    "plane_legs_of_day",
-    "plane_age_years",
-    "plane_seat_count",
-    "plane_engine_count",
-    "has_plane_record",
-    "days_to_nearest_holiday",
-    "carrier_flights_7d",
-    "carrier_delay_rate_7d",
-    "carrier_flights_28d",
-    "carrier_delay_rate_28d",
-    "origin_flights_1d",
-    "origin_delay_rate_1d",
-    "origin_flights_7d",
-    "origin_delay_rate_7d",
-    "origin_flights_28d",
-    "origin_delay_rate_28d",
-    "route_flights_28d",
-    "route_delay_rate_28d",
-    "plane_flights_28d",
-    "plane_delay_rate_28d",
-    "forecast_temperature_f",
-    "forecast_wind_speed_mph",
-    "forecast_wind_gust_mph",
-    "forecast_precipitation_in",
-    "forecast_visibility_miles",
-    "forecast_pressure_mb",
-]
+
+class Role(StrEnum):
+    """What a feature describes, which decides what its drift means (ml/drift.py)."""
+
+    POPULATION = "population"
+    """Who flies where, when and on what plane: a shift is news, and may alert."""
+    CALENDAR = "calendar"
+    """Shifts by construction: a week of October is not the calendar of January to September."""
+    AGGREGATE = "aggregate"
+    """A rate or count per airport, carrier, route or plane and day (rolling or the day's):
+    one value per group and day, autocorrelated, so a week is a few values against a year."""
+    WEATHER = "weather"
+    """Follows the season."""
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    role: Role
+    categorical: bool = False
+
+
+# The model's column order is FEATURES: the categoricals, then the numbers, each as declared
+# here (tests/ml/test_features.py pins it: a model reads its columns by position).
+DECLARED = (
+    Feature("carrier", Role.POPULATION, categorical=True),
+    Feature("origin", Role.POPULATION, categorical=True),
+    Feature("dest", Role.POPULATION, categorical=True),
+    Feature("scheduled_departure_hour", Role.POPULATION),
+    Feature("day_of_week", Role.CALENDAR),
+    Feature("is_weekend", Role.CALENDAR),
+    Feature("distance_miles", Role.POPULATION),
+    Feature("origin_departures_same_hour", Role.POPULATION),
+    Feature("origin_departures_same_day", Role.AGGREGATE),
+    Feature("plane_leg_of_day", Role.POPULATION),
+    Feature("plane_legs_of_day", Role.POPULATION),
+    Feature("plane_age_years", Role.POPULATION),
+    Feature("plane_seat_count", Role.POPULATION),
+    Feature("plane_engine_count", Role.POPULATION),
+    Feature("has_plane_record", Role.POPULATION),
+    Feature("days_to_nearest_holiday", Role.CALENDAR),
+    Feature("carrier_flights_7d", Role.AGGREGATE),
+    Feature("carrier_delay_rate_7d", Role.AGGREGATE),
+    Feature("carrier_flights_28d", Role.AGGREGATE),
+    Feature("carrier_delay_rate_28d", Role.AGGREGATE),
+    Feature("origin_flights_1d", Role.AGGREGATE),
+    Feature("origin_delay_rate_1d", Role.AGGREGATE),
+    Feature("origin_flights_7d", Role.AGGREGATE),
+    Feature("origin_delay_rate_7d", Role.AGGREGATE),
+    Feature("origin_flights_28d", Role.AGGREGATE),
+    Feature("origin_delay_rate_28d", Role.AGGREGATE),
+    Feature("route_flights_28d", Role.AGGREGATE),
+    Feature("route_delay_rate_28d", Role.AGGREGATE),
+    Feature("plane_flights_28d", Role.AGGREGATE),
+    Feature("plane_delay_rate_28d", Role.AGGREGATE),
+    Feature("forecast_temperature_f", Role.WEATHER),
+    Feature("forecast_wind_speed_mph", Role.WEATHER),
+    Feature("forecast_wind_gust_mph", Role.WEATHER),
+    Feature("forecast_precipitation_in", Role.WEATHER),
+    Feature("forecast_visibility_miles", Role.WEATHER),
+    Feature("forecast_pressure_mb", Role.WEATHER),
+)
 # month_of_year is in the feature table but not in the model: a model trained on January to
 # September would meet months it has never seen when it scores the last quarter.
+CATEGORICAL_FEATURES = [feature.name for feature in DECLARED if feature.categorical]
+NUMERIC_FEATURES = [feature.name for feature in DECLARED if not feature.categorical]
 FEATURES = CATEGORICAL_FEATURES + NUMERIC_FEATURES
+
+
+def with_role(role: Role) -> tuple[str, ...]:
+    """The features of one role, in the model's column order."""
+    return tuple(feature.name for feature in DECLARED if feature.role is role)
 
 
 def read_features(

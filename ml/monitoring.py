@@ -25,8 +25,8 @@ from datetime import date, timedelta
 import duckdb
 
 from ingest.tables import FEATURE_DRIFT_DDL
-from ml.planning import VALIDATION_DAYS
 from ml.registry import RegisteredModel
+from ml.training_config import VALIDATION_DAYS
 
 # ROC AUC of all the predictions of a model over a date range, pooled (Mann-Whitney with
 # tied ranks averaged): the statistic of ml.model_performance_daily, over many days.

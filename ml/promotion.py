@@ -5,7 +5,7 @@ the candidate never trained on) and promotes the candidate only if its ROC AUC b
 champion's there by the margin (`MlSettings.promotion_margin`). The decision and its reason
 are recorded on the candidate's registry row; promotion retires the previous champion in
 the same transaction. Dagster runs the gate as the blocking check `beats_champion`
-(orchestration/assets/ml.py) and promotes in `ml/champion_model` only when it passed.
+(orchestration/assets/training.py) and promotes in `ml/champion_model` only when it passed.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import duckdb
 from ml import registry
 from ml.features import LABEL, read_features_at_most
 from ml.metrics import classification_metrics
-from ml.planning import MAX_TRAINING_ROWS
 from ml.scoring import predict_scores
+from ml.training_config import MAX_TRAINING_ROWS
 
 
 @dataclass

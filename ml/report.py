@@ -16,7 +16,7 @@ from sklearn.metrics import roc_curve
 
 from ml import registry
 from ml.monitoring import POOLED_AUC_SQL
-from ml.train import TrainingResult
+from ml.selection import TrainingResult
 
 IMPORTANCE_UNIT = "drop in validation ROC AUC when the feature is shuffled"
 OUT_OF_TIME = "## Out-of-time performance"
@@ -98,7 +98,7 @@ def model_card(result: TrainingResult, version: str, code: str) -> str:
         "## Candidates compared",
         "",
         "Stage `sample`: fitted on a sample of the training rows and not kept; `final`: "
-        "fitted on every training row (successive halving, `ml/train.py`).",
+        "fitted on every training row (successive halving, `ml/selection.py`).",
         "",
         result.comparison[
             ["candidate", "stage", "training_rows", "roc_auc", "pr_auc", "log_loss", "brier"]

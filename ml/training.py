@@ -1,4 +1,5 @@
-"""A training run end to end, and the promotion gate, as plain functions."""
+"""A training run end to end: the training set read from the warehouse, the candidates
+compared (ml/selection.py), the chosen model registered with its artifacts and drift reference."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from ml.drift import REFERENCE_FILE, build_reference
 from ml.features import FEATURES, read_features_at_most
 from ml.registry import RegisteredModel
 from ml.report import calibration_plot, importance_plot, model_card, roc_plot
-from ml.train import TrainingConfig, TrainingResult, split, train_models
+from ml.selection import TrainingResult, split, train_models
+from ml.training_config import TrainingConfig
 
 
 @dataclass

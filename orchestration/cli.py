@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 
 from ingest.settings import Settings, get_settings
-from ml.planning import DEFAULT_CUTOFF, VALIDATION_DAYS
+from ml.training_config import DEFAULT_CUTOFF, VALIDATION_DAYS
 from orchestration.instance import prepare_dagster_home
 
 
@@ -42,7 +42,7 @@ def cmd_feeds_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from ml.planning import DEFAULT_CUTOFF
+    from ml.training_config import DEFAULT_CUTOFF
     from orchestration.runner import RunOptions, run_pipeline
 
     settings = get_settings()
@@ -351,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         # A load's transaction rolls back; a Dagster run left STARTED is marked failed by
-        # the next command (runner.recover_abandoned_runs).
+        # the next command (launcher.recover_abandoned_runs).
         print("flightline: stopped (Ctrl-C)", file=sys.stderr)
         return 130
 

@@ -12,8 +12,7 @@ What is here:
    and a batch written in one go (below);
 2. `FlightlineDbtCliResource`: dagster-dbt's dbt resource without its in-process dbt adapter
    and without running `dbt --version` once a run;
-3. `speed_up_event_storage`: SQLite pragmas and a held connection for the instance's files;
-4. `execute_as_ui_run`: a run of `flightline run` created as the UI creates runs (with the
+3. `execute_as_ui_run`: a run of `flightline run` created as the UI creates runs (with the
    code location's origin), then executed in the command's own process. Not speed but
    behaviour the UI needs: Dagster's `execute_in_process` records no remote origin, so the
    UI cannot re-execute the run (`CheckError: Expected non-None value`) and lists it under
@@ -50,7 +49,6 @@ inside a batch that holds it.
 """
 
 import os
-import sqlite3
 import threading
 import warnings
 from collections import OrderedDict
@@ -297,11 +295,6 @@ if IMPORT_ERROR is None:
             super().dispose()
 
 
-_HELD: OrderedDict[str, sqlite3.Connection] = OrderedDict()
-_HOLD_AT_MOST = 8
-_TUNED: set[str] = set()
-
-
 # `dagster dev -m orchestration.definitions` (flightline ui) names its code location after the
 # module, and a Definitions object's repository is Dagster's singleton one.
 CODE_LOCATION = "orchestration.definitions"
@@ -368,47 +361,3 @@ def execute_as_ui_run(
         asset_graph=job.asset_layer.asset_graph,
     )
     return execute_run(reconstructable, run, instance)
-
-
-def speed_up_event_storage(home: Path) -> None:
-    """Make Dagster's SQLite storage under `home` cheaper per event, for this process.
-
-    Dagster (1.13, SQLite storage) opens a new SQLite connection for every write and closes
-    it after one transaction; a year-long run writes ~6,000 events (one materialization per
-    asset and day, one check result per day), and each cost ~30 ms, mostly SQLite's own work:
-    an fsync per commit, and, as the last connection to a WAL database closes, a checkpoint
-    and the deletion of the WAL file. Two changes, on connections to files under `home` only:
-    - `PRAGMA synchronous=NORMAL`: in WAL mode the database stays consistent on a crash;
-      a power cut can lose the last events; the planner reads the event log, so it then
-      redoes the work they recorded, and a day whose features lost their record is
-      scored again after `flightline run --from D --to D` records them anew;
-    - one idle connection held open per database file (the latest few), so that closing
-      Dagster's connection is not the last close: no checkpoint per event. SQLite
-      checkpoints as the WAL grows (every 1,000 pages) instead.
-    """
-    from sqlalchemy import event
-    from sqlalchemy.engine import Engine
-
-    _TUNED.add(str(home.resolve()))
-    if not event.contains(Engine, "connect", _tune):
-        event.listen(Engine, "connect", _tune)
-
-
-def _tune(connection, _record) -> None:
-    if not isinstance(connection, sqlite3.Connection):
-        return
-    path = connection.execute("pragma database_list").fetchone()[2]
-    if not path or not any(path.startswith(root) for root in _TUNED):
-        return
-    connection.execute("pragma synchronous=normal")
-    if path in _HELD:
-        _HELD.move_to_end(path)
-        return
-    # Hold only a database already in WAL mode (a new one is switched by Dagster's init).
-    if connection.execute("pragma journal_mode").fetchone()[0] != "wal":
-        return
-    held = sqlite3.connect(path, check_same_thread=False)
-    held.execute("select count(*) from sqlite_master").fetchone()  # joins the WAL
-    _HELD[path] = held
-    while len(_HELD) > _HOLD_AT_MOST:
-        _HELD.popitem(last=False)[1].close()

@@ -2,10 +2,11 @@ from dagster import Definitions, in_process_executor
 
 from orchestration.assets.dbt import dbt_daily_models, dbt_evaluation_models, dbt_reference_models
 from orchestration.assets.freshness import feed_freshness, freshness_job, freshness_schedule
+from orchestration.assets.inference import inference_assets, inference_checks
 from orchestration.assets.ingest import ingest_assets
-from orchestration.assets.ml import ml_assets, ml_checks
 from orchestration.assets.monitoring import monitoring_assets
 from orchestration.assets.publish import analytics_snapshot
+from orchestration.assets.training import training_assets, training_checks
 from orchestration.jobs import (
     feature_pipeline_job,
     inference_pipeline_job,
@@ -26,12 +27,13 @@ defs = Definitions(
         *ingest_assets,
         dbt_reference_models,
         dbt_daily_models,
-        *ml_assets,
+        *training_assets,
+        *inference_assets,
         dbt_evaluation_models,
         *monitoring_assets,
         analytics_snapshot,
     ],
-    asset_checks=[*ml_checks, feed_freshness],
+    asset_checks=[*training_checks, *inference_checks, feed_freshness],
     jobs=[
         feature_pipeline_job,
         training_pipeline_job,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ingest.settings import Settings
 from orchestration import dagster_private as private
+from orchestration.sqlite_tuning import speed_up_event_storage
 
 BEGIN = (
     "# >>> flightline: this block is rewritten by every flightline command "
@@ -96,5 +97,5 @@ def prepare_dagster_home(settings: Settings) -> Path:
     # dates of batches whose run did not succeed, see orchestration/runner.py).
     os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")
     if private.enabled():
-        private.speed_up_event_storage(home)
+        speed_up_event_storage(home)
     return home

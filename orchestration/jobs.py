@@ -1,8 +1,9 @@
 from dagster import AssetSelection, define_asset_job
 
 from orchestration.assets.freshness import feed_freshness
-from orchestration.assets.ml import SCORING_GATE_JOB, ready_to_score
+from orchestration.assets.inference import ready_to_score
 from orchestration.assets.publish import SNAPSHOT
+from orchestration.keys import FEATURE_JOB, GATE_JOB, INFERENCE_JOB, PUBLISH_JOB, TRAINING_JOB
 from orchestration.partitions import daily_partitions
 
 # The scoring gate checks features.flight_features but belongs to the inference pipeline: in
@@ -14,7 +15,7 @@ SCORING_GATE = AssetSelection.checks(ready_to_score)
 FRESHNESS = AssetSelection.checks(feed_freshness)
 
 feature_pipeline_job = define_asset_job(
-    name="feature_pipeline",
+    name=FEATURE_JOB,
     selection=AssetSelection.groups("ingest", "staging", "marts", "features")
     - SCORING_GATE
     - FRESHNESS,
@@ -27,7 +28,7 @@ feature_pipeline_job = define_asset_job(
 )
 
 training_pipeline_job = define_asset_job(
-    name="training_pipeline",
+    name=TRAINING_JOB,
     selection=AssetSelection.groups("training"),
     description=(
         "Training pipeline: train and compare candidates, register the best, and promote it "
@@ -36,7 +37,7 @@ training_pipeline_job = define_asset_job(
 )
 
 scoring_gate_job = define_asset_job(
-    name=SCORING_GATE_JOB,
+    name=GATE_JOB,
     selection=SCORING_GATE,
     partitions_def=daily_partitions,
     description=(
@@ -47,7 +48,7 @@ scoring_gate_job = define_asset_job(
 )
 
 inference_pipeline_job = define_asset_job(
-    name="inference_pipeline",
+    name=INFERENCE_JOB,
     selection=AssetSelection.groups("inference", "evaluation", "monitoring") | SCORING_GATE,
     partitions_def=daily_partitions,
     description=(
@@ -59,7 +60,7 @@ inference_pipeline_job = define_asset_job(
 )
 
 publish_job = define_asset_job(
-    name="publish_snapshot",
+    name=PUBLISH_JOB,
     selection=AssetSelection.keys(SNAPSHOT),
     description=(
         "Publish the analysts' snapshot (analytics.duckdb) from the warehouse. Started by the "

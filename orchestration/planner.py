@@ -26,45 +26,30 @@ is retried by Dagster's run retries, or by new data.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from dagster import (
-    AssetCheckKey,
-    AssetKey,
-    AssetRecordsFilter,
-    DagsterEventType,
-    DagsterRunStatus,
-    RunRequest,
-    RunsFilter,
-)
+from dagster import AssetCheckKey, AssetKey, RunRequest
 
 from ingest.catalog import DAILY_FEEDS, REFERENCE_FEEDS
 from ingest.windows import contiguous_ranges, partition_range
-from ml.planning import DEFAULT_CUTOFF, VALIDATION_DAYS
-from orchestration.assets.ml import FEATURES_ASSET as FEATURES
-from orchestration.assets.ml import SCORING_GATE_JOB as GATE_JOB
-from orchestration.assets.ml import TRAINING_SET
-from orchestration.assets.monitoring import DECISION, MODEL_CARD
+from ml.training_config import DEFAULT_CUTOFF, VALIDATION_DAYS
+from orchestration.keys import (
+    ACTUALS,
+    DECISION,
+    FEATURE_JOB,
+    FEATURES,
+    GATE_JOB,
+    INFERENCE_JOB,
+    OUTCOMES,
+    PREDICTIONS,
+    TRAINING_JOB,
+    TRAINING_SET,
+)
+from orchestration.records import Records, champion_promotion, current_verdicts
+from orchestration.selections import evaluation_only, job_checks, partitioned
 
-PREDICTIONS = AssetKey(["ml", "predictions"])
-CHAMPION = AssetKey(["ml", "champion_model"])
-OUTCOMES = AssetKey(["ml", "prediction_outcomes"])
-ACTUALS = AssetKey(["raw", "actuals"])
-GATE_CHECK = AssetCheckKey(FEATURES, "ready_to_score")
-
-FEATURE_JOB = "feature_pipeline"
-TRAINING_JOB = "training_pipeline"
-INFERENCE_JOB = "inference_pipeline"
-PIPELINE_JOBS = (FEATURE_JOB, TRAINING_JOB, GATE_JOB, INFERENCE_JOB)
 NOTHING_LANDED = "feature pipeline: nothing new has landed"
-UNFINISHED = [
-    DagsterRunStatus.QUEUED,
-    DagsterRunStatus.NOT_STARTED,
-    DagsterRunStatus.STARTING,
-    DagsterRunStatus.STARTED,
-]
 
 
 @dataclass(frozen=True)
@@ -133,15 +118,9 @@ class Plan:
     """Days the scoring gate keeps from scoring, with the gate's reason."""
 
 
-def unfinished_runs(instance) -> list:
-    """Pipeline runs queued or running: the automation plans nothing until they end."""
-    runs = instance.get_runs(filters=RunsFilter(statuses=UNFINISHED))
-    return [run for run in runs if run.job_name in PIPELINE_JOBS]
-
-
 def next_runs(instance, landed: Landed = Landed(), policy: Policy = Policy()) -> Plan:
     """The runs of the first stage that has any, with the notes of the stages before it."""
-    state = _State(instance)
+    state = Records(instance)
     notes: list[str] = []
     held: dict[str, str] = {}
     for stage in (_features, _training, _scoring, _evaluation):
@@ -153,50 +132,6 @@ def next_runs(instance, landed: Landed = Landed(), policy: Policy = Policy()) ->
     return Plan("done", [], notes, held)
 
 
-class _State:
-    """The records the stages read, each fetched once per plan."""
-
-    def __init__(self, instance) -> None:
-        self.instance = instance
-        self._latest: dict[AssetKey, dict[str, int]] = {}
-        self._records: dict[AssetKey, dict] = {}
-        self._gate: dict[str, tuple[bool, float, str]] | None = None
-
-    def latest(self, key: AssetKey) -> dict[str, int]:
-        """partition -> storage id of its newest materialization."""
-        if key not in self._latest:
-            self._latest[key] = dict(
-                self.instance.event_log_storage.get_latest_storage_id_by_partition(
-                    key, DagsterEventType.ASSET_MATERIALIZATION
-                )
-            )
-        return self._latest[key]
-
-    def newest(self, key: AssetKey):
-        """The newest materialization record of an asset (any partition), or None."""
-        records = self.instance.fetch_materializations(key, limit=1, ascending=False).records
-        return records[0] if records else None
-
-    def latest_records(self, key: AssetKey) -> dict:
-        """partition (None when unpartitioned) -> record of its newest materialization."""
-        if key not in self._records:
-            latest = self.latest(key)
-            if latest:
-                records = self.instance.fetch_materializations(
-                    AssetRecordsFilter(asset_key=key, storage_ids=list(latest.values())),
-                    limit=len(latest) + 1,
-                ).records
-            else:
-                records = [record] if (record := self.newest(key)) is not None else []
-            self._records[key] = {record.partition_key: record for record in records}
-        return self._records[key]
-
-    def gate(self) -> dict[str, tuple[bool, float, str]]:
-        if self._gate is None:
-            self._gate = gate_verdicts(self.instance)
-        return self._gate
-
-
 def landed_since_loads(instance, landing) -> Landed:
     """The sensor's question of landing/: files modified after the load that last covered
     their day (or their reference table) began, read from the ingest assets' records, so no
@@ -205,7 +140,7 @@ def landed_since_loads(instance, landing) -> Landed:
     from ingest.catalog import FEEDS
     from ingest.landing import discover, partition_key
 
-    state = _State(instance)
+    state = Records(instance)
     days: set[str] = set()
     reference = False
     for feed in FEEDS:
@@ -226,7 +161,7 @@ def landed_since_loads(instance, landing) -> Landed:
     return Landed(frozenset(days), reference)
 
 
-def _load_starts(state: _State, key: AssetKey) -> dict[str | None, float]:
+def _load_starts(state: Records, key: AssetKey) -> dict[str | None, float]:
     """partition (None when unpartitioned) -> when the load of its newest materialization
     began (its `started_at`; the event's time for records written before it was kept)."""
     starts = {}
@@ -241,7 +176,7 @@ def _key(*parts: object) -> str:
     return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:16]
 
 
-def _features(state: _State, landed: Landed, policy: Policy) -> Plan:
+def _features(state: Records, landed: Landed, policy: Policy) -> Plan:
     from orchestration.assets.dbt import dbt_reference_models
 
     features = state.latest(FEATURES)
@@ -280,67 +215,20 @@ def _features(state: _State, landed: Landed, policy: Policy) -> Plan:
                 + _key(window, reference, sorted(landed.days), landed.reference, newest),
                 window=window,
                 tags={"flightline/includes_reference": str(reference).lower()},
-                selection=None if reference else _partitioned(FEATURE_JOB),
-                checks=None if reference else job_checks(FEATURE_JOB, _partitioned(FEATURE_JOB)),
+                selection=None if reference else partitioned(FEATURE_JOB),
+                checks=None if reference else job_checks(FEATURE_JOB, partitioned(FEATURE_JOB)),
             )
         ],
         [],
     )
 
 
-def _partitioned(job_name: str) -> list[AssetKey]:
-    """The partitioned assets of a job: a feature run without the reference tables skips
-    their loader pass and a dbt invocation (~10 s); the daily ones read the dimensions
-    already built."""
-    from orchestration.definitions import defs
-
-    graph = defs.resolve_job_def(job_name).asset_layer.asset_graph
-    return sorted(
-        (key for key in graph.executable_asset_keys if graph.get(key).partitions_def),
-        key=lambda key: key.to_user_string(),
-    )
-
-
-def job_checks(job_name: str, selection: list[AssetKey]) -> list[AssetCheckKey]:
-    """The checks a job runs on some of its assets."""
-    from orchestration.definitions import defs
-
-    graph = defs.resolve_job_def(job_name).asset_layer.asset_graph
-    return sorted(
-        (key for key in graph.asset_check_keys if key.asset_key in set(selection)),
-        key=lambda key: (key.asset_key.to_user_string(), key.name),
-    )
-
-
-def _champion(state: _State):
-    """(storage id, model version, cutoff) of the champion's promotion, or None."""
-    record = state.newest(CHAMPION)
-    if record is None:
-        return None
-    metadata = record.asset_materialization.metadata
-    version = str(metadata["champion_version"].value)
-    cutoff = str(metadata["cutoff"].value) if "cutoff" in metadata else ""
-    return record.storage_id, version, cutoff or DEFAULT_CUTOFF.isoformat()
-
-
-def _verdicts(state: _State, days: Iterable[str]) -> dict[str, tuple[bool, str]]:
-    """day -> (passed, why) of the scoring gate's verdict on the day's current features;
-    days the gate has not judged since their features were last built are left out."""
-    built_at = {day: record.timestamp for day, record in state.latest_records(FEATURES).items()}
-    verdicts = state.gate()
-    return {
-        day: (verdicts[day][0], verdicts[day][2])
-        for day in days
-        if day in verdicts and verdicts[day][1] > built_at.get(day, float("inf"))
-    }
-
-
-def _training(state: _State, landed: Landed, policy: Policy) -> Plan:
-    from orchestration.assets.ml import training_run_config
+def _training(state: Records, landed: Landed, policy: Policy) -> Plan:
+    from orchestration.assets.training import training_run_config
 
     if not policy.train:
         return Plan("training", [], [])
-    champion = _champion(state)
+    champion = champion_promotion(state)
     if champion is None:
         cutoff = policy.cutoff
         first = cutoff - timedelta(days=policy.validation_days)
@@ -391,7 +279,7 @@ def _training(state: _State, landed: Landed, policy: Policy) -> Plan:
     cutoff = str(metadata["cutoff"].value)
     reason = str(metadata["reason"].value)
     later = [day for day in state.latest(FEATURES) if day >= cutoff]
-    verdicts = _verdicts(state, later)
+    verdicts = current_verdicts(state, later)
     if all(day in verdicts and not verdicts[day][0] for day in later):
         return Plan(
             "training",
@@ -426,28 +314,14 @@ def held_note(held: dict[str, str]) -> str:
     )
 
 
-def gate_verdicts(instance) -> dict[str, tuple[bool, float, str]]:
-    """day -> (passed, when, why) of the scoring gate's latest error-level verdict."""
-    latest: dict[str, tuple[bool, float, str]] = {}
-    for record in instance.event_log_storage.get_asset_check_execution_history(
-        GATE_CHECK, limit=10_000
-    ):
-        evaluation = record.event.asset_check_evaluation if record.event else None
-        if evaluation is None or record.partition is None or record.partition in latest:
-            continue
-        passed = evaluation.passed or evaluation.severity.value != "ERROR"
-        latest[record.partition] = (passed, record.event.timestamp, evaluation.description or "")
-    return latest
-
-
-def _scoring(state: _State, landed: Landed, policy: Policy) -> Plan:
+def _scoring(state: Records, landed: Landed, policy: Policy) -> Plan:
     """Days to score, through the scoring gate first: a run of the gate alone over the days
     without a verdict on their current features, then one scoring run per range of days
     that passed. A day that fails stays unscored until its features change, and no run
     fails for it (in a scoring run, a failed blocking check would stop every day)."""
     if not policy.score:
         return Plan("scoring", [], [])
-    champion = _champion(state)
+    champion = champion_promotion(state)
     if champion is None:
         return Plan("scoring", [], ["inference pipeline: no champion model yet; nothing scored"])
     promoted, version, cutoff = champion
@@ -466,7 +340,7 @@ def _scoring(state: _State, landed: Landed, policy: Policy) -> Plan:
             [],
             [f"inference pipeline: every day {span} is scored by {version}"],
         )
-    current = _verdicts(state, days)
+    current = current_verdicts(state, days)
     held = {day: why for day, (passed, why) in current.items() if not passed}
     notes: list[str] = []
     unjudged = [day for day in days if day not in current]
@@ -494,16 +368,14 @@ def _scoring(state: _State, landed: Landed, policy: Policy) -> Plan:
     return Plan("scoring", requests, notes, held)
 
 
-def _evaluation(state: _State, landed: Landed, policy: Policy) -> Plan:
+def _evaluation(state: Records, landed: Landed, policy: Policy) -> Plan:
     """The last evening of a feed scores nothing, but its outcomes arrived."""
-    from orchestration.assets.dbt import dbt_evaluation_models
-
     if not policy.score:
         return Plan("evaluation", [], [])
     actuals = state.newest(ACTUALS)
     evaluated = state.newest(OUTCOMES)
     predictions = state.latest(PREDICTIONS)
-    if actuals is None or not predictions or _champion(state) is None:
+    if actuals is None or not predictions or champion_promotion(state) is None:
         return Plan("evaluation", [], [])
     if evaluated is not None and evaluated.storage_id > actuals.storage_id:
         return Plan("evaluation", [], [])
@@ -516,10 +388,8 @@ def _evaluation(state: _State, landed: Landed, policy: Policy) -> Plan:
                 "inference pipeline: evaluate the outcomes that arrived",
                 run_key=f"evaluate-{actuals.storage_id}",
                 window=(last, last),
-                selection=[*dbt_evaluation_models.keys, DECISION, MODEL_CARD],
-                checks=job_checks(
-                    INFERENCE_JOB, [*dbt_evaluation_models.keys, DECISION, MODEL_CARD]
-                ),
+                selection=evaluation_only(),
+                checks=job_checks(INFERENCE_JOB, evaluation_only()),
             )
         ],
         [],

@@ -26,7 +26,9 @@ from ml.replay_report import (
     plot,
     summary,
 )
-from orchestration.runner import Launcher, RunOptions, _read, recover_abandoned_runs, run_plans
+from orchestration.launcher import ready_launcher
+from orchestration.run_report import read_warehouse
+from orchestration.runner import RunOptions, run_plans
 
 
 class ReplayError(Exception):
@@ -34,14 +36,13 @@ class ReplayError(Exception):
 
 
 def _champion(settings: Settings) -> str | None:
-    rows = _read(settings, "select model_version from ml.model_registry where status = 'champion'")
+    rows = read_warehouse(
+        settings, "select model_version from ml.model_registry where status = 'champion'"
+    )
     return rows[0][0] if rows else None
 
 
 def replay(settings: Settings, start: date, end: date) -> int:
-    from orchestration.dbt_manifest import ensure_manifest, prepare_partial_parse
-    from orchestration.instance import prepare_dagster_home
-
     if start > end:
         raise ReplayError(f"--from {start} is after --to {end}")
     if end > LAST_DAY:
@@ -55,12 +56,7 @@ def replay(settings: Settings, start: date, end: date) -> int:
         )
     started = time.perf_counter()
     began_at = datetime.now(UTC)
-    prepare_dagster_home(settings)
-    ensure_manifest()
-    prepare_partial_parse(settings)
-    launcher = Launcher(settings)
-    for run_id in recover_abandoned_runs(launcher.instance):
-        print(f"marked run {run_id} failed: its process is gone; freed its warehouse slot")
+    launcher = ready_launcher(settings)
     source = load_source()
     days: list[ReplayDay] = []
     day = start
@@ -90,7 +86,7 @@ def replay(settings: Settings, start: date, end: date) -> int:
 
 def _record(record: ReplayDay, launched, tomorrow: str, promoted: bool) -> None:
     """What the evening's runs did, for the report."""
-    from orchestration.planner import FEATURE_JOB, INFERENCE_JOB, TRAINING_JOB
+    from orchestration.keys import FEATURE_JOB, INFERENCE_JOB, TRAINING_JOB
 
     record.scored = "nothing to score" if tomorrow > LAST_DAY.isoformat() else "not scored"
     for run in launched:

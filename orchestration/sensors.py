@@ -44,7 +44,8 @@ LOOP_SECONDS = int(os.environ.get("FLIGHTLINE_LOOP_SECONDS", "15"))
     ),
 )
 def daily_loop(context: SensorEvaluationContext):
-    from orchestration.planner import held_note, landed_since_loads, next_runs, unfinished_runs
+    from orchestration.planner import held_note, landed_since_loads, next_runs
+    from orchestration.records import unfinished_runs
 
     busy = unfinished_runs(context.instance)
     if busy:

@@ -8,7 +8,6 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
-    AssetKey,
     MaterializeResult,
     MetadataValue,
     asset,
@@ -19,12 +18,10 @@ from ml.drift import RECENT_DAYS, SCORE, TRAILING_DAYS, DriftThresholds, drift_f
 from ml.monitoring import decide_retraining, gather_evidence
 from ml.report import update_model_cards
 from orchestration.checks import per_partition
+from orchestration.keys import DECISION, DRIFT, MODEL_CARD, PERFORMANCE, PREDICTIONS
 from orchestration.partitions import WAREHOUSE_POOL, daily_partitions, single_run
 from orchestration.resources import MlSettings, WarehouseResource
 
-DRIFT = AssetKey(["ml", "feature_drift"])
-DECISION = AssetKey(["ml", "retraining_decision"])
-MODEL_CARD = AssetKey(["ml", "model_card"])
 DRIFT_CHECK = "psi_within_bounds"
 
 
@@ -85,7 +82,7 @@ def _day_check(day: str, rows, thresholds: DriftThresholds):
 @asset(
     key=DRIFT,
     group_name="monitoring",
-    deps=[AssetKey(["ml", "predictions"])],
+    deps=[PREDICTIONS],
     partitions_def=daily_partitions,
     backfill_policy=single_run,
     pool=WAREHOUSE_POOL,
@@ -147,7 +144,7 @@ def feature_drift(context: AssetExecutionContext, warehouse: WarehouseResource, 
 @asset(
     key=DECISION,
     group_name="monitoring",
-    deps=[DRIFT, AssetKey(["ml", "model_performance_daily"])],
+    deps=[DRIFT, PERFORMANCE],
     pool=WAREHOUSE_POOL,
     description=(
         "Whether the champion should be retrained, and why: recent evaluated ROC AUC against "
@@ -191,7 +188,7 @@ def retraining_decision(
 @asset(
     key=MODEL_CARD,
     group_name="evaluation",
-    deps=[AssetKey(["ml", "model_performance_daily"])],
+    deps=[PERFORMANCE],
     pool=WAREHOUSE_POOL,
     description=(
         "The out-of-time section of each model card (data/models/VERSION/model_card.md): "

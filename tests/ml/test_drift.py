@@ -121,11 +121,10 @@ def test_trailing_windows_from_daily_counts_match_the_windows_binned_whole(monke
             values = frame.flight_id[features.index].map(by_flight).to_numpy()
             return np.column_stack([1 - values, values])
 
-    monkeypatch.setattr(drift, "reference_for", lambda con, model: reference)
     monkeypatch.setattr(drift, "read_features_at_most", lambda *args: (frame.copy(), False))
     wanted = [str(day) for day in days[6:]]
     rows = drift.drift_for_days(
-        con, Model(), wanted, DriftThresholds(), trailing_days=7, recent_days=5
+        con, Model(), wanted, DriftThresholds(), trailing_days=7, recent_days=5, reference=reference
     )
     assert asked and max(asked) < days[8]  # only the flights it had not scored
 

@@ -7,8 +7,8 @@ from ingest.quality import CRITICAL, WARNING, validate
 from ingest.quality_sql import validate_sql
 from ml import expectations
 from ml.features import LABEL, read_features
-from ml.train import TrainingConfig
 from ml.training import training_set
+from ml.training_config import TrainingConfig
 
 
 def _rows(settings):

@@ -12,8 +12,9 @@ from ml import registry
 from ml.features import FEATURE_RELATION, FEATURES, read_features
 from ml.promotion import evaluate_gate, promote
 from ml.scoring import ScoringError, score_days
-from ml.train import TrainingConfig, TrainingError, fingerprint, train_models
+from ml.selection import train_models
 from ml.training import train_and_register, training_set
+from ml.training_config import TrainingConfig
 from tests.conftest import copy_of
 
 pytestmark = pytest.mark.e2e  # the whole pipeline: `make test`, not `make test-fast`
@@ -78,39 +79,6 @@ def test_validation_is_the_weeks_before_the_cutoff_never_a_random_split(trained)
     assert 0.05 <= result.threshold <= 0.95
 
 
-def test_candidates_are_compared_by_successive_halving(six_weeks, monkeypatch):
-    """Past HALVING_MIN_ROWS every candidate is fitted on a sample first; the best two and the
-    baseline again on every row, and the model is the best of those: deterministic, and the
-    comparison says which fit each row describes."""
-    import ml.train
-
-    con = duckdb.connect(str(six_weeks.warehouse), read_only=True)
-    frame = read_features(con, labelled_only=True)
-    con.close()
-    monkeypatch.setattr(ml.train, "HALVING_MIN_ROWS", 1000)
-    first, second = train_models(frame, CONFIG), train_models(frame, CONFIG)
-    pd.testing.assert_frame_equal(first.comparison, second.comparison)
-
-    comparison = first.comparison
-    final = comparison[comparison.stage == "final"].set_index("candidate")
-    sampled = comparison[comparison.stage == "sample"].set_index("candidate")
-    assert len(sampled) == 6 and len(final) == 3 and "route_baseline" in final.index
-    assert set(final.training_rows) == {first.training_rows}
-    assert set(sampled.training_rows) == {round(first.training_rows * ml.train.HALVING_SHARE)}
-    best_two = sampled.drop("route_baseline").roc_auc.nlargest(2).index
-    assert set(final.index) == {*best_two, "route_baseline"}
-    assert first.chosen == final.roc_auc.idxmax() == comparison.candidate.iloc[0]
-    assert first.metrics["roc_auc"] == final.roc_auc.max()
-
-
-def test_training_without_enough_history_says_so(six_weeks):
-    con = duckdb.connect(str(six_weeks.warehouse), read_only=True)
-    frame = read_features(con, labelled_only=True)
-    con.close()
-    with pytest.raises(TrainingError, match="not enough labelled features before the cutoff"):
-        train_models(frame, TrainingConfig(cutoff=date(2013, 1, 5), validation_days=7))
-
-
 def test_the_first_model_is_promoted_and_a_worse_one_is_not(six_weeks, trained, tmp_path):
     settings, first = trained
     fresh = copy_of(six_weeks, tmp_path / "fresh")
@@ -127,7 +95,7 @@ def test_the_first_model_is_promoted_and_a_worse_one_is_not(six_weeks, trained, 
 
     # A candidate that is the naive baseline, registered on the same window, must lose.
     baseline = first.result.comparison.set_index("candidate").loc["route_baseline"]
-    from ml.models import RouteRateBaseline
+    from ml.candidates import RouteRateBaseline
 
     train = read_features(con, end="2013-01-30", labelled_only=True)
     weak = RouteRateBaseline().fit(train[FEATURES], train.is_delayed.astype(int))
@@ -318,16 +286,3 @@ def test_training_and_scoring_read_the_same_feature_relation(with_champion):
         == feature_reads(scoring.statements)
         == {FEATURE_RELATION}
     )
-
-
-def test_the_data_fingerprint_is_the_rows_content_not_their_order(six_weeks):
-    con = duckdb.connect(str(six_weeks.warehouse), read_only=True)
-    frame = read_features(con, labelled_only=True).head(2000)
-    con.close()
-    shuffled = frame.sample(frac=1.0, random_state=1)
-    changed = frame.copy()
-    changed.loc[changed.index[7], "distance_miles"] += 1
-
-    assert fingerprint(shuffled) == fingerprint(frame)
-    assert fingerprint(changed) != fingerprint(frame)
-    assert fingerprint(frame.iloc[1:]) != fingerprint(frame)

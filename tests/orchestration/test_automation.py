@@ -25,7 +25,7 @@ from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 from ingest.provider.export import export_feeds
 from ingest.publish import snapshot_path
 from ingest.settings import REPO_ROOT, Settings
-from orchestration.planner import PIPELINE_JOBS
+from orchestration.keys import PIPELINE_JOBS
 
 pytestmark = pytest.mark.e2e  # the whole pipeline: `make test`, not `make test-fast`
 

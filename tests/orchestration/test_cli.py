@@ -48,7 +48,7 @@ def test_ctrl_c_stops_the_command_with_one_line_and_exit_code_130(home, capsys, 
     launcher recognises it and stops the command; main says so in one line, no traceback."""
     from types import SimpleNamespace
 
-    from orchestration import cli, runner
+    from orchestration import cli, launcher
 
     def failure(cls_name):
         error = SimpleNamespace(cls_name=cls_name, cause=None, message="")
@@ -56,8 +56,8 @@ def test_ctrl_c_stops_the_command_with_one_line_and_exit_code_130(home, capsys, 
         return SimpleNamespace(event_type_value="STEP_FAILURE", event_specific_data=data)
 
     interrupted = SimpleNamespace(all_events=[failure("DagsterExecutionInterruptedError")])
-    assert runner._interrupted(interrupted)
-    assert not runner._interrupted(SimpleNamespace(all_events=[failure("ValueError")]))
+    assert launcher._interrupted(interrupted)
+    assert not launcher._interrupted(SimpleNamespace(all_events=[failure("ValueError")]))
 
     def interrupted_command(args):
         raise KeyboardInterrupt

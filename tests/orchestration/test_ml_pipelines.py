@@ -179,7 +179,7 @@ def test_train_promote_score_evaluate_and_a_blocked_promotion(
     assert undocumented == []
 
     # A candidate that cannot clear the margin: the blocking gate stops the promotion.
-    from orchestration.assets.ml import (
+    from orchestration.assets.training import (
         beats_champion,
         candidate_model,
         champion_model,

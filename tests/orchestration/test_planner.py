@@ -14,19 +14,18 @@ from dagster import (
 )
 
 from ingest.catalog import DAILY_FEEDS, REFERENCE_FEEDS
-from orchestration.planner import (
+from orchestration.keys import (
     CHAMPION,
     DECISION,
     FEATURES,
     GATE_CHECK,
     MODEL_CARD,
     OUTCOMES,
+    PERFORMANCE,
     PREDICTIONS,
     TRAINING_SET,
-    Landed,
-    Policy,
-    next_runs,
 )
+from orchestration.planner import Landed, Policy, next_runs
 
 
 @pytest.fixture
@@ -188,6 +187,17 @@ def test_a_decision_to_retrain_waits_for_a_day_to_score_and_is_acted_on_once(ins
     _built(instance, ["2013-01-23"])
     last_evening = Policy(scoring_range=("2013-01-24", "2013-01-24"))
     ((request),) = next_runs(instance, policy=last_evening).requests
-    # Evaluation only: the dbt models, the decision and the model card's out-of-time section.
-    assert request.selection[-2:] == [DECISION, MODEL_CARD]
+    # Evaluation only: the inference pipeline's evaluation and monitoring groups less drift
+    # (the dbt models, the model card's out-of-time section, the decision), with their checks.
+    assert request.selection == [MODEL_CARD, PERFORMANCE, OUTCOMES, DECISION]
+    assert {(check.asset_key, check.name) for check in request.checks} == {
+        (PERFORMANCE, "unique_combination_model_performance_daily_flight_date__model_version"),
+        (
+            OUTCOMES,
+            "accepted_values_prediction_outcomes_outcome__true_positive__false_positive__"
+            "false_negative__true_negative",
+        ),
+        (OUTCOMES, "not_null_prediction_outcomes_flight_id"),
+        (OUTCOMES, "unique_prediction_outcomes_flight_id"),
+    }
     assert request.window == ("2013-01-23", "2013-01-23")

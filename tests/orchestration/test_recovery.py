@@ -5,8 +5,8 @@ import pytest
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus
 
 from orchestration.instance import prepare_dagster_home
+from orchestration.launcher import recover_abandoned_runs
 from orchestration.partitions import WAREHOUSE_POOL
-from orchestration.runner import recover_abandoned_runs
 
 
 def test_a_run_whose_process_died_is_failed_and_frees_the_warehouse_slot(home, monkeypatch):
@@ -95,7 +95,7 @@ def test_a_second_flightline_command_prints_one_line_and_exits(home, capsys):
 def test_a_launch_says_which_run_holds_the_warehouse_and_waits_for_it(home, monkeypatch, capsys):
     import threading
 
-    from orchestration.runner import wait_for_warehouse_pool
+    from orchestration.launcher import wait_for_warehouse_pool
 
     instance, storage = _slot_held_by(home, monkeypatch, "from-the-ui", DagsterRunStatus.STARTED)
     release = threading.Timer(1.0, storage.free_concurrency_slots_for_run, ["from-the-ui"])
@@ -109,7 +109,7 @@ def test_a_launch_says_which_run_holds_the_warehouse_and_waits_for_it(home, monk
 
 
 def test_a_slot_still_held_by_a_run_that_ended_is_freed_not_waited_for(home, monkeypatch, capsys):
-    from orchestration.runner import wait_for_warehouse_pool
+    from orchestration.launcher import wait_for_warehouse_pool
 
     instance, storage = _slot_held_by(home, monkeypatch, "ended", DagsterRunStatus.FAILURE)
 

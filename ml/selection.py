@@ -1,4 +1,4 @@
-"""Time-ordered training: compare the candidates on the weeks before the cutoff, keep the best.
+"""Model selection by time: compare the candidates on the weeks before the cutoff, keep the best.
 
 Training set: labelled feature rows with flight_date < cutoff. Validation: the last
 `validation_days` before the cutoff, never a random split (flights of a day share weather
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
@@ -27,10 +26,10 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.inspection import permutation_importance
 
+from ml.candidates import SEED, candidates
 from ml.features import FEATURES, KEY_COLUMNS, LABEL
 from ml.metrics import best_f1_threshold, calibration_table, classification_metrics
-from ml.models import SEED, candidates
-from ml.planning import DEFAULT_CUTOFF, MAX_TRAINING_ROWS, MIN_TRAINING_ROWS, VALIDATION_DAYS
+from ml.training_config import TrainingConfig
 
 HALVING_MIN_ROWS = 50_000
 """Training sets at least this large compare the candidates by successive halving."""
@@ -42,18 +41,6 @@ FINALISTS = 2
 
 class TrainingError(Exception):
     """Training cannot run on the data it was given; the message says why."""
-
-
-@dataclass(frozen=True)
-class TrainingConfig:
-    cutoff: date = DEFAULT_CUTOFF
-    validation_days: int = VALIDATION_DAYS
-    min_training_rows: int = MIN_TRAINING_ROWS
-    max_training_rows: int = MAX_TRAINING_ROWS
-
-    @property
-    def validation_start(self) -> date:
-        return self.cutoff - timedelta(days=self.validation_days)
 
 
 @dataclass

@@ -1,12 +1,12 @@
-"""Training and inference pipelines: candidate -> promotion gate -> champion -> predictions.
+"""The training pipeline's assets: the training set, the candidate, the promotion gate
+(beats_champion) and the champion.
 
-All decisions live in ml/ (training, the gate, scoring); these assets wire them to Dagster
-and put what a person needs to judge a model into the UI."""
+All decisions live in ml/ (selection, the gate); these assets wire them to Dagster and put
+what a person needs to judge a model into the UI."""
 
 import base64
-from datetime import date, timedelta
+from datetime import date
 
-import numpy as np
 import pandas as pd
 from dagster import (
     AssetCheckExecutionContext,
@@ -14,7 +14,6 @@ from dagster import (
     AssetCheckSeverity,
     AssetExecutionContext,
     AssetIn,
-    AssetKey,
     Config,
     MaterializeResult,
     MetadataValue,
@@ -24,25 +23,19 @@ from dagster import (
 )
 
 from ingest.quality import validate
-from ingest.quality_sql import validate_sql
 from ingest.settings import REPO_ROOT
 from ml import expectations, registry
-from ml.features import FEATURE_RELATION, FEATURES, KEY_COLUMNS, LABEL, prepare
-from ml.planning import DEFAULT_CUTOFF, VALIDATION_DAYS
+from ml.features import LABEL, prepare
 from ml.promotion import evaluate_gate, promote, record_decision
-from ml.report import importance_markdown, score_histogram
-from ml.scoring import score_days
-from ml.train import TrainingConfig, fingerprint
+from ml.report import importance_markdown
+from ml.selection import fingerprint
 from ml.training import train_and_register
 from ml.training import training_set as read_training_set
-from orchestration.checks import per_partition, single_result, verdict
-from orchestration.partitions import WAREHOUSE_POOL, daily_partitions, single_run
+from ml.training_config import DEFAULT_CUTOFF, VALIDATION_DAYS, TrainingConfig
+from orchestration.checks import single_result, verdict
+from orchestration.keys import CANDIDATE, CHAMPION, FEATURES, TRAINING_SET
+from orchestration.partitions import WAREHOUSE_POOL
 from orchestration.resources import MlSettings, WarehouseResource
-
-CANDIDATE = AssetKey(["ml", "candidate_model"])
-SCORING_GATE_JOB = "scoring_gate"  # orchestration/jobs.py
-TRAINING_SET = AssetKey(["ml", "training_set"])
-FEATURES_ASSET = AssetKey(["features", "flight_features"])
 
 
 class TrainingRunConfig(Config):
@@ -51,6 +44,11 @@ class TrainingRunConfig(Config):
     validation_days: int = VALIDATION_DAYS
     trigger: str = "manual"
     """Why this training runs (manual, first model, drift, schedule, ...): recorded."""
+
+    def training_config(self) -> TrainingConfig:
+        return TrainingConfig(
+            cutoff=date.fromisoformat(self.cutoff), validation_days=self.validation_days
+        )
 
 
 TRAINING_SET_OP = "ml__training_set"
@@ -82,7 +80,7 @@ def _window(windows: dict[str, str], name: str) -> str:
 @asset(
     key=TRAINING_SET,
     group_name="training",
-    deps=[FEATURES_ASSET],
+    deps=[FEATURES],
     pool=WAREHOUSE_POOL,
     kinds={"parquet"},
     description=(
@@ -91,17 +89,11 @@ def _window(windows: dict[str, str], name: str) -> str:
         "of every model can be read again. Validated by its expectations before training."
     ),
 )
-def training_set(
-    context: AssetExecutionContext, config: TrainingRunConfig, warehouse: WarehouseResource
-) -> Output[dict]:
-    settings = warehouse.settings
-    training = TrainingConfig(
-        cutoff=date.fromisoformat(config.cutoff), validation_days=config.validation_days
-    )
+def training_set(config: TrainingRunConfig, warehouse: WarehouseResource) -> Output[dict]:
     with warehouse.connect() as con:
-        frame = read_training_set(con, training)
+        frame = read_training_set(con, config.training_config())
     digest = fingerprint(frame) if len(frame) else "empty"
-    path = settings.training_sets / f"{config.cutoff}-{digest[:10]}.parquet"
+    path = warehouse.settings.training_sets / f"{config.cutoff}-{digest[:10]}.parquet"
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(path, index=False)
     label_rate = float(frame[LABEL].astype(float).mean()) if len(frame) else float("nan")
@@ -152,55 +144,6 @@ def training_set_expectations(
     return single_result(result)
 
 
-@asset_check(
-    asset=FEATURES_ASSET,
-    name="ready_to_score",
-    partitions_def=daily_partitions,
-    blocking=True,
-    description=(
-        "The scoring gate: the features of each day to score against their Great "
-        "Expectations suite (ml/expectations.py): the day's forecast arrived, rates within "
-        "[0, 1], plausible weather, the usual number of flights. Blocking: a day failing a "
-        "critical expectation is not scored (flightline run scores the other days)."
-    ),
-)
-def ready_to_score(context: AssetCheckExecutionContext, warehouse: WarehouseResource):
-    days = context.partition_keys
-    first, last = date.fromisoformat(days[0]), date.fromisoformat(days[-1])
-    listed = ", ".join(f"date '{date.fromisoformat(day)}'" for day in days)
-    # In DuckDB: the window's rows never pass through pandas (ingest.quality_sql.validate_sql).
-    relation = (
-        f"(select {', '.join([*KEY_COLUMNS, *FEATURES, LABEL])}, flight_date::varchar as _day "
-        f"from {FEATURE_RELATION} where flight_date in ({listed}))"
-    )
-    with warehouse.connect() as con:
-        # The usual day: the median of the 4 weeks before the window and the window itself.
-        (usual,) = con.execute(
-            f"select median(n) from (select count(*) as n from {FEATURE_RELATION} "
-            "where flight_date between ? and ? group by flight_date)",
-            [first - timedelta(days=28), last],
-        ).fetchone()
-        validation = validate_sql(
-            warehouse.settings.quality,
-            expectations.FEATURES,
-            con,
-            relation,
-            "_day",
-            days,
-            order_by="flight_date, flight_id",
-            usual_rows=usual,
-        )
-    # Blocking where it guards scoring (the inference pipeline). In the scoring_gate job
-    # nothing runs after it: a day that fails is recorded, and the run still succeeds.
-    yield from per_partition(
-        FEATURES_ASSET,
-        "ready_to_score",
-        (verdict(validation, day) for day in days),
-        blocking=context.run.job_name != SCORING_GATE_JOB,
-        output_name="result",
-    )
-
-
 @asset(
     key=CANDIDATE,
     group_name="training",
@@ -224,13 +167,10 @@ def candidate_model(
         validation_days=inputs["validation_days"],
         trigger=inputs["trigger"],
     )
-    training = TrainingConfig(
-        cutoff=date.fromisoformat(config.cutoff), validation_days=config.validation_days
-    )
     frame = prepare(pd.read_parquet(inputs["path"]))
     with warehouse.connect() as con:
         run = train_and_register(
-            con, settings.models, REPO_ROOT, training, config.trigger, frame=frame
+            con, settings.models, REPO_ROOT, config.training_config(), config.trigger, frame=frame
         )
     result, model = run.result, run.model
     metrics = result.metrics
@@ -310,7 +250,7 @@ def beats_champion(
 
 
 @asset(
-    key=AssetKey(["ml", "champion_model"]),
+    key=CHAMPION,
     group_name="training",
     ins={"candidate_model": AssetIn(CANDIDATE)},
     pool=WAREHOUSE_POOL,
@@ -343,67 +283,5 @@ def champion_model(
     )
 
 
-@asset(
-    key=AssetKey(["ml", "predictions"]),
-    group_name="inference",
-    deps=[FEATURES_ASSET, AssetKey(["ml", "champion_model"])],
-    partitions_def=daily_partitions,
-    backfill_policy=single_run,
-    pool=WAREHOUSE_POOL,
-    kinds={"duckdb"},
-    description=(
-        "Batch inference: every scheduled flight of the partition's day scored by the "
-        "champion, from the same feature rows training reads. Re-scoring a day replaces it."
-    ),
-)
-def predictions(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
-    days = context.partition_keys
-    with warehouse.connect() as con:
-        model = registry.require_champion(con)
-        scored = score_days(con, model, days)
-        without_forecast = con.execute(
-            "select flight_date::varchar, count(*) from ml.predictions "
-            "where forecast_missing and flight_date in (select unnest(?::date[])) "
-            "group by all order by 1",
-            [days],
-        ).fetchall()
-    scores = np.concatenate([day.scores for day in scored])
-    context.log.info(
-        f"scored {len(scores)} flights of {len(days)} day(s) with {model.model_version}"
-    )
-    return MaterializeResult(
-        metadata={
-            "model_version": model.model_version,
-            "partition_window": f"{days[0]} .. {days[-1]}",
-            "dagster/row_count": len(scores),
-            "mean_score": float(scores.mean()),
-            "predicted_delay_share": float((scores >= model.threshold).mean()),
-            "threshold": model.threshold,
-            "score_distribution": MetadataValue.md(score_histogram(scores)),
-            # Flights scored without a forecast for their hour (ml.predictions.forecast_missing).
-            "scored_without_forecast": sum(count for _, count in without_forecast),
-            "days_without_forecast": ", ".join(
-                f"{day} ({count})" for day, count in without_forecast if count > 100
-            )
-            or "none",
-        }
-    )
-
-
-@asset_check(
-    asset=AssetKey(["ml", "predictions"]),
-    name="no_flight_scored_twice",
-    blocking=True,
-    description="Every flight appears at most once in ml.predictions.",
-)
-def no_flight_scored_twice(warehouse: WarehouseResource) -> AssetCheckResult:
-    with warehouse.connect() as con:
-        duplicates = con.execute(
-            "select count(*) from (select flight_id from ml.predictions "
-            "group by flight_id having count(*) > 1)"
-        ).fetchone()[0]
-    return AssetCheckResult(passed=duplicates == 0, metadata={"duplicated_flights": duplicates})
-
-
-ml_assets = [training_set, candidate_model, champion_model, predictions]
-ml_checks = [training_set_expectations, ready_to_score, beats_champion, no_flight_scored_twice]
+training_assets = [training_set, candidate_model, champion_model]
+training_checks = [training_set_expectations, beats_champion]

@@ -1,0 +1,218 @@
+"""BENCHMARKS.md from a `make bench` report (the dict benchmarks/run.py writes as
+BENCHMARKS.json): the goals met or not, then a table per section measured."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+        *("| " + " | ".join(row) + " |" for row in rows),
+    ]
+
+
+def _pandas_cell(reference: dict) -> tuple[str, str]:
+    if not reference.get("finished", True):
+        return f"> {reference['seconds']:.0f} ({reference['why']})", f"{reference['peak_mb']:,.0f}"
+    return f"{reference['seconds']['total']:.0f}", f"{reference['peak_mb']:,.0f}"
+
+
+def _goals(report: dict) -> list[list[str]]:
+    rows = []
+    if "increment" in report:
+        first, last = report["increment"][0], report["increment"][-1]
+        ratio = last["seconds"] / first["seconds"]
+        rows.append(
+            [
+                f"an evening after {last['history_days']} days within 1.2x of one after "
+                f"{first['history_days']}",
+                f"{ratio:.2f}x ({last['seconds']:.1f} s / {first['seconds']:.1f} s)",
+                "yes" if ratio <= 1.2 else "no",
+            ]
+        )
+    if "ingest" in report:
+        ratio = {r["key"]: r["ratio"] for r in report["ingest"]}
+        for reference, described in (
+            ("sniffed", "read_csv as usually written (types sniffed per file)"),
+            ("declared", "read_csv with the feeds' types declared (the goal's reference)"),
+            (
+                "unordered",
+                "read_csv with the types declared, the rows kept in no order (DuckDB's "
+                "fastest read)",
+            ),
+        ):
+            if reference not in ratio:
+                continue
+            plain, checked = (ratio[k] / ratio[reference] for k in ("plain", "checked"))
+            rows.append(
+                [
+                    f"ingest (exactly-once + quarantine) at least 80% of {described}",
+                    f"{plain:.0%} ({checked:.0%} with the expectation suites too)",
+                    "yes" if plain >= 0.8 else "no",
+                ]
+            )
+    for r in report.get("scale", []):
+        if r["flights"] == 30_000_000:
+            rows.append(
+                [
+                    "30M flights end to end under 8 GB peak memory",
+                    f"{r['peak_mb'] / 1024:.1f} GB, {r['seconds'] / 60:.0f} min",
+                    "yes" if r["peak_mb"] < 8192 else "no",
+                ]
+            )
+        if r["flights"] >= 10_000_000:
+            reference = r["pandas"]
+            if reference.get("finished", True):
+                total = reference["seconds"]["total"]
+                verdict = "yes" if total > r["seconds"] else "no"
+                measured = f"pandas {total:.0f} s, flightline {r['seconds']:.0f} s"
+            else:
+                verdict = "yes"
+                measured = (
+                    f"pandas did not finish ({reference['why']}), flightline {r['seconds']:.0f} s"
+                )
+            rows.append(
+                [f"faster than the pandas reference at {r['flights']:,}", measured, verdict]
+            )
+    return rows
+
+
+def write(path: Path, report: dict) -> None:
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Written by `make bench` on {date.today()} ({'; '.join(report['commands'])}).",
+        "",
+        "Peak memory is the whole process tree's resident memory (flightline and the dbt it",
+        "starts), sampled every 0.2 s. Every timing is wall-clock seconds. Medians where a",
+        "row says so, else one run: a full build is minutes to an hour.",
+        "",
+        "## Machine",
+        "",
+    ]
+    lines += [f"- {k}: {v}" for k, v in report["machine"].items()]
+    if report.get("notes"):
+        lines += ["", "## Notes on these runs", ""]
+        lines += [f"- {note}" for note in report["notes"]]
+    lines += ["", "## Goals", ""]
+    lines += _table(["goal", "measured", "met"], _goals(report))
+    if "ingest" in report:
+        lines += [
+            "",
+            f"## Ingest: a year of schedules and actuals ({report['ingest_rows']:,} rows, "
+            "730 CSV files), median of the repeats",
+            "",
+        ]
+        lines += _table(
+            ["", "median s", "rows/s", "ratio to the reference"],
+            [
+                [r["what"], f"{r['seconds']:.2f}", f"{r['rows_per_s']:,.0f}", f"{r['ratio']:.2f}"]
+                for r in report["ingest"]
+            ],
+        )
+    if "scoring" in report:
+        lines += ["", "## Scoring the last quarter, median of the repeats", ""]
+        lines += _table(
+            ["", "median s", "rows/s", "ratio"],
+            [
+                [r["what"], f"{r['seconds']:.2f}", f"{r['rows_per_s']:,.0f}", f"{r['ratio']:.2f}"]
+                for r in report["scoring"]
+            ],
+        )
+    if "increment" in report:
+        increments = report["increment"]
+        lines += [
+            "",
+            "## An evening's increment as history grows",
+            "",
+            "`flightline replay` evenings on a world built to day H with a champion trained on "
+            "it: land the day, ingest, dbt, score tomorrow, evaluate, drift, the retraining "
+            "decision. Each evening's own seconds (the process start-up, once per command, is "
+            "left out); median of the repeats.",
+            "",
+        ]
+        lines += _table(
+            ["history (days)", "median s", "runs"],
+            [
+                [
+                    str(r["history_days"]),
+                    f"{r['seconds']:.1f}",
+                    ", ".join(f"{s:.1f}" for s in r["runs"]),
+                ]
+                for r in increments
+            ],
+        )
+        first, last = increments[0], increments[-1]
+        lines += [
+            "",
+            f"Ratio day-{last['history_days']} / day-{first['history_days']}: "
+            f"{last['seconds'] / first['seconds']:.2f} (goal: at most 1.2).",
+        ]
+    if "cold" in report:
+        cold = report["cold"]
+        lines += [
+            "",
+            "## The 2013 year, cold, end to end (one run)",
+            "",
+            f"`flightline run` on an empty data directory: {cold['seconds']:.0f} s, peak memory "
+            f"{cold['peak_mb']:,.0f} MB. Stages are the sums of their Dagster steps; the rest "
+            "is start-up, Dagster's run bookkeeping and the feed export.",
+            "",
+        ]
+        lines += _table(["stage", "s"], [[k, f"{v:.1f}"] for k, v in cold["stages"].items()])
+    if "pandas" in report:
+        pandas = report["pandas"]
+        lines += [
+            "",
+            "## Plain-pandas reference on the same 2013 feeds (one run)",
+            "",
+            f"benchmarks/pandas_reference.py: {pandas['seconds']['total']:.0f} s, peak memory "
+            f"{pandas['peak_mb']:,.0f} MB, {pandas['rows']:,} rows, Q4 ROC AUC "
+            f"{pandas['roc_auc']:.4f}.",
+            "",
+        ]
+        lines += _table(["stage", "s"], [[k, f"{v:.1f}"] for k, v in pandas["seconds"].items()])
+    if "scale" in report:
+        lines += [
+            "",
+            "## Synthetic years: full build against the pandas reference (one run each)",
+            "",
+            "`flightline feeds synth --flights N`, then `flightline run` (ingest with the "
+            "suites, dbt build and tests, training, scoring Oct-Dec, monitoring, publish) and "
+            "benchmarks/pandas_reference.py on the same files.",
+            "",
+        ]
+        rows = []
+        for r in report["scale"]:
+            seconds, peak = _pandas_cell(r["pandas"])
+            pandas_total = r["pandas"]["seconds"]
+            pandas_total = pandas_total["total"] if isinstance(pandas_total, dict) else None
+            ratio = f"{pandas_total / r['seconds']:.2f}" if pandas_total else "n/a"
+            rows.append(
+                [
+                    f"{r['flights']:,}",
+                    f"{r['seconds']:.0f}",
+                    f"{r['peak_mb']:,.0f}",
+                    seconds,
+                    peak,
+                    ratio,
+                    ", ".join(f"{k.split(' ')[0]} {v:.0f}" for k, v in r["stages"].items()),
+                ]
+            )
+        lines += _table(
+            [
+                "flights",
+                "flightline s",
+                "flightline peak MB",
+                "pandas s",
+                "pandas peak MB",
+                "pandas s / flightline s",
+                "flightline stages (s)",
+            ],
+            rows,
+        )
+    path.write_text("\n".join(lines) + "\n")
