@@ -76,20 +76,41 @@ def fetch(settings: Settings, sql: str) -> list[tuple]:
         con.close()
 
 
-def run_dbt(settings: Settings, *args: str) -> subprocess.CompletedProcess:
-    """Run the dbt CLI against a test warehouse; fails the test with dbt's output."""
-    env = {**os.environ, "FLIGHTLINE_HOME": str(settings.home)}
-    env.pop("FLIGHTLINE_WAREHOUSE", None)
+# dbt parses the whole project (~4 s of CPU) unless the target path holds the state of an
+# earlier parse made with the same rendered profile: the warehouse path is part of it. So
+# every test's dbt opens `warehouse.duckdb` relative to its working directory, the test's
+# warehouse folder, and starts from the last state this process saved (a --vars change
+# still parses again; the pipeline passes its window as environment for that reason).
+_PARSED: list[Path] = []
+
+
+def run_dbt(
+    settings: Settings, *args: str, environment: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Run the dbt CLI against a test warehouse, with `environment` added (a run's window:
+    ingest.windows.dbt_window_env); fails the test with dbt's output."""
+    import shutil
+    import tempfile
+
+    env = {
+        **os.environ,
+        "FLIGHTLINE_HOME": str(settings.home),
+        "FLIGHTLINE_WAREHOUSE": settings.warehouse.name,
+        **(environment or {}),
+    }
+    target = settings.home / "dbt"
+    target.mkdir(parents=True, exist_ok=True)
+    if _PARSED:
+        shutil.copy(_PARSED[0], target / "partial_parse.msgpack")
+    settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
     completed = subprocess.run(
         [
             dbt_executable(),
             *args,
-            "--profiles-dir",
-            ".",
-            "--target-path",
-            str(settings.home / "dbt"),
+            *("--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)),
+            *("--target-path", str(target)),
         ],
-        cwd=DBT_PROJECT_DIR,
+        cwd=settings.warehouse_dir,
         env=env,
         capture_output=True,
         text=True,
@@ -97,6 +118,11 @@ def run_dbt(settings: Settings, *args: str) -> subprocess.CompletedProcess:
     )
     if completed.returncode != 0:
         pytest.fail(f"dbt {' '.join(args)} failed:\n{completed.stdout[-6000:]}{completed.stderr}")
+    state = target / "partial_parse.msgpack"
+    if state.exists():
+        if not _PARSED:
+            _PARSED.append(Path(tempfile.mkdtemp(prefix="dbt-parse-")) / state.name)
+        shutil.copy(state, _PARSED[0])
     return completed
 
 

@@ -13,6 +13,7 @@ from ingest.load.loader import ingest_all
 from ingest.provider.export import export_feeds
 from ingest.settings import DBT_PROJECT_DIR, Settings
 from ingest.warehouse import connect
+from ingest.windows import dbt_window_env
 from orchestration.dbt_manifest import dbt_executable
 from tests.conftest import run_dbt
 
@@ -176,11 +177,13 @@ def test_an_actual_without_its_schedule_fails_the_windowed_relationship_test(few
     con.close()
     test = "actuals_refer_to_a_scheduled_flight"
 
-    later = json.dumps({"start_date": "2013-01-04", "end_date": "2013-01-05"})
-    run_dbt(settings, "test", "--select", test, "--vars", later)  # its day is not in the run
-    that_day = json.dumps({"start_date": "2013-01-03", "end_date": "2013-01-03"})
+    # The window as the pipeline passes it (environment: a --vars change parses the project
+    # again); by hand `--vars` gives the same window (test_features_of_the_next_day_...).
+    later = dbt_window_env("2013-01-04", "2013-01-05")
+    run_dbt(settings, "test", "--select", test, environment=later)  # its day is not in the run
+    that_day = dbt_window_env("2013-01-03", "2013-01-03")
     with pytest.raises(pytest.fail.Exception, match="actuals_refer_to_a_scheduled_flight"):
-        run_dbt(settings, "test", "--select", test, "--vars", that_day)
+        run_dbt(settings, "test", "--select", test, environment=that_day)
 
 
 def test_a_window_that_is_not_a_date_never_reaches_the_sql(tmp_path, monkeypatch, dbt_manifest):
