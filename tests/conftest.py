@@ -127,16 +127,31 @@ def run_dbt(
 
 
 @pytest.fixture(scope="session")
-def six_weeks(tmp_path_factory, source, dbt_manifest) -> Settings:
+def six_weeks(tmp_path_factory, worker_id, source, dbt_manifest) -> Settings:
     """A warehouse built by the real loader and dbt over 2013-01-01 .. 2013-02-14 (actuals
-    through 02-13, schedules through 02-14). Read-only for tests: copy it to change it."""
+    through 02-13, schedules through 02-14). Read-only for tests: copy it to change it.
+    Built once per session: under pytest-xdist the first worker to need it builds it in the
+    session's shared temporary folder and the others wait for it (xdist's own recipe)."""
+    if worker_id == "master":
+        return _build_six_weeks(tmp_path_factory.mktemp("six_weeks"), source)
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp().parent / "six_weeks"
+    with FileLock(f"{shared}.lock"):
+        if not (shared / "built").exists():
+            _build_six_weeks(shared, source)
+            (shared / "built").touch()
+    return Settings(home=shared)
+
+
+def _build_six_weeks(home: Path, source) -> Settings:
     from datetime import date
 
     from ingest.load.loader import ingest_all
     from ingest.provider.export import export_feeds
     from ingest.warehouse import connect
 
-    settings = Settings(home=tmp_path_factory.mktemp("six_weeks"))
+    settings = Settings(home=home)
     export_feeds(settings.landing, until=date(2013, 2, 13), source=source)
     con = connect(settings.warehouse)
     try:
