@@ -49,6 +49,23 @@ class FeedSpec:
         return [column.name for column in self.columns]
 
 
+def names(columns: tuple[Column, ...]) -> tuple[str, ...]:
+    return tuple(column.name for column in columns)
+
+
+# The keys two feeds share, declared once: a flight (schedules, actuals; dbt's flight_id is
+# the md5 of these, macros/flight_macros.sql) and an airport's hour (weather, forecasts).
+FLIGHT_KEY = (
+    Column("flight_date", "DATE", required=True),
+    Column("carrier", "VARCHAR", required=True),
+    Column("flight", "INTEGER", required=True),
+    Column("origin", "VARCHAR", required=True),
+)
+HOUR_KEY = (
+    Column("origin", "VARCHAR", required=True),
+    Column("time_hour", "TIMESTAMPTZ", required=True),
+)
+
 FEEDS: tuple[FeedSpec, ...] = (
     FeedSpec(
         name="schedules",
@@ -57,17 +74,14 @@ FEEDS: tuple[FeedSpec, ...] = (
         pattern="schedules/*.csv",
         format="csv",
         columns=(
-            Column("flight_date", "DATE", required=True),
-            Column("carrier", "VARCHAR", required=True),
-            Column("flight", "INTEGER", required=True),
-            Column("origin", "VARCHAR", required=True),
+            *FLIGHT_KEY,
             Column("dest", "VARCHAR", required=True),
             Column("tailnum", "VARCHAR"),
             Column("sched_dep_time", "SMALLINT", required=True),
             Column("sched_arr_time", "SMALLINT", required=True),
             Column("distance", "INTEGER", required=True),
         ),
-        natural_key=("flight_date", "carrier", "flight", "origin"),
+        natural_key=names(FLIGHT_KEY),
         partition_column="flight_date",
     ),
     FeedSpec(
@@ -77,17 +91,14 @@ FEEDS: tuple[FeedSpec, ...] = (
         pattern="actuals/*.csv",
         format="csv",
         columns=(
-            Column("flight_date", "DATE", required=True),
-            Column("carrier", "VARCHAR", required=True),
-            Column("flight", "INTEGER", required=True),
-            Column("origin", "VARCHAR", required=True),
+            *FLIGHT_KEY,
             Column("dep_time", "SMALLINT"),
             Column("dep_delay", "SMALLINT"),
             Column("arr_time", "SMALLINT"),
             Column("arr_delay", "SMALLINT"),
             Column("air_time", "SMALLINT"),
         ),
-        natural_key=("flight_date", "carrier", "flight", "origin"),
+        natural_key=names(FLIGHT_KEY),
         partition_column="flight_date",
     ),
     FeedSpec(
@@ -96,8 +107,7 @@ FEEDS: tuple[FeedSpec, ...] = (
         pattern="weather/*.jsonl",
         format="jsonl",
         columns=(
-            Column("origin", "VARCHAR", required=True),
-            Column("time_hour", "TIMESTAMPTZ", required=True),
+            *HOUR_KEY,
             Column("obs_date", "DATE", required=True),
             Column("hour", "TINYINT", required=True),
             Column("temp", "DOUBLE"),
@@ -110,7 +120,7 @@ FEEDS: tuple[FeedSpec, ...] = (
             Column("pressure", "DOUBLE"),
             Column("visib", "DOUBLE"),
         ),
-        natural_key=("origin", "time_hour"),
+        natural_key=names(HOUR_KEY),
         partition_column="obs_date",
     ),
     FeedSpec(
@@ -120,8 +130,7 @@ FEEDS: tuple[FeedSpec, ...] = (
         pattern="forecasts/*.jsonl",
         format="jsonl",
         columns=(
-            Column("origin", "VARCHAR", required=True),
-            Column("time_hour", "TIMESTAMPTZ", required=True),
+            *HOUR_KEY,
             Column("forecast_date", "DATE", required=True),
             Column("hour", "TINYINT", required=True),
             Column("temp", "DOUBLE"),
@@ -131,7 +140,7 @@ FEEDS: tuple[FeedSpec, ...] = (
             Column("pressure", "DOUBLE"),
             Column("visib", "DOUBLE"),
         ),
-        natural_key=("origin", "time_hour"),
+        natural_key=names(HOUR_KEY),
         partition_column="forecast_date",
     ),
     FeedSpec(
