@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 from datetime import date, timedelta
 
@@ -104,14 +105,20 @@ def test_the_label_follows_the_definition(few_days, source):
 
 
 @pytest.mark.e2e  # two warehouses over five weeks: `make test`, not `make test-fast`
-def test_features_of_the_next_day_are_point_in_time_correct(tmp_path_factory, source, dbt_manifest):
+def test_features_of_the_next_day_are_point_in_time_correct(
+    tmp_path_factory, source, dbt_manifest, six_weeks
+):
     """Features of D+1 built from the feeds as they stood at the end of D (loaded day by day,
     the last day through an incremental window) equal those built from five weeks more of
     feeds (D+1's outcomes and everything after that could leak into it, in one build)."""
-    partial = Settings(home=tmp_path_factory.mktemp("until_d"))
-    land_and_load(partial, source, until=D - timedelta(days=1))
-    run_dbt(partial, "build")
-    land_and_load(partial, source, until=D)
+    from tests.conftest import copy_of
+
+    # six_weeks: the feeds until the day before D, built (actuals through D - 1).
+    partial = copy_of(six_weeks, tmp_path_factory.mktemp("until_d"))
+    last = query(partial, "select max(flight_date)::varchar as day from raw.actuals").day[0]
+    assert last == (D - timedelta(days=1)).isoformat()
+    shutil.copytree(six_weeks.landing, partial.landing)
+    land_and_load(partial, source, until=D, since=D)
     window = json.dumps({"start_date": D.isoformat(), "end_date": NEXT})
     run_dbt(partial, "build", "--vars", window)
 
