@@ -15,52 +15,37 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 
 
+class _Under:
+    """A path under the data directory, read as an attribute of Settings."""
+
+    def __init__(self, *parts: str, doc: str = "") -> None:
+        self.parts, self.__doc__ = parts, doc
+
+    def __get__(self, settings: Settings | None, owner: type) -> Path:
+        if settings is None:
+            return self  # the class itself: the descriptor, for help() and docs
+        return settings.home.joinpath(*self.parts)
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
 
-    @property
-    def landing(self) -> Path:
-        return self.home / "landing"
-
-    @property
-    def quarantine(self) -> Path:
-        return self.home / "quarantine"
-
-    @property
-    def warehouse_dir(self) -> Path:
-        return self.home / "warehouse"
-
-    @property
-    def warehouse(self) -> Path:
-        return self.warehouse_dir / "warehouse.duckdb"
-
-    @property
-    def models(self) -> Path:
-        return self.home / "models"
-
-    @property
-    def training_sets(self) -> Path:
-        return self.home / "training_sets"
-
-    @property
-    def quality(self) -> Path:
-        """Great Expectations' project: suites as stored, results, Data Docs."""
-        return self.home / "quality"
-
-    @property
-    def reports(self) -> Path:
-        return self.home / "reports"
-
-    @property
-    def dagster_home(self) -> Path:
-        return self.home / "dagster_home"
-
-    @property
-    def dbt_runs(self) -> Path:
-        """dbt's target path for the pipeline's invocations (each in a folder of its own)
-        and the partial-parse state they start from (orchestration/dbt_manifest.py)."""
-        return self.home / "dbt_runs"
+    # Every path flightline writes, under the data directory (docs/architecture.md lists them).
+    landing = _Under("landing")
+    quarantine = _Under("quarantine")
+    warehouse_dir = _Under("warehouse")
+    warehouse = _Under("warehouse", "warehouse.duckdb")
+    models = _Under("models")
+    training_sets = _Under("training_sets")
+    quality = _Under("quality", doc="Great Expectations' project: suites, results, Data Docs.")
+    reports = _Under("reports")
+    dagster_home = _Under("dagster_home")
+    dbt_runs = _Under(
+        "dbt_runs",
+        doc="dbt's target path for the pipeline's invocations (each in a folder of its own) "
+        "and the partial-parse state they start from (orchestration/dbt_manifest.py).",
+    )
 
     @property
     def duckdb_memory_limit(self) -> str:
