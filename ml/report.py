@@ -16,7 +16,7 @@ from sklearn.metrics import roc_curve
 
 from ml import registry
 from ml.monitoring import POOLED_AUC_SQL
-from ml.selection import TrainingResult
+from ml.selection import IMPORTANCE_ROWS, TrainingResult
 
 IMPORTANCE_UNIT = "drop in validation ROC AUC when the feature is shuffled"
 OUT_OF_TIME = "## Out-of-time performance"
@@ -108,7 +108,7 @@ def model_card(result: TrainingResult, version: str, code: str) -> str:
         "",
         "## Top features",
         "",
-        f"Permutation importance: the {IMPORTANCE_UNIT} (10,000 validation rows, 3 "
+        f"Permutation importance: the {IMPORTANCE_UNIT} ({IMPORTANCE_ROWS:,} validation rows, 3 "
         f"repeats). {top.feature.iloc[0]} at {top.importance.iloc[0]:.3f} means ROC AUC "
         f"{metrics['roc_auc']:.3f} falls to {metrics['roc_auc'] - top.importance.iloc[0]:.3f} "
         "without it.",
