@@ -48,7 +48,7 @@ dbt-slice: install
 # cores; scikit-learn's OpenMP threads spin while they wait for each other, and a training
 # test that takes 10 s alone took 360 s beside the others.
 AUTOMATION_TEST := tests/orchestration/test_automation.py
-AUTOMATION_LOG  := $(VENV)/automation-test.log
+AUTOMATION_LOG  := dbt_project/target/automation-test.log
 test: export OMP_NUM_THREADS = 1
 test: lint
 	@# The hands-off test starts first: it is the longest. The CI slice (dbt build in a
@@ -56,8 +56,9 @@ test: lint
 	@# sqlfluff's dbt templater writes dbt_project/target, which the tests read.
 	@$(PYTHON) -m pytest -q -p no:cacheprovider $(AUTOMATION_TEST) > $(AUTOMATION_LOG) 2>&1 & \
 	automation=$$!; \
-	$(MAKE) --no-print-directory dbt-slice \
-	  && $(PYTHON) -m pytest -n 2 --dist loadfile --durations=8 --ignore=$(AUTOMATION_TEST); \
+	if $(MAKE) --no-print-directory dbt-slice; then \
+	  $(PYTHON) -m pytest -n 2 --dist loadfile --durations=8 --ignore=$(AUTOMATION_TEST); \
+	else echo "make dbt-slice failed: pytest did not run"; false; fi; \
 	rest=$$?; \
 	wait $$automation; hands_off=$$?; \
 	echo "--- $(AUTOMATION_TEST) (beside the rest):"; tail -n 30 $(AUTOMATION_LOG); \

@@ -49,7 +49,7 @@ class FeedSpec:
         return [column.name for column in self.columns]
 
 
-def names(columns: tuple[Column, ...]) -> tuple[str, ...]:
+def _names(columns: tuple[Column, ...]) -> tuple[str, ...]:
     return tuple(column.name for column in columns)
 
 
@@ -81,7 +81,7 @@ FEEDS: tuple[FeedSpec, ...] = (
             Column("sched_arr_time", "SMALLINT", required=True),
             Column("distance", "INTEGER", required=True),
         ),
-        natural_key=names(FLIGHT_KEY),
+        natural_key=_names(FLIGHT_KEY),
         partition_column="flight_date",
     ),
     FeedSpec(
@@ -98,7 +98,7 @@ FEEDS: tuple[FeedSpec, ...] = (
             Column("arr_delay", "SMALLINT"),
             Column("air_time", "SMALLINT"),
         ),
-        natural_key=names(FLIGHT_KEY),
+        natural_key=_names(FLIGHT_KEY),
         partition_column="flight_date",
     ),
     FeedSpec(
@@ -120,7 +120,7 @@ FEEDS: tuple[FeedSpec, ...] = (
             Column("pressure", "DOUBLE"),
             Column("visib", "DOUBLE"),
         ),
-        natural_key=names(HOUR_KEY),
+        natural_key=_names(HOUR_KEY),
         partition_column="obs_date",
     ),
     FeedSpec(
@@ -140,7 +140,7 @@ FEEDS: tuple[FeedSpec, ...] = (
             Column("pressure", "DOUBLE"),
             Column("visib", "DOUBLE"),
         ),
-        natural_key=names(HOUR_KEY),
+        natural_key=_names(HOUR_KEY),
         partition_column="forecast_date",
     ),
     FeedSpec(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import overload
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
@@ -21,9 +22,13 @@ class _Under:
     def __init__(self, *parts: str, doc: str = "") -> None:
         self.parts, self.__doc__ = parts, doc
 
-    def __get__(self, settings: Settings | None, owner: type) -> Path:
+    @overload
+    def __get__(self, settings: None, owner: type) -> _Under: ...
+    @overload
+    def __get__(self, settings: Settings, owner: type) -> Path: ...
+    def __get__(self, settings: Settings | None, owner: type) -> Path | _Under:
         if settings is None:
-            return self  # the class itself: the descriptor, for help() and docs
+            return self  # read on the class: the descriptor itself (help(), docs)
         return settings.home.joinpath(*self.parts)
 
 

@@ -94,7 +94,7 @@ def prepare_dagster_home(settings: Settings) -> Path:
     # and partition: ~2,000 SQLite writes (~30 s) before a year-long run starts. With this,
     # one event per asset carries the partition range. Dagster's caveat: a failed run does
     # not mark its partitions failed; `flightline run` finds and rebuilds them itself (the
-    # dates of batches whose run did not succeed, see orchestration/runner.py).
+    # features older than their raw feeds, see orchestration/planner.py, _features).
     os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")
     if private.enabled():
         speed_up_event_storage(home)

@@ -4,7 +4,7 @@ history (its materializations, check results and runs stay under the old name)."
 
 from dagster import AssetCheckKey, AssetKey
 
-FEATURES = AssetKey(["features", "flight_features"])
+FLIGHT_FEATURES = AssetKey(["features", "flight_features"])
 ACTUALS = AssetKey(["raw", "actuals"])
 TRAINING_SET = AssetKey(["ml", "training_set"])
 CANDIDATE = AssetKey(["ml", "candidate_model"])
@@ -16,7 +16,7 @@ DRIFT = AssetKey(["ml", "feature_drift"])
 DECISION = AssetKey(["ml", "retraining_decision"])
 MODEL_CARD = AssetKey(["ml", "model_card"])
 
-GATE_CHECK = AssetCheckKey(FEATURES, "ready_to_score")
+GATE_CHECK = AssetCheckKey(FLIGHT_FEATURES, "ready_to_score")
 
 FEATURE_JOB = "feature_pipeline"
 TRAINING_JOB = "training_pipeline"

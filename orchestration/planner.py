@@ -38,7 +38,7 @@ from orchestration.keys import (
     ACTUALS,
     DECISION,
     FEATURE_JOB,
-    FEATURES,
+    FLIGHT_FEATURES,
     GATE_JOB,
     INFERENCE_JOB,
     OUTCOMES,
@@ -120,11 +120,11 @@ class Plan:
 
 def next_runs(instance, landed: Landed = Landed(), policy: Policy = Policy()) -> Plan:
     """The runs of the first stage that has any, with the notes of the stages before it."""
-    state = Records(instance)
+    records = Records(instance)
     notes: list[str] = []
     held: dict[str, str] = {}
     for stage in (_features, _training, _scoring, _evaluation):
-        plan = stage(state, landed, policy)
+        plan = stage(records, landed, policy)
         held.update(plan.held)
         if plan.requests:
             return Plan(plan.stage, plan.requests, [*notes, *plan.notes], held)
@@ -140,11 +140,11 @@ def landed_since_loads(instance, landing) -> Landed:
     from ingest.catalog import FEEDS
     from ingest.landing import discover, partition_key
 
-    state = Records(instance)
+    records = Records(instance)
     days: set[str] = set()
     reference = False
     for feed in FEEDS:
-        began = _load_starts(state, AssetKey(["raw", feed.name]))
+        began = _load_starts(records, AssetKey(["raw", feed.name]))
         suffix = feed.pattern.rsplit("*", 1)[-1]
         for path in discover(landing, feed):
             modified = path.lstat().st_mtime  # a link is not followed (the loader refuses it)
@@ -161,11 +161,11 @@ def landed_since_loads(instance, landing) -> Landed:
     return Landed(frozenset(days), reference)
 
 
-def _load_starts(state: Records, key: AssetKey) -> dict[str | None, float]:
+def _load_starts(records: Records, key: AssetKey) -> dict[str | None, float]:
     """partition (None when unpartitioned) -> when the load of its newest materialization
     began (its `started_at`; the event's time for records written before it was kept)."""
     starts = {}
-    for partition, record in state.latest_records(key).items():
+    for partition, record in records.latest_records(key).items():
         metadata = record.asset_materialization.metadata
         began = metadata["started_at"].value if "started_at" in metadata else record.timestamp
         starts[partition] = float(began)
@@ -176,24 +176,24 @@ def _key(*parts: object) -> str:
     return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:16]
 
 
-def _features(state: Records, landed: Landed, policy: Policy) -> Plan:
+def _features(records: Records, landed: Landed, policy: Policy) -> Plan:
     from orchestration.assets.dbt import dbt_reference_models
 
-    features = state.latest(FEATURES)
+    features = records.latest(FLIGHT_FEATURES)
     days = set(landed.days)
     loaded: set[str] = set()
     for feed in DAILY_FEEDS:
-        raw = state.latest(AssetKey(["raw", feed.name]))
+        raw = records.latest(AssetKey(["raw", feed.name]))
         loaded |= raw.keys()
         days |= {day for day, storage_id in raw.items() if storage_id > features.get(day, -1)}
     built_reference = [
-        state.newest(key) for key in dbt_reference_models.keys if key.path[0] == "marts"
+        records.newest(key) for key in dbt_reference_models.keys if key.path[0] == "marts"
     ]
     oldest_built = min(
         (record.storage_id if record else -1 for record in built_reference), default=-1
     )
     reference = landed.reference or any(
-        (record := state.newest(AssetKey(["raw", feed.name]))) is not None
+        (record := records.newest(AssetKey(["raw", feed.name]))) is not None
         and record.storage_id > oldest_built
         for feed in REFERENCE_FEEDS
     )
@@ -223,17 +223,17 @@ def _features(state: Records, landed: Landed, policy: Policy) -> Plan:
     )
 
 
-def _training(state: Records, landed: Landed, policy: Policy) -> Plan:
+def _training(records: Records, landed: Landed, policy: Policy) -> Plan:
     from orchestration.assets.training import training_run_config
 
     if not policy.train:
         return Plan("training", [], [])
-    champion = champion_promotion(state)
+    champion = champion_promotion(records)
     if champion is None:
         cutoff = policy.cutoff
         first = cutoff - timedelta(days=policy.validation_days)
         needed = {(first + timedelta(days=n)).isoformat() for n in range(policy.validation_days)}
-        features = state.latest(FEATURES)
+        features = records.latest(FLIGHT_FEATURES)
         before = [day for day in features if day < first.isoformat()]
         missing = sorted(needed - features.keys())
         if missing or not before:
@@ -266,8 +266,8 @@ def _training(state: Records, landed: Landed, policy: Policy) -> Plan:
             ],
             [],
         )
-    decision = state.newest(DECISION)
-    trained = state.newest(TRAINING_SET)
+    decision = records.newest(DECISION)
+    trained = records.newest(TRAINING_SET)
     _, version, _ = champion
     if decision is None or (trained is not None and trained.storage_id > decision.storage_id):
         return Plan("training", [], [f"training pipeline: {version} is the champion"])
@@ -278,8 +278,8 @@ def _training(state: Records, landed: Landed, policy: Policy) -> Plan:
         )
     cutoff = str(metadata["cutoff"].value)
     reason = str(metadata["reason"].value)
-    later = [day for day in state.latest(FEATURES) if day >= cutoff]
-    verdicts = current_verdicts(state, later)
+    later = [day for day in records.latest(FLIGHT_FEATURES) if day >= cutoff]
+    verdicts = current_verdicts(records, later)
     if all(day in verdicts and not verdicts[day][0] for day in later):
         return Plan(
             "training",
@@ -314,21 +314,21 @@ def held_note(held: dict[str, str]) -> str:
     )
 
 
-def _scoring(state: Records, landed: Landed, policy: Policy) -> Plan:
+def _scoring(records: Records, landed: Landed, policy: Policy) -> Plan:
     """Days to score, through the scoring gate first: a run of the gate alone over the days
     without a verdict on their current features, then one scoring run per range of days
     that passed. A day that fails stays unscored until its features change, and no run
     fails for it (in a scoring run, a failed blocking check would stop every day)."""
     if not policy.score:
         return Plan("scoring", [], [])
-    champion = champion_promotion(state)
+    champion = champion_promotion(records)
     if champion is None:
         return Plan("scoring", [], ["inference pipeline: no champion model yet; nothing scored"])
     promoted, version, cutoff = champion
     start, end = policy.scoring_range or (cutoff, "9999-12-31")
     span = f"{start} .. {end}" if policy.scoring_range else f"from {start} on"
-    features = state.latest(FEATURES)
-    predictions = state.latest(PREDICTIONS)
+    features = records.latest(FLIGHT_FEATURES)
+    predictions = records.latest(PREDICTIONS)
     days = sorted(
         day
         for day, built in features.items()
@@ -340,7 +340,7 @@ def _scoring(state: Records, landed: Landed, policy: Policy) -> Plan:
             [],
             [f"inference pipeline: every day {span} is scored by {version}"],
         )
-    current = current_verdicts(state, days)
+    current = current_verdicts(records, days)
     held = {day: why for day, (passed, why) in current.items() if not passed}
     notes: list[str] = []
     unjudged = [day for day in days if day not in current]
@@ -368,14 +368,14 @@ def _scoring(state: Records, landed: Landed, policy: Policy) -> Plan:
     return Plan("scoring", requests, notes, held)
 
 
-def _evaluation(state: Records, landed: Landed, policy: Policy) -> Plan:
+def _evaluation(records: Records, landed: Landed, policy: Policy) -> Plan:
     """The last evening of a feed scores nothing, but its outcomes arrived."""
     if not policy.score:
         return Plan("evaluation", [], [])
-    actuals = state.newest(ACTUALS)
-    evaluated = state.newest(OUTCOMES)
-    predictions = state.latest(PREDICTIONS)
-    if actuals is None or not predictions or champion_promotion(state) is None:
+    actuals = records.newest(ACTUALS)
+    evaluated = records.newest(OUTCOMES)
+    predictions = records.latest(PREDICTIONS)
+    if actuals is None or not predictions or champion_promotion(records) is None:
         return Plan("evaluation", [], [])
     if evaluated is not None and evaluated.storage_id > actuals.storage_id:
         return Plan("evaluation", [], [])

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dagster import AssetKey, AssetRecordsFilter, DagsterEventType, DagsterRunStatus, RunsFilter
 
 from ml.training_config import DEFAULT_CUTOFF
-from orchestration.keys import CHAMPION, FEATURES, GATE_CHECK, PIPELINE_JOBS
+from orchestration.keys import CHAMPION, FLIGHT_FEATURES, GATE_CHECK, PIPELINE_JOBS
 
 UNFINISHED = [
     DagsterRunStatus.QUEUED,
@@ -98,7 +98,9 @@ def champion_promotion(state: Records):
 def current_verdicts(state: Records, days: Iterable[str]) -> dict[str, tuple[bool, str]]:
     """day -> (passed, why) of the scoring gate's verdict on the day's current features;
     days the gate has not judged since their features were last built are left out."""
-    built_at = {day: record.timestamp for day, record in state.latest_records(FEATURES).items()}
+    built_at = {
+        day: record.timestamp for day, record in state.latest_records(FLIGHT_FEATURES).items()
+    }
     verdicts = state.gate()
     return {
         day: (verdicts[day][0], verdicts[day][2])

@@ -89,6 +89,7 @@ def run_dbt(
 ) -> subprocess.CompletedProcess:
     """Run the dbt CLI against a test warehouse, with `environment` added (a run's window:
     ingest.windows.dbt_window_env); fails the test with dbt's output."""
+    import atexit
     import shutil
     import tempfile
 
@@ -121,25 +122,34 @@ def run_dbt(
     state = target / "partial_parse.msgpack"
     if state.exists():
         if not _PARSED:
-            _PARSED.append(Path(tempfile.mkdtemp(prefix="dbt-parse-")) / state.name)
+            kept = Path(tempfile.mkdtemp(prefix="dbt-parse-"))
+            atexit.register(shutil.rmtree, kept, ignore_errors=True)
+            _PARSED.append(kept / state.name)
         shutil.copy(state, _PARSED[0])
     return completed
 
 
 @pytest.fixture(scope="session")
-def six_weeks(tmp_path_factory, worker_id, source, dbt_manifest) -> Settings:
+def six_weeks(request, tmp_path_factory, source, dbt_manifest) -> Settings:
     """A warehouse built by the real loader and dbt over 2013-01-01 .. 2013-02-14 (actuals
     through 02-13, schedules through 02-14). Read-only for tests: copy it to change it.
     Built once per session: under pytest-xdist the first worker to need it builds it in the
     session's shared temporary folder and the others wait for it (xdist's own recipe)."""
-    if worker_id == "master":
+    if not hasattr(request.config, "workerinput"):  # no xdist worker: this process alone
         return _build_six_weeks(tmp_path_factory.mktemp("six_weeks"), source)
     from filelock import FileLock
 
     shared = tmp_path_factory.getbasetemp().parent / "six_weeks"
     with FileLock(f"{shared}.lock"):
+        if (shared / "failed").exists():
+            pytest.fail("six_weeks failed to build in the other worker: see its error")
         if not (shared / "built").exists():
-            _build_six_weeks(shared, source)
+            try:
+                _build_six_weeks(shared, source)
+            except BaseException:
+                shared.mkdir(parents=True, exist_ok=True)
+                (shared / "failed").touch()
+                raise
             (shared / "built").touch()
     return Settings(home=shared)
 
@@ -158,7 +168,8 @@ def _build_six_weeks(home: Path, source) -> Settings:
         ingest_all(con, settings.landing, settings.quarantine)
     finally:
         con.close()
-    run_dbt(settings, "build")
+    # dbt's unit tests run in tests/dbt's few_days build (and the CI slice), not here.
+    run_dbt(settings, "build", "--exclude-resource-type", "unit_test")
     return settings
 
 

@@ -70,7 +70,7 @@ class Batch:
     """This attempt's files whose bytes changed while DuckDB read them."""
     offsets: dict[str, int] = field(default_factory=dict)
     """CSV files numbered from their counted records: each one's offset in its scan."""
-    files: dict[str, FileRows] = field(default_factory=dict)
+    file_rows: dict[str, FileRows] = field(default_factory=dict)
     """Per file of the attempt: its rows in the table (checks.py)."""
     insertion_order: bool | None = None
     """DuckDB's preserve_insertion_order while insert.py has it off."""
@@ -99,12 +99,13 @@ class Batch:
         )"""
 
     def rows_of(self, path: str) -> int:
-        return self.files[path].rows if path in self.files else 0
+        return self.file_rows[path].rows if path in self.file_rows else 0
 
 
 def start_attempt(batch: Batch, offsets: dict[str, int]) -> None:
     """A fresh attempt at the batch's files (the load reads them again after a failed
-    read): a new load time, empty books, and `_batch_files` with `offsets`."""
+    read): a new load time, empty `_failed` and `_rejected_lines`, and `_batch_files`
+    with `offsets`."""
     con = batch.con
     batch.loaded_at = datetime.now(UTC)
     batch.changed = []
@@ -170,7 +171,7 @@ def drop_files(batch: Batch, outcomes: list[FileOutcome], quarantined: bool) -> 
         )
     for outcome in outcomes:
         outcome.rows_loaded, outcome.rows_quarantined = 0, outcome.rows_read
-        batch.files.pop(outcome.source, None)
+        batch.file_rows.pop(outcome.source, None)
         batch.staged.remove(outcome)
         if quarantined:
             batch.rejected.append(outcome)

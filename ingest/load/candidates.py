@@ -42,7 +42,7 @@ def pending(
     return found
 
 
-def candidates(batch: Batch, landing: Path, partitions: set[str] | None) -> tuple[list, int]:
+def files_to_load(batch: Batch, landing: Path, partitions: set[str] | None) -> tuple[list, int]:
     """The landed files this load reads (each staged: hashed, counted, its first line
     read), and how many were skipped as already settled. Duplicates, rejected and deferred
     files join the batch's lists."""

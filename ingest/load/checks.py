@@ -53,14 +53,14 @@ def check_rows(batch: Batch) -> None:
         from {spec.table} where {batch.where} group by all
         """,
     ).fetchall()
-    batch.files = {
+    batch.file_rows = {
         path: FileRows(rows, nulls, low, high) for path, rows, nulls, low, high, *_ in stats
     }
     renumber_after_miscounts(batch, stats)
     partitions = {outcome.source: outcome.partition_key for outcome in batch.staged}
     if any(
         nulls or (partitions[path] is not None and not low == high == partitions[path])
-        for path, (_, nulls, low, high) in batch.files.items()
+        for path, (_, nulls, low, high) in batch.file_rows.items()
     ):
         condition, reason = unloadable_sql(spec)
         mark(

@@ -32,7 +32,7 @@ import duckdb
 from ingest.catalog import FEEDS, FeedSpec
 from ingest.load.batch import Batch, start_attempt
 from ingest.load.books import write_file_log
-from ingest.load.candidates import candidates, defer_changed, pending
+from ingest.load.candidates import defer_changed, files_to_load, pending
 from ingest.load.checks import check_rows, count_rows, reconcile
 from ingest.load.headers import group_by_columns
 from ingest.load.insert import (
@@ -108,7 +108,7 @@ class Loader:
         batch = Batch(
             self.con, spec, self.batch_id, self.quarantine, self.quality, scans=self._scans
         )
-        found, skipped = candidates(batch, self.landing, partitions)
+        found, skipped = files_to_load(batch, self.landing, partitions)
         group_by_columns(batch, found)
         for outcome in batch.rejected:
             outcome.rows_quarantined = outcome.rows_read

@@ -96,7 +96,7 @@ def usual_rows(batch: Batch, partitions: list[str]) -> float | None:
     )
     partition_of = {outcome.source: outcome.partition_key for outcome in batch.staged}
     days: dict[str, int] = defaultdict(int)
-    for path, (rows, *_) in batch.files.items():
+    for path, (rows, *_) in batch.file_rows.items():
         days[partition_of[path] or "all"] += rows - failed.get(path, 0)
     part = f'"{spec.partition_column}"'
     loaded = f"(select * from {spec.table} where not ({batch.where}))"

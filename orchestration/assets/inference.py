@@ -24,14 +24,13 @@ from ml.features import FEATURE_RELATION, FEATURES, KEY_COLUMNS, LABEL
 from ml.report import score_histogram
 from ml.scoring import score_days
 from orchestration.checks import per_partition, verdict
-from orchestration.keys import CHAMPION, GATE_JOB, PREDICTIONS
-from orchestration.keys import FEATURES as FEATURES_ASSET
+from orchestration.keys import CHAMPION, FLIGHT_FEATURES, GATE_JOB, PREDICTIONS
 from orchestration.partitions import WAREHOUSE_POOL, daily_partitions, single_run
 from orchestration.resources import WarehouseResource
 
 
 @asset_check(
-    asset=FEATURES_ASSET,
+    asset=FLIGHT_FEATURES,
     name="ready_to_score",
     partitions_def=daily_partitions,
     blocking=True,
@@ -71,7 +70,7 @@ def ready_to_score(context: AssetCheckExecutionContext, warehouse: WarehouseReso
     # Blocking where it guards scoring (the inference pipeline). In the scoring_gate job
     # nothing runs after it: a day that fails is recorded, and the run still succeeds.
     yield from per_partition(
-        FEATURES_ASSET,
+        FLIGHT_FEATURES,
         "ready_to_score",
         (verdict(validation, day) for day in days),
         blocking=context.run.job_name != GATE_JOB,
@@ -82,7 +81,7 @@ def ready_to_score(context: AssetCheckExecutionContext, warehouse: WarehouseReso
 @asset(
     key=PREDICTIONS,
     group_name="inference",
-    deps=[FEATURES_ASSET, CHAMPION],
+    deps=[FLIGHT_FEATURES, CHAMPION],
     partitions_def=daily_partitions,
     backfill_policy=single_run,
     pool=WAREHOUSE_POOL,

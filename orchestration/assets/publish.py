@@ -5,7 +5,7 @@ through the same definition (the UI by the publish sensor after a pipeline run s
 from dagster import AssetExecutionContext, AssetKey, Config, MaterializeResult, MetadataValue, asset
 
 from ingest.publish import publish_snapshot
-from orchestration.keys import DECISION, FEATURES, PERFORMANCE, PREDICTIONS
+from orchestration.keys import DECISION, FLIGHT_FEATURES, PERFORMANCE, PREDICTIONS
 from orchestration.partitions import WAREHOUSE_POOL
 from orchestration.resources import WarehouseResource
 
@@ -19,7 +19,7 @@ class PublishConfig(Config):
 
 # Drawn after what analysts read last in the graph (a dependency for the picture and for
 # "Materialize all"; the job selects only the snapshot).
-UPSTREAM = [FEATURES, PREDICTIONS, PERFORMANCE, DECISION]
+UPSTREAM = [FLIGHT_FEATURES, PREDICTIONS, PERFORMANCE, DECISION]
 
 
 @asset(

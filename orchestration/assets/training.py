@@ -33,7 +33,7 @@ from ml.training import train_and_register
 from ml.training import training_set as read_training_set
 from ml.training_config import DEFAULT_CUTOFF, VALIDATION_DAYS, TrainingConfig
 from orchestration.checks import single_result, verdict
-from orchestration.keys import CANDIDATE, CHAMPION, FEATURES, TRAINING_SET
+from orchestration.keys import CANDIDATE, CHAMPION, FLIGHT_FEATURES, TRAINING_SET
 from orchestration.partitions import WAREHOUSE_POOL
 from orchestration.resources import MlSettings, WarehouseResource
 
@@ -80,7 +80,7 @@ def _window(windows: dict[str, str], name: str) -> str:
 @asset(
     key=TRAINING_SET,
     group_name="training",
-    deps=[FEATURES],
+    deps=[FLIGHT_FEATURES],
     pool=WAREHOUSE_POOL,
     kinds={"parquet"},
     description=(

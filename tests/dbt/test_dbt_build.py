@@ -160,7 +160,15 @@ def test_no_outcome_of_the_day_or_after_reaches_its_features(six_weeks, tmp_path
         f"where flight_date >= '{day}'"
     )
     con.close()
-    run_dbt(settings, "build", "--full-refresh", "--exclude", "tag:ml")
+    run_dbt(
+        settings,
+        "build",
+        "--full-refresh",
+        "--exclude",
+        "tag:ml",
+        "--exclude-resource-type",
+        "unit_test",
+    )
 
     after_d, after_next = features_of(settings, day), features_of(settings, next_day)
     assert after_d.is_delayed.all() and not before_d.is_delayed.all()

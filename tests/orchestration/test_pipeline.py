@@ -81,8 +81,10 @@ def test_on_dagsters_stock_storage_and_dbt_resource_the_same_run_builds_the_same
     home, source, dbt_manifest, monkeypatch, capsys
 ):
     """orchestration/dagster_private.py: the private speed-ups change how fast, never what
-    runs (the first run's assertions; the increments below run on flightline's)."""
-    _first_run(home, source, monkeypatch, capsys, "stock")
+    runs: the first run and a command with nothing new (the next day's increment runs on
+    flightline's storage, below: it is one more feature run)."""
+    instance = _first_run(home, source, monkeypatch, capsys, "stock")
+    _nothing_new(home, capsys, instance)
 
 
 def test_the_feature_pipeline_runs_end_to_end_and_only_on_new_work(
@@ -91,11 +93,7 @@ def test_the_feature_pipeline_runs_end_to_end_and_only_on_new_work(
     instance = _first_run(home, source, monkeypatch, capsys, "flightline")
     flights = source["flights"]
 
-    # Nothing new: no run, no rows.
-    capsys.readouterr()
-    assert run_pipeline(home) == 0
-    assert "nothing new" in capsys.readouterr().out
-    assert len(instance.get_runs()) == 2  # no new run, not even a publish
+    _nothing_new(home, capsys, instance)
 
     # One more day: one run over that day's actuals and the next day's schedules, while an
     # analyst queries the snapshot in a loop in another process.
@@ -127,6 +125,14 @@ def test_the_feature_pipeline_runs_end_to_end_and_only_on_new_work(
     assert _count(
         home, "select count(*) from features.flight_features where is_delayed is null"
     ) == int((flights.flight_date == "2013-01-05").sum())
+
+
+def _nothing_new(home, capsys, instance):
+    """Nothing new: no run, no rows."""
+    capsys.readouterr()
+    assert run_pipeline(home) == 0
+    assert "nothing new" in capsys.readouterr().out
+    assert len(instance.get_runs()) == 2  # no new run, not even a publish
 
 
 def _check_key(schema, table, name):

@@ -17,7 +17,7 @@ from ingest.catalog import DAILY_FEEDS, REFERENCE_FEEDS
 from orchestration.keys import (
     CHAMPION,
     DECISION,
-    FEATURES,
+    FLIGHT_FEATURES,
     GATE_CHECK,
     MODEL_CARD,
     OUTCOMES,
@@ -56,13 +56,13 @@ def _built(instance, days) -> None:
         _materialize(instance, AssetKey(["raw", feed.name]), days)
     for key in dbt_reference_models.keys:
         _materialize(instance, key)
-    _materialize(instance, FEATURES, days)
+    _materialize(instance, FLIGHT_FEATURES, days)
 
 
 def _gate(instance, day: str, passed: bool, why: str = "") -> None:
     instance.report_runless_asset_event(
         AssetCheckEvaluation(
-            asset_key=FEATURES,
+            asset_key=FLIGHT_FEATURES,
             check_name="ready_to_score",
             partition=day,
             passed=passed,
@@ -100,7 +100,7 @@ def test_landed_files_and_raw_newer_than_features_plan_one_feature_run(instance)
     # Only the job's own checks of those assets: never the scoring gate in a feature run.
     assert request.checks and GATE_CHECK not in request.checks
     assert not [key for key in request.checks if key.name == "freshness"]  # its own schedule
-    assert AssetCheckKey(FEATURES, "ready_to_score") == GATE_CHECK
+    assert AssetCheckKey(FLIGHT_FEATURES, "ready_to_score") == GATE_CHECK
 
     # A reference file changed: every loaded day is rebuilt with it.
     ((request),) = next_runs(instance, Landed(reference=True)).requests
