@@ -71,9 +71,10 @@ def started_by_command(run) -> bool:
     request_job=publish_job,
     default_status=DefaultSensorStatus.RUNNING,
     description=(
-        "Publishes the analysts' snapshot after every run that succeeded, so the UI route "
-        "publishes as `flightline run` does. Runs started by a flightline command are left "
-        "to it: it publishes once, after its last run."
+        "Publishes the analysts' snapshot after every run that succeeded and changed the "
+        "warehouse (not the scoring gate's, which only judges), so the UI route publishes as "
+        "`flightline run` does. Runs started by a flightline command are left to it: it "
+        "publishes once, after its last run."
     ),
 )
 def publish_after_pipeline_runs(context: RunStatusSensorContext):
@@ -82,6 +83,11 @@ def publish_after_pipeline_runs(context: RunStatusSensorContext):
     run = context.dagster_run
     if run.job_name == publish_job.name:
         return SkipReason(f"run {run.run_id} published the snapshot itself")
+    if run.job_name == scoring_gate_job.name:
+        # The gate only judges the features (its verdicts are Dagster's records): the
+        # warehouse, and so the snapshot, is what the run before it left. In `dagster dev`
+        # every run is a process of its own (~10 s of imports): one publish less an evening.
+        return SkipReason(f"run {run.run_id} judged the features and changed no table")
     if started_by_command(run):
         return SkipReason(f"run {run.run_id} was started by a flightline command, which publishes")
     return RunRequest(

@@ -24,7 +24,7 @@ from dagster import (
 
 from ingest.quality import validate
 from ingest.settings import REPO_ROOT
-from ml import expectations, registry
+from ml import registry
 from ml.features import LABEL, prepare
 from ml.promotion import evaluate_gate, promote, record_decision
 from ml.report import importance_markdown
@@ -138,6 +138,8 @@ def training_set_expectations(
     inputs = training_set
     frame = pd.read_parquet(inputs["path"])
     frame[LABEL] = frame[LABEL].astype("boolean")
+    from ml import expectations  # Great Expectations: imported where a suite is validated
+
     validation = validate(warehouse.settings.quality, expectations.TRAINING_SET, frame, None)
     result = verdict(validation, "all")
     result[4]["training_set"] = MetadataValue.path(str(inputs["path"]))

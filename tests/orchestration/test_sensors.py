@@ -20,6 +20,7 @@ def test_a_pipeline_run_that_succeeded_in_the_ui_publishes_the_snapshot_once():
             ("__ASSET_JOB", "ui", True),  # "Materialize" in the asset graph
             ("inference_pipeline", "cli", False),  # flightline run publishes at its end
             ("publish_snapshot", "publish_after_pipeline_runs", False),
+            ("scoring_gate", "gate", False),  # it changes no table
         )
         for job, trigger, published in cases:
             tags = {"flightline/trigger": trigger}
