@@ -15,7 +15,7 @@ from ml.scoring import ScoringError, score_days
 from ml.selection import train_models
 from ml.training import train_and_register, training_set
 from ml.training_config import TrainingConfig
-from tests.conftest import copy_of
+from tests.conftest import copy_of, fetch
 
 pytestmark = pytest.mark.e2e  # the whole pipeline: `make test`, not `make test-fast`
 
@@ -39,6 +39,20 @@ def trained(six_weeks, tmp_path_factory):
     promote(con, run.model.model_version)
     con.close()
     return settings, run
+
+
+@pytest.fixture(scope="module")
+def trained_again(trained, tmp_path_factory):
+    """The same training run again, on a copy of the trained warehouse, with every SQL
+    statement it ran recorded: (copy, the first run, this run, its statements). Two tests
+    read it (the registered version, the feature relation): one training, not two."""
+    settings, first = trained
+    copy = copy_of(settings, tmp_path_factory.mktemp("trained_again"))
+    con = duckdb.connect(str(copy.warehouse))
+    recording = RecordingConnection(con)
+    again = train_and_register(recording, copy.models, REPO_ROOT, CONFIG)
+    con.close()
+    return copy, first, again, recording.statements
 
 
 @pytest.fixture
@@ -156,11 +170,10 @@ def test_a_long_history_trains_on_a_sample_drawn_in_sql(warehouse):
     pd.testing.assert_frame_equal(sample, training_set(con, capped))  # the same flights
 
 
-def test_same_data_and_code_give_the_same_registered_version(with_champion):
-    settings, con, first = with_champion
-    again = train_and_register(con, settings.models, REPO_ROOT, CONFIG)
+def test_same_data_and_code_give_the_same_registered_version(trained_again):
+    settings, first, again, _ = trained_again
     assert again.reused and again.model.model_version == first.model.model_version
-    assert con.execute("select count(*) from ml.model_registry").fetchone()[0] == 1
+    assert fetch(settings, "select count(*) from ml.model_registry")[0][0] == 1
     card = (Path(first.model.artifact_path) / "model_card.md").read_text()
     assert "validation window: 2013-01-31 .. 2013-02-06" in card
     # The importance's unit, the calibration in words, the plots with their window, and a
@@ -271,10 +284,9 @@ class RecordingConnection:
         return getattr(self.con, name)
 
 
-def test_training_and_scoring_read_the_same_feature_relation(with_champion):
-    settings, con, _ = with_champion
-    training = RecordingConnection(con)
-    train_and_register(training, settings.models, REPO_ROOT, CONFIG)
+def test_training_and_scoring_read_the_same_feature_relation(trained_again, with_champion):
+    *_, training_statements = trained_again
+    _, con, _ = with_champion
     scoring = RecordingConnection(con)
     score_days(scoring, registry.require_champion(con), ["2013-02-12"])
 
@@ -282,7 +294,7 @@ def test_training_and_scoring_read_the_same_feature_relation(with_champion):
         return {s.split(" from ")[1].split()[0] for s in statements if " from features." in s}
 
     assert (
-        feature_reads(training.statements)
+        feature_reads(training_statements)
         == feature_reads(scoring.statements)
         == {FEATURE_RELATION}
     )
