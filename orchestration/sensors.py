@@ -69,6 +69,9 @@ def started_by_command(run) -> bool:
 @run_status_sensor(
     run_status=DagsterRunStatus.SUCCESS,
     request_job=publish_job,
+    # As often as the loop (Dagster's default is 30 s): the snapshot follows a run within
+    # seconds, and an evening's publishes do not queue behind a tick each.
+    minimum_interval_seconds=LOOP_SECONDS,
     default_status=DefaultSensorStatus.RUNNING,
     description=(
         "Publishes the analysts' snapshot after every run that succeeded and changed the "
