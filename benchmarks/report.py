@@ -22,6 +22,14 @@ def _runs(runs: list[float] | None) -> str:
     return f" (median of {len(runs)}: {', '.join(f'{s:.1f}' for s in runs)} s)"
 
 
+def _stages_section(
+    title: str, runs: list[float] | None, text: str, stages: dict[str, float]
+) -> list[str]:
+    """A section of one measured pipeline: its title and runs, a sentence, its stages."""
+    lines = ["", f"## {title}{_runs(runs)}", "", text, ""]
+    return lines + _table(["stage", "s"], [[k, f"{v:.1f}"] for k, v in stages.items()])
+
+
 def _pandas_cell(reference: dict) -> tuple[str, str]:
     if not reference.get("finished", True):
         return f"> {reference['seconds']:.0f} ({reference['why']})", f"{reference['peak_mb']:,.0f}"
@@ -188,28 +196,24 @@ def write(path: Path, report: dict) -> None:
         ]
     if "cold" in report:
         cold = report["cold"]
-        lines += [
-            "",
-            "## The 2013 year, cold, end to end" + _runs(cold.get("runs")),
-            "",
+        lines += _stages_section(
+            "The 2013 year, cold, end to end",
+            cold.get("runs"),
             f"`flightline run` on an empty data directory: {cold['seconds']:.0f} s, peak memory "
             f"{cold['peak_mb']:,.0f} MB. Stages are the sums of their Dagster steps; the rest "
             "is start-up, Dagster's run bookkeeping and the feed export.",
-            "",
-        ]
-        lines += _table(["stage", "s"], [[k, f"{v:.1f}"] for k, v in cold["stages"].items()])
+            cold["stages"],
+        )
     if "pandas" in report:
         pandas = report["pandas"]
-        lines += [
-            "",
-            "## Plain-pandas reference on the same 2013 feeds" + _runs(pandas.get("runs")),
-            "",
+        lines += _stages_section(
+            "Plain-pandas reference on the same 2013 feeds",
+            pandas.get("runs"),
             f"benchmarks/pandas_reference.py: {pandas['seconds']['total']:.0f} s, peak memory "
             f"{pandas['peak_mb']:,.0f} MB, {pandas['rows']:,} rows, Q4 ROC AUC "
             f"{pandas['roc_auc']:.4f}.",
-            "",
-        ]
-        lines += _table(["stage", "s"], [[k, f"{v:.1f}"] for k, v in pandas["seconds"].items()])
+            pandas["seconds"],
+        )
     if "scale" in report:
         lines += [
             "",

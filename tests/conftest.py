@@ -3,8 +3,11 @@ nothing is ever written into the checkout's data/."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -89,10 +92,6 @@ def run_dbt(
 ) -> subprocess.CompletedProcess:
     """Run the dbt CLI against a test warehouse, with `environment` added (a run's window:
     ingest.windows.dbt_window_env); fails the test with dbt's output."""
-    import atexit
-    import shutil
-    import tempfile
-
     env = {
         **os.environ,
         "FLIGHTLINE_HOME": str(settings.home),
@@ -174,8 +173,6 @@ def _build_six_weeks(home: Path, source) -> Settings:
 
 
 def copy_of(settings: Settings, tmp_path: Path) -> Settings:
-    import shutil
-
     copy = Settings(home=tmp_path / "copy")
     copy.warehouse_dir.mkdir(parents=True)
     shutil.copy(settings.warehouse, copy.warehouse)

@@ -29,16 +29,6 @@ from orchestration.partitions import WAREHOUSE_POOL, daily_partitions, single_ru
 from orchestration.resources import WarehouseResource
 
 
-def _suites():
-    """ml/expectations.py, imported when the gate runs: its suites are Great Expectations
-    objects, and importing GX costs ~3 s in every process that loads the definitions (the
-    UI's code server, each run's process in `dagster dev`, a publish run) whether it
-    validates anything or not."""
-    from ml import expectations
-
-    return expectations
-
-
 @asset_check(
     asset=FLIGHT_FEATURES,
     name="ready_to_score",
@@ -52,6 +42,11 @@ def _suites():
     ),
 )
 def ready_to_score(context: AssetCheckExecutionContext, warehouse: WarehouseResource):
+    # Imported where a suite is validated: its suites are Great Expectations objects, and
+    # GX costs ~3 s in every process that loads the definitions (the UI's code server, each
+    # run's process in `dagster dev`) whether it validates or not.
+    from ml import expectations
+
     days = context.partition_keys
     first, last = date.fromisoformat(days[0]), date.fromisoformat(days[-1])
     listed = ", ".join(f"date '{date.fromisoformat(day)}'" for day in days)
@@ -69,7 +64,7 @@ def ready_to_score(context: AssetCheckExecutionContext, warehouse: WarehouseReso
         ).fetchone()
         validation = validate_sql(
             warehouse.settings.quality,
-            _suites().FEATURES,
+            expectations.FEATURES,
             con,
             relation,
             "_day",
