@@ -41,7 +41,10 @@ dbt-slice: install
 	cd dbt_project && FLIGHTLINE_HOME=$(SLICE) ../$(VENV)/bin/dbt build --target ci --profiles-dir . --target-path $(SLICE)/dbt --quiet
 	cd dbt_project && FLIGHTLINE_HOME=$(SLICE) ../$(VENV)/bin/dbt source freshness --target ci --profiles-dir . --target-path $(SLICE)/dbt --quiet
 
-# Two workers, one file each at a time (module fixtures stay in one process), and beside them
+# Two workers, one file each at a time (module fixtures stay in one process), in the order
+# tests/conftest.py gives (the longest files first: --no-loadscope-reorder, since xdist's
+# loadfile otherwise hands out the files with the most tests first, and the 2-minute file of
+# one test came last while the other worker idled for ~90 s), and beside them
 # the hands-off test (the real dagster dev, mostly waiting on its daemon), started first in
 # a process of its own: handed out late by xdist it set the suite's end (13 min against ~8).
 # OMP_NUM_THREADS=1: three test processes (and the runs the hands-off test starts) share two
@@ -57,7 +60,7 @@ test: lint
 	@$(PYTHON) -m pytest -q -p no:cacheprovider $(AUTOMATION_TEST) > $(AUTOMATION_LOG) 2>&1 & \
 	automation=$$!; \
 	if $(MAKE) --no-print-directory dbt-slice; then \
-	  $(PYTHON) -m pytest -n 2 --dist loadfile --durations=8 --ignore=$(AUTOMATION_TEST); \
+	  $(PYTHON) -m pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=8 --ignore=$(AUTOMATION_TEST); \
 	else echo "make dbt-slice failed: pytest did not run"; false; fi; \
 	rest=$$?; \
 	wait $$automation; hands_off=$$?; \
