@@ -14,7 +14,8 @@ SLICE      := $(abspath dbt_project/target/ci-slice)
 $(VENV)/.installed: pyproject.toml uv.lock
 	@test -x $(PYTHON) || $(BOOTSTRAP_PYTHON) -m venv $(VENV)
 	@test -x $(UV) || $(PYTHON) -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
-	@# --compile-bytecode: otherwise the first run compiles dagster, dbt and sklearn (~6 s).
+	@# --compile-bytecode: otherwise the first run compiles dagster, dbt and sklearn (~6 s),
+	@# and every run and test process does where PYTHONDONTWRITEBYTECODE is set (docs/facts.md).
 	@# --locked: fails when uv.lock no longer matches pyproject.toml (--frozen would install the
 	@# stale lock without a word).
 	$(UV) sync --locked --quiet --compile-bytecode --python $(PYTHON)
