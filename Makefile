@@ -9,7 +9,7 @@ BOOTSTRAP_PYTHON ?= python3
 DATA       := $(abspath $(or $(FLIGHTLINE_HOME),data))
 SLICE      := $(abspath dbt_project/target/ci-slice)
 
-.PHONY: install run test test-fast lint dbt-slice format ui docs bench fuzz clean
+.PHONY: install install-spark run test test-fast lint dbt-slice format ui docs bench fuzz clean
 
 $(VENV)/.installed: pyproject.toml uv.lock
 	@test -x $(PYTHON) || $(BOOTSTRAP_PYTHON) -m venv $(VENV)
@@ -22,6 +22,15 @@ $(VENV)/.installed: pyproject.toml uv.lock
 	@touch $@
 
 install: $(VENV)/.installed
+
+# The Spark engine's packages (pyproject.toml's `spark` extra, ~450 MB): `make test` installs
+# them, `make run` does not. After the plain install, so that its exact sync (which removes
+# what the lock does not list for it) never runs after this one.
+$(VENV)/.installed-spark: $(VENV)/.installed
+	$(UV) sync --locked --quiet --compile-bytecode --extra spark --python $(PYTHON)
+	@touch $@
+
+install-spark: $(VENV)/.installed-spark
 
 run: install
 	$(VENV)/bin/flightline run
@@ -54,7 +63,7 @@ dbt-slice: install
 AUTOMATION_TEST := tests/orchestration/test_automation.py
 AUTOMATION_LOG  := dbt_project/target/automation-test.log
 test: export OMP_NUM_THREADS = 1
-test: lint
+test: lint install-spark
 	@# The hands-off test starts first: it is the longest. The CI slice (dbt build in a
 	@# target path of its own) runs beside it, then the rest. Lint runs before all of them:
 	@# sqlfluff's dbt templater writes dbt_project/target, which the tests read.

@@ -46,6 +46,11 @@ class Settings:
     quality = _Under("quality", doc="Great Expectations' project: suites, results, Data Docs.")
     reports = _Under("reports")
     dagster_home = _Under("dagster_home")
+    spark = _Under(
+        "spark",
+        doc="The Spark engine's files (profiles.yml's spark target): raw/ (the loader's Parquet "
+        "copies of the raw tables), warehouse/ (the tables dbt builds), metastore_db/.",
+    )
     dbt_runs = _Under(
         "dbt_runs",
         doc="dbt's target path for the pipeline's invocations (each in a folder of its own) "

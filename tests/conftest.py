@@ -31,10 +31,11 @@ def pytest_configure(config: pytest.Config) -> None:
 # The longest files first in collection order, so that neither xdist worker is left with a
 # long file at the end (`make test` passes --no-loadscope-reorder: xdist's loadfile otherwise
 # sorts the files by their number of tests). xdist hands the first two to one worker each,
-# then the next two: the heaviest pairs alternate (~110 / 90 / 90 / 90 s on 2 cores).
+# then the next two: the heaviest pairs alternate (~140 / 110 / 90 / 90 / 90 s on 2 cores).
 # `make test` runs the automation test in a process of its own beside the others.
 LONGEST_FIRST = (
     "test_automation.py",
+    "test_spark_engine.py",
     "test_ml_pipelines.py",
     "test_pipeline.py",
     "test_dbt_build.py",
@@ -92,27 +93,33 @@ _PARSED: list[Path] = []
 
 
 def run_dbt(
-    settings: Settings, *args: str, environment: dict[str, str] | None = None
+    settings: Settings,
+    *args: str,
+    environment: dict[str, str] | None = None,
+    target: str | None = None,
 ) -> subprocess.CompletedProcess:
     """Run the dbt CLI against a test warehouse, with `environment` added (a run's window:
-    ingest.windows.dbt_window_env); fails the test with dbt's output."""
+    ingest.windows.dbt_window_env); fails the test with dbt's output. Another `target` than
+    the profile's default (spark) parses on its own: its parse state is not shared."""
+    shared = target is None
     env = {
         **os.environ,
         "FLIGHTLINE_HOME": str(settings.home),
         "FLIGHTLINE_WAREHOUSE": settings.warehouse.name,
         **(environment or {}),
     }
-    target = settings.home / "dbt"
-    target.mkdir(parents=True, exist_ok=True)
-    if _PARSED:
-        shutil.copy(_PARSED[0], target / "partial_parse.msgpack")
+    target_path = settings.home / ("dbt" if shared else f"dbt-{target}")
+    target_path.mkdir(parents=True, exist_ok=True)
+    if _PARSED and shared:
+        shutil.copy(_PARSED[0], target_path / "partial_parse.msgpack")
     settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
     completed = subprocess.run(
         [
             dbt_executable(),
             *args,
             *("--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)),
-            *("--target-path", str(target)),
+            *("--target-path", str(target_path)),
+            *(("--target", target) if target else ()),
         ],
         cwd=settings.warehouse_dir,
         env=env,
@@ -122,8 +129,8 @@ def run_dbt(
     )
     if completed.returncode != 0:
         pytest.fail(f"dbt {' '.join(args)} failed:\n{completed.stdout[-6000:]}{completed.stderr}")
-    state = target / "partial_parse.msgpack"
-    if state.exists():
+    state = target_path / "partial_parse.msgpack"
+    if state.exists() and shared:
         if not _PARSED:
             kept = Path(tempfile.mkdtemp(prefix="dbt-parse-"))
             atexit.register(shutil.rmtree, kept, ignore_errors=True)

@@ -14,7 +14,7 @@ def test_the_workflow_is_valid_and_runs_the_steps_of_make_test():
     makefile = (REPO_ROOT / "Makefile").read_text()
     test_target = re.search(r"^test: (.*)\n((?:\t.*\n)+)", makefile, re.MULTILINE)
     prerequisites, recipe = test_target.group(1).split(), test_target.group(2)
-    assert prerequisites == ["lint"] and "dbt-slice" in recipe
+    assert prerequisites == ["lint", "install-spark"] and "dbt-slice" in recipe
     for target in [*prerequisites, "dbt-slice"]:
         assert f"make {target}" in runs
     assert "pytest" in recipe and any("pytest" in run for run in runs)

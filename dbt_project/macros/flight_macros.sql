@@ -44,18 +44,14 @@
 
 {#- HHMM local clock time (as the feeds publish it, 2400 included) to a local timestamp. -#}
 {% macro hhmm_to_local_timestamp(date_column, hhmm_column) -%}
-    ({{ date_column }} + to_minutes(({{ hhmm_column }} // 100) * 60 + {{ hhmm_column }} % 100))
-{%- endmacro %}
-
-{#- A New York local timestamp to the same instant as a UTC timestamp (without zone). -#}
-{% macro new_york_to_utc(timestamp_expression) -%}
-    timezone('UTC', timezone('America/New_York', {{ timestamp_expression }}))
+    {%- set minutes = '(' ~ integer_divide(hhmm_column, 100) ~ ' * 60 + ' ~ hhmm_column ~ ' % 100)' -%}
+    {{ add_minutes(date_to_timestamp(date_column), minutes) }}
 {%- endmacro %}
 
 {#- The flight's surrogate key: md5 of its natural key (date, carrier, flight number, origin),
     the same in every feed that names the flight. -#}
 {% macro flight_id(date_column, carrier, flight_number, origin) -%}
-    md5(concat_ws('|', strftime({{ date_column }}, '%Y-%m-%d'), {{ carrier }}, {{ flight_number }}, {{ origin }}))
+    md5(concat_ws('|', {{ iso_date_text(date_column) }}, {{ carrier }}, {{ flight_number }}, {{ origin }}))
 {%- endmacro %}
 
 {#- The flight's key as both flight feeds (schedules, actuals) publish it, named as the

@@ -3,23 +3,44 @@
     own with "Table ... does not exist": stop first, once, and say what lands them. -#}
 {% macro require_raw_tables() %}
     {% if execute and flags.WHICH in ("build", "run", "test", "seed", "snapshot") %}
-        {% set wanted = [] %}
-        {% for source in graph.sources.values() if source.schema == "raw" %}
-            {% do wanted.append(source.identifier) %}
-        {% endfor %}
-        {% set found = run_query(
-            "select table_name from information_schema.tables where table_schema = 'raw'"
-        ).columns[0].values() %}
-        {% set missing = [] %}
-        {% for name in wanted | sort if name not in found %}
-            {% do missing.append("raw." ~ name) %}
-        {% endfor %}
-        {% if missing %}
-            {{ exceptions.raise_compiler_error(
-                "the warehouse " ~ target.path ~ " has no " ~ missing | join(", ")
-                ~ ": the loader lands them, not dbt. From the repository root run"
-                ~ " `make run` (or `flightline run`) first, then `dbt build` again."
-            ) }}
-        {% endif %}
+        {{ return(adapter.dispatch('require_raw_tables')()) }}
     {% endif %}
+{% endmacro %}
+
+{% macro duckdb__require_raw_tables() %}
+    {% set wanted = [] %}
+    {% for source in graph.sources.values() if source.schema == "raw" %}
+        {% do wanted.append(source.identifier) %}
+    {% endfor %}
+    {% set found = run_query(
+        "select table_name from information_schema.tables where table_schema = 'raw'"
+    ).columns[0].values() %}
+    {% set missing = [] %}
+    {% for name in wanted | sort if name not in found %}
+        {% do missing.append("raw." ~ name) %}
+    {% endfor %}
+    {% if missing %}
+        {{ exceptions.raise_compiler_error(
+            "the warehouse " ~ target.path ~ " has no " ~ missing | join(", ")
+            ~ ": the loader lands them, not dbt. From the repository root run"
+            ~ " `make run` (or `flightline run`) first, then `dbt build` again."
+        ) }}
+    {% endif %}
+{% endmacro %}
+
+{#- On Spark the raw tables are the loader's Parquet copies (ingest/spark_raw.py, written
+    under <data>/spark/raw/ after each load): declared here over their folders, again at
+    every invocation (a declaration costs milliseconds and keeps up with a column the loader
+    added; dropping a table declared over a location leaves its files alone). Spark infers
+    each table's columns from the Parquet files, which carry the loader's types. -#}
+{% macro spark__require_raw_tables() %}
+    {% set raw_dir = env_var('FLIGHTLINE_HOME', '../data') ~ '/spark/raw' %}
+    {% do run_query('create database if not exists raw') %}
+    {% for source in graph.sources.values() if source.schema == "raw" %}
+        {% do run_query('drop table if exists raw.' ~ source.identifier) %}
+        {% do run_query(
+            'create table raw.' ~ source.identifier ~ ' using parquet location '
+            ~ "'" ~ raw_dir ~ '/' ~ source.identifier ~ "'"
+        ) %}
+    {% endfor %}
 {% endmacro %}

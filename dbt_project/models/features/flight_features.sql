@@ -1,9 +1,10 @@
 {{
     config(
         unique_key='flight_date',
+        partition_by=date_partition('flight_date'),
         tags=['daily'],
-        pre_hook="set disabled_optimizers = 'build_side_probe_side'",
-        post_hook="reset disabled_optimizers",
+        pre_hook="{{ joins_build_from_the_right() }}",
+        post_hook="{{ joins_build_as_planned() }}",
     )
 }}
 
@@ -12,7 +13,8 @@
     cardinality estimates, which are far off after the aggregates and CTEs here: at 10M
     flights it built three tables from the 10M flights, which spilled under the 4 GB limit
     (54 s for the model; with the swap off: 25 s, 2.2 GB, identical rows). Hence the hooks:
-    the setting is per connection, so it is reset after the model. -#}
+    the setting is per connection, so it is reset after the model (macros/engine_sql.sql;
+    on Spark they are empty). -#}
 
 {%- set lookback = var('feature_lookback_days') %}
 
@@ -20,7 +22,7 @@ with
 
 -- Not materialized: the consumers read the columns they need from fct_flights, and DuckDB
 -- sees the table's row count instead of guessing a CTE's.
-history as not materialized (
+history as {{ not_materialized() }} (
     select
         flight_id,
         flight_date,
@@ -37,7 +39,7 @@ history as not materialized (
     where {{ in_history_window('flight_date', lookback, lookback) }}
 ),
 
-flights as not materialized (
+flights as {{ not_materialized() }} (
     select
         *,
         hour(scheduled_departure_local) as scheduled_departure_hour
@@ -95,15 +97,7 @@ plane_day_legs as (
     select
         flights.tailnum,
         flights.flight_date,
-        list_transform(
-            list_sort(
-                list({
-                    'departure': flights.scheduled_departure_local,
-                    'flight_id': flights.flight_id
-                })
-            ),
-            lambda leg: leg.flight_id
-        ) as legs
+        {{ ids_in_order('flights.scheduled_departure_local', 'flights.flight_id') }} as legs
     from flights
     where flights.tailnum is not null
     group by all
@@ -112,7 +106,7 @@ plane_day_legs as (
 holiday_proximity as (
     select
         flight_days.flight_date,
-        min(abs(date_diff('day', flight_days.flight_date, holidays.holiday_date)))
+        min(abs({{ days_between('flight_days.flight_date', 'holidays.holiday_date') }}))
             as days_to_nearest_holiday
     from (select distinct flight_date from flights) as flight_days
     cross join holidays
@@ -129,14 +123,14 @@ final as (
         flights.origin || '-' || flights.dest as route,
         flights.tailnum,
         flights.scheduled_departure_hour,
-        isodow(flights.flight_date) as day_of_week,
+        {{ iso_day_of_week('flights.flight_date') }} as day_of_week,
         month(flights.flight_date) as month_of_year,
-        isodow(flights.flight_date) in (6, 7) as is_weekend,
+        {{ iso_day_of_week('flights.flight_date') }} in (6, 7) as is_weekend,
         flights.distance_miles,
         origin_hour_load.origin_departures_same_hour,
         origin_day_load.origin_departures_same_day,
-        list_position(plane_day_legs.legs, flights.flight_id) as plane_leg_of_day,
-        len(plane_day_legs.legs) as plane_legs_of_day,
+        {{ list_position_of('plane_day_legs.legs', 'flights.flight_id') }} as plane_leg_of_day,
+        {{ list_length('plane_day_legs.legs') }} as plane_legs_of_day,
         year(flights.flight_date) - planes.year_built as plane_age_years,
         planes.seat_count as plane_seat_count,
         planes.engine_count as plane_engine_count,

@@ -1,4 +1,11 @@
-{{ config(materialized='incremental', unique_key='flight_date', tags=['daily']) }}
+{{
+    config(
+        materialized='incremental',
+        unique_key='flight_date',
+        partition_by=date_partition('flight_date'),
+        tags=['daily'],
+    )
+}}
 
 with
 
@@ -29,10 +36,10 @@ joined as (
         actuals.departure_delay_minutes,
         actuals.arrival_delay_minutes,
         actuals.air_time_minutes,
-        schedules.scheduled_departure_local
-        + to_minutes(actuals.departure_delay_minutes) as actual_departure_local,
-        schedules.scheduled_arrival_local
-        + to_minutes(actuals.arrival_delay_minutes) as actual_arrival_local,
+        {{ add_minutes('schedules.scheduled_departure_local', 'actuals.departure_delay_minutes') }}
+            as actual_departure_local,
+        {{ add_minutes('schedules.scheduled_arrival_local', 'actuals.arrival_delay_minutes') }}
+            as actual_arrival_local,
         actuals.is_cancelled,
         actuals.is_diverted
     from schedules

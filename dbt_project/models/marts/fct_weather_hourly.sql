@@ -1,4 +1,11 @@
-{{ config(materialized='incremental', unique_key='observed_date', tags=['daily']) }}
+{{
+    config(
+        materialized='incremental',
+        unique_key='observed_date',
+        partition_by=date_partition('observed_date'),
+        tags=['daily'],
+    )
+}}
 
 with
 
@@ -9,7 +16,7 @@ weather as (
 
 final as (
     select
-        md5(concat_ws('|', origin, strftime(observed_at, '%Y-%m-%dT%H'))) as weather_hour_id,
+        md5(concat_ws('|', origin, {{ iso_hour_text('observed_at') }})) as weather_hour_id,
         origin,
         observed_at,
         observed_date,

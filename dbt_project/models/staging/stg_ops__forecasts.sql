@@ -7,7 +7,7 @@ source as (
 renamed as (
     select
         origin,
-        timezone('UTC', time_hour) as forecast_for_at,
+        {{ utc_wall_time('time_hour') }} as forecast_for_at,
         forecast_date,
         hour as forecast_hour_local,
         temp as temperature_f,
@@ -29,7 +29,19 @@ deduplicated as (
 ),
 
 final as (
-    select * exclude (_row_number) from deduplicated
+    select
+        origin,
+        forecast_for_at,
+        forecast_date,
+        forecast_hour_local,
+        temperature_f,
+        wind_speed_mph,
+        wind_gust_mph,
+        precipitation_in,
+        pressure_mb,
+        visibility_miles,
+        _loaded_at
+    from deduplicated
 )
 
 select * from final

@@ -7,7 +7,7 @@ source as (
 renamed as (
     select
         origin,
-        timezone('UTC', time_hour) as observed_at,
+        {{ utc_wall_time('time_hour') }} as observed_at,
         obs_date as observed_date,
         hour as observed_hour_local,
         temp as temperature_f,
@@ -33,7 +33,22 @@ deduplicated as (
 ),
 
 final as (
-    select * exclude (_row_number) from deduplicated
+    select
+        origin,
+        observed_at,
+        observed_date,
+        observed_hour_local,
+        temperature_f,
+        dew_point_f,
+        relative_humidity_pct,
+        wind_direction_deg,
+        wind_speed_mph,
+        wind_gust_mph,
+        precipitation_in,
+        pressure_mb,
+        visibility_miles,
+        _loaded_at
+    from deduplicated
 )
 
 select * from final

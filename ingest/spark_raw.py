@@ -1,0 +1,51 @@
+"""The raw tables as Parquet for the Spark engine: what the loader committed, copied whole.
+
+Why a copy of the loader's tables and not a Spark loader (docs/spark.md): exactly-once by
+content, corrected files replacing their partition, quarantine with reasons and the
+accounting `rows_read = rows_loaded + rows_quarantined` are one transaction of the DuckDB
+loader (ingest/load/); a second loader would be a second implementation of every one of
+them. Spark reads what that transaction committed: each raw table is written to
+`<data>/spark/raw/<table>/` after the load, and dbt's spark target declares the Spark tables
+over those folders (macros/raw_tables.sql). A folder is replaced whole, by renaming a
+finished copy into its place, so Spark never reads half a table.
+
+Written from the loader's own connection (the warehouse has one writer) as Arrow batches
+that pyarrow writes: DuckDB itself writes no file, so the loader's file-access restriction
+(ingest/warehouse.py) stays as it is, and no path enters SQL. The table names are the
+catalogue's.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+
+from ingest.catalog import FEEDS
+from ingest.warehouse import quote_name
+
+
+def publish_raw_parquet(con: duckdb.DuckDBPyConnection, directory: Path) -> dict[str, int]:
+    """Each feed's raw table to `directory/<feed>/part-0.parquet`; returns rows per feed."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for feed in FEEDS:
+        final = directory / feed.name
+        fresh = directory / f".{feed.name}.new"
+        stale = directory / f".{feed.name}.old"
+        for leftover in (fresh, stale):
+            shutil.rmtree(leftover, ignore_errors=True)
+        fresh.mkdir()
+        batches = con.sql(f"select * from raw.{quote_name(feed.name)}").to_arrow_reader()
+        written[feed.name] = 0
+        with pq.ParquetWriter(fresh / "part-0.parquet", batches.schema, compression="zstd") as out:
+            for batch in batches:
+                out.write_batch(batch)
+                written[feed.name] += batch.num_rows
+        if final.exists():
+            final.rename(stale)
+        fresh.rename(final)
+        shutil.rmtree(stale, ignore_errors=True)
+    return written
