@@ -14,6 +14,7 @@ from typing import overload
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+ENGINES = ("duckdb", "spark")
 
 
 class _Under:
@@ -56,6 +57,18 @@ class Settings:
         doc="dbt's target path for the pipeline's invocations (each in a folder of its own) "
         "and the partial-parse state they start from (orchestration/dbt_manifest.py).",
     )
+
+    @property
+    def engine(self) -> str:
+        """Where dbt builds the warehouse's models: duckdb (the default) or spark
+        ($FLIGHTLINE_ENGINE; docs/spark.md). dbt reads the same variable (profiles.yml's
+        default target), the ingest assets copy each raw table to spark/raw/ for Spark."""
+        engine = os.environ.get("FLIGHTLINE_ENGINE", "duckdb")
+        if engine not in ENGINES:
+            raise ValueError(
+                f"FLIGHTLINE_ENGINE={engine!r}: flightline runs on {' or '.join(ENGINES)}"
+            )
+        return engine
 
     @property
     def duckdb_memory_limit(self) -> str:

@@ -18,20 +18,23 @@ catalogue's.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
 
-from ingest.catalog import FEEDS
+from ingest.catalog import FEEDS, FeedSpec
 from ingest.warehouse import quote_name
 
 
-def publish_raw_parquet(con: duckdb.DuckDBPyConnection, directory: Path) -> dict[str, int]:
+def publish_raw_parquet(
+    con: duckdb.DuckDBPyConnection, directory: Path, feeds: Iterable[FeedSpec] = FEEDS
+) -> dict[str, int]:
     """Each feed's raw table to `directory/<feed>/part-0.parquet`; returns rows per feed."""
     directory.mkdir(parents=True, exist_ok=True)
     written = {}
-    for feed in FEEDS:
+    for feed in feeds:
         final = directory / feed.name
         fresh = directory / f".{feed.name}.new"
         stale = directory / f".{feed.name}.old"

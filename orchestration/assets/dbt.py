@@ -10,8 +10,10 @@ assets (an unchanged reference). Without it Dagster ran dbt before ingest.
 
 import os
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
+import duckdb
 from dagster import AssetExecutionContext, AssetKey, Output
 from dagster_dbt import (
     DagsterDbtTranslator,
@@ -89,8 +91,11 @@ def _with_row_counts(context: AssetExecutionContext, events: list[Any]) -> Itera
     [schema, table], so the key names the relation."""
     outputs = [event for event in events if isinstance(event, Output)]
     counts: dict[str, int] = {}
-    if outputs:
-        con = connect(get_settings().warehouse, read_only=True)
+    settings = get_settings()
+    if outputs and settings.engine == "spark":
+        counts = _spark_row_counts(context, outputs, settings.spark / "warehouse")
+    elif outputs:
+        con = connect(settings.warehouse, read_only=True)
         try:
             for event in outputs:
                 schema, table = context.asset_key_for_output(event.output_name).path[-2:]
@@ -100,12 +105,32 @@ def _with_row_counts(context: AssetExecutionContext, events: list[Any]) -> Itera
         finally:
             con.close()
     for event in events:
-        if isinstance(event, Output):
+        if isinstance(event, Output) and event.output_name in counts:
             yield event.with_metadata(
                 {**event.metadata, "dagster/row_count": counts[event.output_name]}
             )
         else:
             yield event
+
+
+def _spark_row_counts(
+    context: AssetExecutionContext, outputs: list[Output], tables: Path
+) -> dict[str, int]:
+    """Row counts of the tables Spark built, from their Parquet files' footers (DuckDB reads
+    them without starting Spark). A view (the staging models) has no files and no count."""
+    counts = {}
+    con = duckdb.connect()
+    try:
+        for event in outputs:
+            schema, table = context.asset_key_for_output(event.output_name).path[-2:]
+            folder = tables / f"{schema}.db" / table
+            if folder.is_dir():
+                counts[event.output_name] = con.execute(
+                    "select count(*) from read_parquet(?)", [f"{folder}/**/*.parquet"]
+                ).fetchone()[0]
+    finally:
+        con.close()
+    return counts
 
 
 def _build(

@@ -20,6 +20,7 @@ from ingest.catalog import FEEDS, FeedSpec
 from ingest.load.loader import Loader
 from ingest.load.outcomes import IngestResult
 from ingest.quality import CRITICAL
+from ingest.spark_raw import publish_raw_parquet
 from orchestration.checks import per_partition, single_result, verdict
 from orchestration.partitions import WAREHOUSE_POOL, daily_partitions, single_run
 from orchestration.resources import WarehouseResource
@@ -152,6 +153,8 @@ def build_ingest_asset(feed: FeedSpec) -> AssetsDefinition:
                 quality=settings.quality,
             )
             result = loader.load(feed, partitions)
+            if settings.engine == "spark":  # Spark reads what this load committed
+                publish_raw_parquet(con, settings.spark / "raw", [feed])
         for outcome in result.files_quarantined:
             context.log.warning(f"quarantined {outcome.path.name}: {outcome.reason}")
         context.log.info(
