@@ -1,11 +1,5 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='flight_date',
-        partition_by=date_partition('flight_date'),
-        tags=['daily'],
-    )
-}}
+{{ config(materialized='incremental', unique_key='flight_date', tags=['daily']) }}
+{{ config(partition_by=date_partition('flight_date')) }}
 
 with
 

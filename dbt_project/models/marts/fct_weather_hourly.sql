@@ -1,11 +1,5 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='observed_date',
-        partition_by=date_partition('observed_date'),
-        tags=['daily'],
-    )
-}}
+{{ config(materialized='incremental', unique_key='observed_date', tags=['daily']) }}
+{{ config(partition_by=date_partition('observed_date')) }}
 
 with
 

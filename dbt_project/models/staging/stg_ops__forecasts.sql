@@ -4,7 +4,14 @@ source as (
     select * from {{ source('ops', 'forecasts') }}
 ),
 
-renamed as (
+-- Keyed by the UTC hour, like the observations: a forecast re-published for the same
+-- airport and hour keeps its latest load.
+deduplicated as (
+    select * from source
+    {{ keep_latest_load(['origin', 'time_hour']) }}
+),
+
+final as (
     select
         origin,
         {{ utc_wall_time('time_hour') }} as forecast_for_at,
@@ -16,30 +23,6 @@ renamed as (
         precip as precipitation_in,
         pressure as pressure_mb,
         visib as visibility_miles,
-        _loaded_at,
-        _row_number
-    from source
-),
-
--- Keyed by the UTC hour, like the observations: a forecast re-published for the same
--- airport and hour keeps its latest load.
-deduplicated as (
-    select * from renamed
-    {{ keep_latest_load(['origin', 'forecast_for_at']) }}
-),
-
-final as (
-    select
-        origin,
-        forecast_for_at,
-        forecast_date,
-        forecast_hour_local,
-        temperature_f,
-        wind_speed_mph,
-        wind_gust_mph,
-        precipitation_in,
-        pressure_mb,
-        visibility_miles,
         _loaded_at
     from deduplicated
 )

@@ -4,7 +4,16 @@ source as (
     select * from {{ source('ops', 'weather') }}
 ),
 
-renamed as (
+-- Keyed by the UTC hour (time_hour is an instant). The local hour 01:00 on 2013-11-03
+-- occurs twice (EDT, then EST): those are two real readings, distinct in UTC, and both
+-- stay. A reading published twice for the same airport and UTC hour (a re-filed day) keeps
+-- its latest load.
+deduplicated as (
+    select * from source
+    {{ keep_latest_load(['origin', 'time_hour']) }}
+),
+
+final as (
     select
         origin,
         {{ utc_wall_time('time_hour') }} as observed_at,
@@ -19,34 +28,6 @@ renamed as (
         precip as precipitation_in,
         pressure as pressure_mb,
         visib as visibility_miles,
-        _loaded_at,
-        _row_number
-    from source
-),
-
--- Keyed by the UTC hour. The local hour 01:00 on 2013-11-03 occurs twice (EDT, then EST):
--- those are two real readings, distinct in UTC, and both stay. A reading published twice
--- for the same airport and UTC hour (a re-filed day) keeps its latest load.
-deduplicated as (
-    select * from renamed
-    {{ keep_latest_load(['origin', 'observed_at']) }}
-),
-
-final as (
-    select
-        origin,
-        observed_at,
-        observed_date,
-        observed_hour_local,
-        temperature_f,
-        dew_point_f,
-        relative_humidity_pct,
-        wind_direction_deg,
-        wind_speed_mph,
-        wind_gust_mph,
-        precipitation_in,
-        pressure_mb,
-        visibility_miles,
         _loaded_at
     from deduplicated
 )
