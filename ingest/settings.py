@@ -33,6 +33,10 @@ class _Under:
         return settings.home.joinpath(*self.parts)
 
 
+class EngineNotSupported(RuntimeError):
+    """A step that cannot run on the configured engine; the message says what to do."""
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -69,6 +73,18 @@ class Settings:
                 f"FLIGHTLINE_ENGINE={engine!r}: flightline runs on {' or '.join(ENGINES)}"
             )
         return engine
+
+    def require_features_in_duckdb(self, step: str) -> None:
+        """Training and scoring read features.flight_features from the DuckDB warehouse. On
+        Spark the features are built there instead, and these steps do not run on Spark
+        yet (issue 20): refuse, rather than train or score on a stale or missing table."""
+        if self.engine != "duckdb":
+            raise EngineNotSupported(
+                f"{step}: the features are read from DuckDB, and FLIGHTLINE_ENGINE="
+                f"{self.engine} builds them on Spark, where training and scoring do not run yet "
+                "(docs/spark.md): run the feature pipeline alone (flightline run --no-train "
+                "--no-score), or unset FLIGHTLINE_ENGINE"
+            )
 
     @property
     def duckdb_memory_limit(self) -> str:

@@ -6,7 +6,7 @@ accounting `rows_read = rows_loaded + rows_quarantined` are one transaction of t
 loader (ingest/load/); a second loader would be a second implementation of every one of
 them. Spark reads what that transaction committed: each raw table is written to
 `<data>/spark/raw/<table>/` after the load, and dbt's spark target declares the Spark tables
-over those folders (macros/raw_tables.sql). A folder is replaced whole, by renaming a
+over those folders (macros/require_raw_tables.sql). A folder is replaced whole, by renaming a
 finished copy into its place, so Spark never reads half a table.
 
 Written from the loader's own connection (the warehouse has one writer) as Arrow batches
@@ -52,3 +52,16 @@ def publish_raw_parquet(
         fresh.rename(final)
         shutil.rmtree(stale, ignore_errors=True)
     return written
+
+
+def publish_missing_raw_parquet(warehouse: Path, directory: Path) -> dict[str, int]:
+    """The copies of the feeds that have none yet (a data directory built on DuckDB, then
+    switched to Spark: its reference feeds load again only when their files change)."""
+    missing = [feed for feed in FEEDS if not (directory / feed.name).is_dir()]
+    if not missing:
+        return {}
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return publish_raw_parquet(con, directory, missing)
+    finally:
+        con.close()

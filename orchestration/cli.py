@@ -10,7 +10,7 @@ import warnings
 from datetime import date
 from pathlib import Path
 
-from ingest.settings import Settings, get_settings
+from ingest.settings import EngineNotSupported, Settings, get_settings
 from ml.training_config import DEFAULT_CUTOFF, VALIDATION_DAYS
 from orchestration.instance import prepare_dagster_home
 
@@ -51,6 +51,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     problem = _window_problem(window, "--from", "--to")
     if not args.no_score and (args.score_from or args.score_to):
         problem = problem or _window_problem((args.score_from, args.score_to), *SCORE_FLAGS)
+    try:
+        if settings.engine != "duckdb" and not (args.no_train and args.no_score):
+            settings.require_features_in_duckdb("training and scoring")
+    except (EngineNotSupported, ValueError) as refused:  # ValueError: no such engine
+        problem = problem or str(refused)
     if problem:
         print(f"flightline run: {problem}", file=sys.stderr)
         return 2

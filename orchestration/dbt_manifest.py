@@ -35,7 +35,17 @@ def manifest_is_stale() -> bool:
 
 # What dbt's partial parsing compares besides the files: the profile as rendered (the
 # warehouse path and settings come from these) and the --vars (none: see ingest/windows.py).
-PARSE_ENV = ("FLIGHTLINE_HOME", "FLIGHTLINE_WAREHOUSE", "FLIGHTLINE_DUCKDB_MEMORY", "DBT_TARGET")
+PARSE_ENV = (
+    "FLIGHTLINE_HOME",
+    "FLIGHTLINE_WAREHOUSE",
+    "FLIGHTLINE_DUCKDB_MEMORY",
+    "DBT_TARGET",
+    "FLIGHTLINE_ENGINE",  # picks the profile's default target (docs/spark.md)
+    "FLIGHTLINE_SPARK_MASTER",
+    "FLIGHTLINE_SPARK_MEMORY",
+    "FLIGHTLINE_SPARK_PARTITIONS",
+    "FLIGHTLINE_SPARK_JAVA_OPTIONS",
+)
 
 
 def prepare_partial_parse(settings: Settings) -> Path:

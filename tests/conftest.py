@@ -93,33 +93,27 @@ _PARSED: list[Path] = []
 
 
 def run_dbt(
-    settings: Settings,
-    *args: str,
-    environment: dict[str, str] | None = None,
-    target: str | None = None,
+    settings: Settings, *args: str, environment: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess:
     """Run the dbt CLI against a test warehouse, with `environment` added (a run's window:
-    ingest.windows.dbt_window_env); fails the test with dbt's output. Another `target` than
-    the profile's default (spark) parses on its own: its parse state is not shared."""
-    shared = target is None
+    ingest.windows.dbt_window_env); fails the test with dbt's output."""
     env = {
         **os.environ,
         "FLIGHTLINE_HOME": str(settings.home),
         "FLIGHTLINE_WAREHOUSE": settings.warehouse.name,
         **(environment or {}),
     }
-    target_path = settings.home / ("dbt" if shared else f"dbt-{target}")
-    target_path.mkdir(parents=True, exist_ok=True)
-    if _PARSED and shared:
-        shutil.copy(_PARSED[0], target_path / "partial_parse.msgpack")
+    target = settings.home / "dbt"
+    target.mkdir(parents=True, exist_ok=True)
+    if _PARSED:
+        shutil.copy(_PARSED[0], target / "partial_parse.msgpack")
     settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
     completed = subprocess.run(
         [
             dbt_executable(),
             *args,
             *("--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)),
-            *("--target-path", str(target_path)),
-            *(("--target", target) if target else ()),
+            *("--target-path", str(target)),
         ],
         cwd=settings.warehouse_dir,
         env=env,
@@ -129,8 +123,8 @@ def run_dbt(
     )
     if completed.returncode != 0:
         pytest.fail(f"dbt {' '.join(args)} failed:\n{completed.stdout[-6000:]}{completed.stderr}")
-    state = target_path / "partial_parse.msgpack"
-    if state.exists() and shared:
+    state = target / "partial_parse.msgpack"
+    if state.exists():
         if not _PARSED:
             kept = Path(tempfile.mkdtemp(prefix="dbt-parse-"))
             atexit.register(shutil.rmtree, kept, ignore_errors=True)

@@ -60,7 +60,12 @@
     cast({{ column }} as timestamp_ntz)
 {%- endmacro %}
 
-{#- A New York wall-clock timestamp to the same instant's UTC wall-clock time. -#}
+{#- A New York wall-clock timestamp to the same instant's UTC wall-clock time. The hour
+    that occurs twice when the clocks go back (01:00-01:59 on 2013-11-03) is read as its
+    second occurrence (EST), as DuckDB reads it; Spark's to_utc_timestamp takes the first
+    (Java's rule), so its version moves such a time an hour later when the hour after it
+    reads the same on New York's clock. The hour skipped in spring (02:00-02:59 on
+    2013-03-10) maps alike on both: as if the clocks had not yet moved. -#}
 {% macro new_york_to_utc(timestamp_expression) -%}
     {{ return(adapter.dispatch('new_york_to_utc')(timestamp_expression)) }}
 {%- endmacro %}
@@ -68,10 +73,18 @@
     timezone('UTC', timezone('America/New_York', {{ timestamp_expression }}))
 {%- endmacro %}
 {% macro spark__new_york_to_utc(timestamp_expression) -%}
-    cast(to_utc_timestamp({{ timestamp_expression }}, 'America/New_York') as timestamp_ntz)
+    {%- set first = "to_utc_timestamp(" ~ timestamp_expression ~ ", 'America/New_York')" -%}
+    cast(
+        case
+            when from_utc_timestamp({{ first }} + interval 1 hour, 'America/New_York')
+                = {{ timestamp_expression }}
+                then {{ first }} + interval 1 hour
+            else {{ first }}
+        end as timestamp_ntz
+    )
 {%- endmacro %}
 
-{#- Integer division (toward minus infinity for the non-negative clock times it is used on). -#}
+{#- Integer division, truncating (both engines: toward zero; used on clock times, never negative). -#}
 {% macro integer_divide(dividend, divisor) -%}
     {{ return(adapter.dispatch('integer_divide')(dividend, divisor)) }}
 {%- endmacro %}

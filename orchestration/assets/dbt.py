@@ -24,6 +24,7 @@ from dagster_dbt import (
 from dagster_shared.record import replace
 
 from ingest.settings import get_settings
+from ingest.spark_raw import publish_missing_raw_parquet
 from ingest.warehouse import connect
 from ingest.windows import dbt_window_env
 from orchestration.partitions import WAREHOUSE_POOL, daily_partitions, single_run
@@ -124,7 +125,7 @@ def _spark_row_counts(
         for event in outputs:
             schema, table = context.asset_key_for_output(event.output_name).path[-2:]
             folder = tables / f"{schema}.db" / table
-            if folder.is_dir():
+            if next(folder.rglob("*.parquet"), None) is not None:  # none: a view, or empty
                 counts[event.output_name] = con.execute(
                     "select count(*) from read_parquet(?)", [f"{folder}/**/*.parquet"]
                 ).fetchone()[0]
@@ -141,6 +142,9 @@ def _build(
 ) -> Iterator[Any]:
     """Run dbt with `environment` added to this process's (dagster-dbt passes os.environ
     to the dbt subprocess as it starts, and has no parameter for more)."""
+    settings = get_settings()
+    if settings.engine == "spark":
+        publish_missing_raw_parquet(settings.warehouse, settings.spark / "raw")
     saved = {name: os.environ.get(name) for name in environment or {}}
     os.environ.update(environment or {})
     try:

@@ -34,6 +34,10 @@ from orchestration.resources import WarehouseResource
     name="ready_to_score",
     partitions_def=daily_partitions,
     blocking=True,
+    # It opens the warehouse, so it takes the pool's slot like the assets that do: outside
+    # it, a publish run the status sensor started beside the daily loop's inference run
+    # held the file, and the gate failed with WarehouseBusy (the hands-off test, once).
+    pool=WAREHOUSE_POOL,
     description=(
         "The scoring gate: the features of each day to score against their Great "
         "Expectations suite (ml/expectations.py): the day's forecast arrived, rates within "
@@ -47,6 +51,7 @@ def ready_to_score(context: AssetCheckExecutionContext, warehouse: WarehouseReso
     # run's process in `dagster dev`) whether it validates or not.
     from ml import expectations
 
+    warehouse.settings.require_features_in_duckdb("the scoring gate")
     days = context.partition_keys
     first, last = date.fromisoformat(days[0]), date.fromisoformat(days[-1])
     listed = ", ".join(f"date '{date.fromisoformat(day)}'" for day in days)
@@ -97,6 +102,7 @@ def ready_to_score(context: AssetCheckExecutionContext, warehouse: WarehouseReso
     ),
 )
 def predictions(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+    warehouse.settings.require_features_in_duckdb("scoring")
     days = context.partition_keys
     with warehouse.connect() as con:
         model = registry.require_champion(con)
@@ -134,6 +140,7 @@ def predictions(context: AssetExecutionContext, warehouse: WarehouseResource) ->
     asset=PREDICTIONS,
     name="no_flight_scored_twice",
     blocking=True,
+    pool=WAREHOUSE_POOL,  # opens the warehouse
     description="Every flight appears at most once in ml.predictions.",
 )
 def no_flight_scored_twice(warehouse: WarehouseResource) -> AssetCheckResult:

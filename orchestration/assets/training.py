@@ -90,6 +90,7 @@ def _window(windows: dict[str, str], name: str) -> str:
     ),
 )
 def training_set(config: TrainingRunConfig, warehouse: WarehouseResource) -> Output[dict]:
+    warehouse.settings.require_features_in_duckdb("the training set")
     with warehouse.connect() as con:
         frame = read_training_set(con, config.training_config())
     digest = fingerprint(frame) if len(frame) else "empty"
@@ -218,6 +219,7 @@ def candidate_model(
     asset=CANDIDATE,
     name="beats_champion",
     blocking=True,
+    pool=WAREHOUSE_POOL,  # opens the warehouse
     description=(
         "The promotion gate: the candidate becomes champion only if there is none yet, or if "
         "its ROC AUC beats the champion's on the candidate's validation window by the margin. "
