@@ -34,9 +34,10 @@
     added; dropping a table declared over a location leaves its files alone). Spark infers
     each table's columns from the Parquet files, which carry the loader's types. -#}
 {% macro spark__require_raw_tables() %}
-    {#- Only for the local session: on a cluster the raw tables are the deployment's, declared
-        over its own storage (docs/spark.md), and never dropped here. -#}
-    {% if target.method != 'session' %}{{ return('') }}{% endif %}
+    {#- Only for profiles.yml's local `spark` target (dbt's `target` does not show the
+        connection method): on a cluster the raw tables are the deployment's, declared over
+        its own storage (docs/spark.md), and never dropped here. -#}
+    {% if target.name != 'spark' %}{{ return('') }}{% endif %}
     {% set raw_dir = env_var('FLIGHTLINE_HOME', '../data') ~ '/spark/raw' %}
     {% do run_query('create database if not exists raw') %}
     {% for source in graph.sources.values() if source.schema == "raw" %}
