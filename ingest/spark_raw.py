@@ -25,7 +25,7 @@ import duckdb
 import pyarrow.parquet as pq
 
 from ingest.catalog import FEEDS, FeedSpec
-from ingest.warehouse import quote_name
+from ingest.warehouse import connect, quote_name
 
 
 def publish_raw_parquet(
@@ -60,7 +60,7 @@ def publish_missing_raw_parquet(warehouse: Path, directory: Path) -> dict[str, i
     missing = [feed for feed in FEEDS if not (directory / feed.name).is_dir()]
     if not missing:
         return {}
-    con = duckdb.connect(str(warehouse), read_only=True)
+    con = connect(warehouse, read_only=True)  # the warehouse's own config, its busy error
     try:
         return publish_raw_parquet(con, directory, missing)
     finally:

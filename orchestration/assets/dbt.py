@@ -23,7 +23,7 @@ from dagster_dbt import (
 )
 from dagster_shared.record import replace
 
-from ingest.settings import get_settings
+from ingest.settings import Settings, get_settings
 from ingest.spark_raw import publish_missing_raw_parquet
 from ingest.warehouse import connect
 from ingest.windows import dbt_window_env
@@ -86,13 +86,14 @@ translator = FlightlineTranslator(
 )
 
 
-def _with_row_counts(context: AssetExecutionContext, events: list[Any]) -> Iterator[Any]:
+def _with_row_counts(
+    context: AssetExecutionContext, events: list[Any], settings: Settings
+) -> Iterator[Any]:
     """Add row counts once dbt has exited: DuckDB lets one process hold the file, so the
     counts cannot be read while dbt (a subprocess) is still writing. Asset keys are
     [schema, table], so the key names the relation."""
     outputs = [event for event in events if isinstance(event, Output)]
     counts: dict[str, int] = {}
-    settings = get_settings()
     if outputs and settings.engine == "spark":
         counts = _spark_row_counts(context, outputs, settings.spark / "warehouse")
     elif outputs:
@@ -156,7 +157,7 @@ def _build(
             else:
                 os.environ[name] = value
     events = list(invocation.stream())
-    yield from _with_row_counts(context, events)
+    yield from _with_row_counts(context, events, settings)
 
 
 # The pipeline's `dbt build`: models, seeds and data tests. Unit tests check the SQL, not the
