@@ -100,7 +100,7 @@ fuzz: install
 
 # Benchmarks, not tests: ~2 hours on 2 cores (30M synthetic flights: ~25 GB of disk), rewrites
 # BENCHMARKS.md; parts: .venv/bin/python benchmarks/run.py --only ingest,scoring (see README).
-bench: install
+bench: install-spark
 	$(PYTHON) benchmarks/run.py
 
 # dbt docs as one static page (open it from the file path); its catalog reads the warehouse.

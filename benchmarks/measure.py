@@ -65,8 +65,9 @@ def measured(
     home: Path | None = None,
     timeout: float | None = None,
     memory_cap_gb: float | None = None,
+    environment: dict[str, str] | None = None,
 ) -> Measured:
-    env = {**os.environ}
+    env = {**os.environ, **(environment or {})}
     if home is not None:
         env["FLIGHTLINE_HOME"] = str(home)
     env.pop("DAGSTER_HOME", None)

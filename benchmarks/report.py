@@ -253,4 +253,44 @@ def write(path: Path, report: dict) -> None:
             ],
             rows,
         )
+    if "spark" in report:
+        lines += _spark_section(report["spark"])
     path.write_text("\n".join(lines) + "\n")
+
+
+def _spark_section(spark: dict) -> list[str]:
+    """Issue 20: the same pipelines on DuckDB and on local Spark (docs/spark.md)."""
+    month = spark["month"]
+    lines = [
+        "",
+        "## The Spark engine against DuckDB, same machine, same run (one run each)",
+        "",
+        "January 2013 (the real feeds), built, trained (cutoff 2013-01-22, 7 validation days) "
+        "and scored (22nd to 31st) by `flightline run` on each engine, each table compared "
+        "row for row (an md5 over every column, floats to 1e-9; the predictions without "
+        "`scored_at`): "
+        + ", ".join(
+            f"{t['table']} {t['rows']:,} rows {'equal' if t['equal'] else 'DIFFERENT'}"
+            for t in month["tables"]
+        )
+        + ". Seconds: "
+        + ", ".join(f"{engine} {r['seconds']:.0f}" for engine, r in month["engines"].items())
+        + ".",
+        "",
+    ]
+    rows = []
+    for r in spark["years"]:
+        for engine in ("duckdb", "spark"):
+            run = r[engine]
+            rows.append(
+                [
+                    f"{r['flights']:,}",
+                    engine,
+                    f"{run['seconds']:.0f}",
+                    f"{run['seconds'] / r['duckdb']['seconds']:.2f}",
+                    f"{run['peak_mb']:,.0f}",
+                    ", ".join(f"{k.split(' ')[0]} {v:.0f}" for k, v in run["stages"].items()),
+                ]
+            )
+    lines += _table(["flights", "engine", "s", "ratio to DuckDB", "peak MB", "stages (s)"], rows)
+    return lines

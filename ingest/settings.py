@@ -33,10 +33,6 @@ class _Under:
         return settings.home.joinpath(*self.parts)
 
 
-class EngineNotSupported(RuntimeError):
-    """A step that cannot run on the configured engine; the message says what to do."""
-
-
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -66,25 +62,15 @@ class Settings:
     def engine(self) -> str:
         """Where dbt builds the warehouse's models: duckdb (the default) or spark
         ($FLIGHTLINE_ENGINE; docs/spark.md). dbt reads the same variable (profiles.yml's
-        default target), the ingest assets copy each raw table to spark/raw/ for Spark."""
+        default target), the ingest assets copy each raw table to spark/raw/ for Spark, and
+        the Python steps read features and write predictions through a Spark session
+        (orchestration/resources.py, `WarehouseResource.data`)."""
         engine = os.environ.get("FLIGHTLINE_ENGINE", "duckdb")
         if engine not in ENGINES:
             raise ValueError(
                 f"FLIGHTLINE_ENGINE={engine!r}: flightline runs on {' or '.join(ENGINES)}"
             )
         return engine
-
-    def require_features_in_duckdb(self, step: str) -> None:
-        """Training and scoring read features.flight_features from the DuckDB warehouse. On
-        Spark the features are built there instead, and these steps do not run on Spark
-        yet (issue 20): refuse, rather than train or score on a stale or missing table."""
-        if self.engine != "duckdb":
-            raise EngineNotSupported(
-                f"{step}: the features are read from DuckDB, and FLIGHTLINE_ENGINE="
-                f"{self.engine} builds them on Spark, where training and scoring do not run yet "
-                "(docs/spark.md): run the feature pipeline alone (flightline run --no-train "
-                "--no-score), or unset FLIGHTLINE_ENGINE"
-            )
 
     @property
     def duckdb_memory_limit(self) -> str:

@@ -46,6 +46,7 @@ from ml.features import (
     CATEGORICAL_FEATURES,
     NUMERIC_FEATURES,
     Role,
+    WarehouseSql,
     read_features_at_most,
     with_role,
 )
@@ -190,7 +191,7 @@ def population_stability(
     return result
 
 
-def reference_for(con: duckdb.DuckDBPyConnection, model: RegisteredModel) -> dict[str, Any]:
+def reference_for(con: WarehouseSql, model: RegisteredModel) -> dict[str, Any]:
     """The model's drift reference: loaded from its artifacts (training writes it), built
     from the warehouse for a model registered without one."""
     path = Path(model.artifact_path) / REFERENCE_FILE
@@ -201,7 +202,7 @@ def reference_for(con: duckdb.DuckDBPyConnection, model: RegisteredModel) -> dic
     return reference
 
 
-def warehouse_reference(con: duckdb.DuckDBPyConnection, model: RegisteredModel) -> dict[str, Any]:
+def warehouse_reference(con: WarehouseSql, model: RegisteredModel) -> dict[str, Any]:
     """`model`'s drift reference built now from the warehouse's rows of its windows."""
     training, _ = read_features_at_most(
         con, model.training_start, model.training_end, MAX_TRAINING_ROWS, labelled_only=True
@@ -220,7 +221,7 @@ def warehouse_reference(con: duckdb.DuckDBPyConnection, model: RegisteredModel) 
 
 
 def drift_for_days(
-    con: duckdb.DuckDBPyConnection,
+    con: WarehouseSql,
     model: RegisteredModel,
     days: list[str],
     thresholds: DriftThresholds,
@@ -297,16 +298,15 @@ def drift_for_days(
     return pd.DataFrame(rows)
 
 
-def model_scores(
-    con: duckdb.DuckDBPyConnection, model: RegisteredModel, frame: pd.DataFrame
-) -> np.ndarray:
+def model_scores(con: WarehouseSql, model: RegisteredModel, frame: pd.DataFrame) -> np.ndarray:
     """`model`'s scores of `frame`'s flights, in the frame's order: those it wrote to
     ml.predictions (what it served; the inference run scores before it measures drift), and
     the rest (days it has not scored, such as the days of a trailing window before its first
     scored day) scored here. Re-scoring every row cost 15 s of a 10M-flight quarter's 34."""
     keys = pd.DataFrame({"flight_id": frame.flight_id.to_numpy(), "position": range(len(frame))})
     scores = np.full(len(frame), np.nan)
-    ensure_predictions(con)
+    if isinstance(con, duckdb.DuckDBPyConnection):  # Spark's session declares it (open_spark)
+        ensure_predictions(con)
     con.register("_drift_flights", keys)
     try:
         known = con.execute(

@@ -6,11 +6,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from typing import TYPE_CHECKING, Union
 
 import duckdb
 import pandas as pd
 
+if TYPE_CHECKING:
+    from ingest.spark_session import SparkSql
+
 FEATURE_RELATION = "features.flight_features"
+
+WarehouseSql = Union[duckdb.DuckDBPyConnection, "SparkSql"]
+"""Where the feature rows are: the DuckDB warehouse, or Spark's tables behind the same calls
+(ingest/spark_session.py). The readers here send SQL that both engines run."""
 KEY_COLUMNS = ["flight_id", "flight_date"]
 LABEL = "is_delayed"
 
@@ -89,7 +97,7 @@ def with_role(role: Role) -> tuple[str, ...]:
 
 
 def read_features(
-    con: duckdb.DuckDBPyConnection,
+    con: WarehouseSql,
     start: date | str | None = None,
     end: date | str | None = None,
     labelled_only: bool = False,
@@ -126,7 +134,7 @@ def _where(
 
 
 def read_features_at_most(
-    con: duckdb.DuckDBPyConnection,
+    con: WarehouseSql,
     start: date | str | None,
     end: date | str | None,
     max_rows: int,

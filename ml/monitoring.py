@@ -25,6 +25,7 @@ from datetime import date, timedelta
 import duckdb
 
 from ingest.tables import FEATURE_DRIFT_DDL
+from ml.features import WarehouseSql
 from ml.registry import RegisteredModel
 from ml.training_config import VALIDATION_DAYS
 
@@ -38,8 +39,9 @@ with ranked as (
     where model_version = ? and flight_date between ?::date and ?::date
 )
 select count(*),
-    (sum(r) filter (where is_delayed)
-        - count(*) filter (where is_delayed) * (count(*) filter (where is_delayed) + 1) / 2.0)
+    cast(sum(r) filter (where is_delayed)
+        - count(*) filter (where is_delayed) * (count(*) filter (where is_delayed) + 1) / 2.0
+        as double)  -- divided as doubles: Spark divides decimals to 6 places
     / nullif(count(*) filter (where is_delayed) * count(*) filter (where not is_delayed), 0)
 from ranked
 """
@@ -149,12 +151,18 @@ def _decide(evidence: Evidence, policy: RetrainingPolicy) -> RetrainingDecision:
 
 
 def gather_evidence(
-    con: duckdb.DuckDBPyConnection, model: RegisteredModel, policy: RetrainingPolicy
+    con: duckdb.DuckDBPyConnection,
+    model: RegisteredModel,
+    policy: RetrainingPolicy,
+    outcomes: WarehouseSql | None = None,
 ) -> Evidence | None:
     """What the warehouse knows about the champion at the end of the last evaluated day;
-    None before any of its predictions has an outcome."""
+    None before any of its predictions has an outcome. `outcomes`: where
+    ml.prediction_outcomes is (Spark's tables on the Spark engine); by default `con`, which
+    holds the registry and the drift measures."""
+    outcomes = con if outcomes is None else outcomes
     con.execute(FEATURE_DRIFT_DDL)
-    row = con.execute(
+    row = outcomes.execute(
         "select max(flight_date) from ml.prediction_outcomes where model_version = ?",
         [model.model_version],
     ).fetchone()
@@ -162,7 +170,7 @@ def gather_evidence(
         return None
     as_of = row[0]
     start = as_of - timedelta(days=policy.performance_days - 1)
-    flights, auc = con.execute(POOLED_AUC_SQL, [model.model_version, start, as_of]).fetchone()
+    flights, auc = outcomes.execute(POOLED_AUC_SQL, [model.model_version, start, as_of]).fetchone()
     drift = con.execute(
         """
         select feature, psi, flight_date, status, psi_recent, coalesce(alerting, false)

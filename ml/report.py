@@ -15,6 +15,7 @@ import numpy as np
 from sklearn.metrics import roc_curve
 
 from ml import registry
+from ml.features import WarehouseSql
 from ml.monitoring import POOLED_AUC_SQL
 from ml.selection import IMPORTANCE_ROWS, TrainingResult
 
@@ -180,7 +181,7 @@ def calibration_in_words(result: TrainingResult) -> str:
     )
 
 
-def out_of_time(con: duckdb.DuckDBPyConnection, version: str) -> dict | None:
+def out_of_time(con: WarehouseSql, version: str) -> dict | None:
     """A model's figures on the days it scored whose outcomes arrived; None before any."""
     first, last, flights, delayed, mean = con.execute(
         "select min(flight_date), max(flight_date), count(*), avg(is_delayed::int), "
@@ -191,8 +192,11 @@ def out_of_time(con: duckdb.DuckDBPyConnection, version: str) -> dict | None:
         return None
     _, auc = con.execute(POOLED_AUC_SQL, [version, first, last]).fetchone()
     daily = con.execute(
-        "select count(*), median(roc_auc), quantile_cont(roc_auc, 0.1), "
-        "quantile_cont(roc_auc, 0.9) from ml.model_performance_daily where model_version = ?",
+        # percentile_cont ... within group: the spelling DuckDB and Spark share.
+        "select count(*), median(roc_auc), "
+        "percentile_cont(0.1) within group (order by roc_auc), "
+        "percentile_cont(0.9) within group (order by roc_auc) "
+        "from ml.model_performance_daily where model_version = ?",
         [version],
     ).fetchone()
     return {
@@ -239,16 +243,20 @@ def out_of_time_section(figures: dict) -> str:
     return "\n".join(lines)
 
 
-def update_model_cards(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
+def update_model_cards(
+    con: duckdb.DuckDBPyConnection, outcomes: WarehouseSql | None = None
+) -> dict[str, dict]:
     """Write the out-of-time section into the card of every model with outcomes; returns
-    each model's figures."""
+    each model's figures. `outcomes`: where ml.prediction_outcomes is (Spark's tables on
+    the Spark engine); by default `con`, which holds the registry."""
+    outcomes = con if outcomes is None else outcomes
     written = {}
-    versions = con.execute(
+    versions = outcomes.execute(
         "select distinct model_version from ml.prediction_outcomes order by 1"
     ).fetchall()
     for (version,) in versions:
         model = registry.get(con, version)
-        figures = out_of_time(con, version)
+        figures = out_of_time(outcomes, version)
         card = Path(model.artifact_path) / "model_card.md" if model else None
         if figures is None or card is None or not card.exists():
             continue

@@ -9,8 +9,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from ingest.spark_session import PREDICTIONS_TABLE, SparkSql, predictions_schema
 from ingest.tables import PREDICTIONS_DDL
-from ml.features import FEATURE_RELATION, FEATURES, read_features
+from ml.features import FEATURE_RELATION, FEATURES, KEY_COLUMNS, prepare, read_features
 from ml.registry import RegisteredModel
 
 
@@ -23,6 +24,8 @@ class DayScores:
     day: str
     rows: int
     scores: np.ndarray
+    without_forecast: int = 0
+    """Flights scored without any forecast for their hour (ml.predictions.forecast_missing)."""
 
 
 def ensure_predictions(con: duckdb.DuckDBPyConnection) -> None:
@@ -93,6 +96,22 @@ def _chunks(counts: dict[date, int], limit: int) -> list[list[date]]:
     return chunks
 
 
+def _day_scores(predictions: pd.DataFrame) -> list[DayScores]:
+    return [
+        DayScores(str(day), len(rows), rows.score.to_numpy(), int(rows.forecast_missing.sum()))
+        for day, rows in predictions.groupby("flight_date", sort=True)
+    ]
+
+
+def _missing_days(wanted: list[date], counts: dict[date, int]) -> None:
+    for day in wanted:
+        if day not in counts:
+            raise ScoringError(
+                f"no rows in features.flight_features for {day}: its schedules have not been "
+                "loaded and built yet (land the feed, then flightline run); nothing was written"
+            )
+
+
 def score_days(
     con: duckdb.DuckDBPyConnection,
     model: RegisteredModel,
@@ -114,12 +133,7 @@ def score_days(
             [[str(day) for day in wanted]],
         ).fetchall()
     )
-    for day in wanted:
-        if day not in counts:
-            raise ScoringError(
-                f"no rows in features.flight_features for {day}: its schedules have not been "
-                "loaded and built yet (land the feed, then flightline run); nothing was written"
-            )
+    _missing_days(wanted, counts)
     estimator = model.load()
     results: list[DayScores] = []
     con.execute("begin transaction")
@@ -132,10 +146,7 @@ def score_days(
             features = read_features(con, start=chunk[0], end=chunk[-1])
             features = features[features.flight_date.isin(chunk)]
             predictions = predict(model, estimator, features)
-            results.extend(
-                DayScores(str(day), len(scores), scores.to_numpy())
-                for day, scores in predictions.groupby("flight_date", sort=True).score
-            )
+            results.extend(_day_scores(predictions))
             con.register("_new_predictions", predictions)
             con.execute(
                 "insert into ml.predictions (flight_id, flight_date, model_version, score, "
@@ -149,3 +160,38 @@ def score_days(
         con.execute("rollback")
         raise
     return results
+
+
+def score_days_on_spark(
+    sql: SparkSql, model: RegisteredModel, days: list[date | str]
+) -> list[DayScores]:
+    """`score_days` on the Spark engine: the days' feature rows never leave Spark whole.
+    Each Python worker gets the rows in Arrow batches (`mapInPandas`) and scores them with
+    `predict`, the batch pipeline's own function (the same columns, `prepare`d as training
+    read them, through `predict_scores`); the days' partitions of ml.predictions are then
+    replaced in one write (dynamic partition overwrite: the other days stay)."""
+    from pyspark.sql import functions as F
+
+    spark = sql.spark
+    wanted = sorted({date.fromisoformat(str(day)) for day in days})
+    rows = spark.table(FEATURE_RELATION).where(F.col("flight_date").isin(wanted))
+    counts = {day: count for day, count in rows.groupBy("flight_date").count().collect()}
+    _missing_days(wanted, counts)
+    estimator = model.load()  # pickled with `score` into each worker's task
+
+    def score(batches):
+        for batch in batches:
+            yield predict(model, estimator, prepare(batch))
+
+    columns = spark.table(PREDICTIONS_TABLE).columns  # by position: the partition column last
+    scored = rows.select(*KEY_COLUMNS, *FEATURES).mapInPandas(score, predictions_schema())
+    scored.select(*columns).write.insertInto(PREDICTIONS_TABLE, overwrite=True)
+    sql.refresh_predictions()
+    written = (
+        spark.table(PREDICTIONS_TABLE)
+        .where(F.col("flight_date").isin(wanted))
+        .select("flight_date", "flight_id", "score", "forecast_missing")
+        .toPandas()
+        .sort_values(["flight_date", "flight_id"])
+    )
+    return _day_scores(written)

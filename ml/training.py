@@ -13,7 +13,7 @@ import pandas as pd
 
 from ml import registry
 from ml.drift import REFERENCE_FILE, build_reference
-from ml.features import FEATURES, read_features_at_most
+from ml.features import FEATURES, WarehouseSql, read_features_at_most
 from ml.registry import RegisteredModel
 from ml.report import calibration_plot, importance_plot, model_card, roc_plot
 from ml.selection import TrainingResult, split, train_models
@@ -92,7 +92,7 @@ def train_and_register(
     return TrainingRun(model=model, result=result, reused=False)
 
 
-def training_set(con: duckdb.DuckDBPyConnection, config: TrainingConfig) -> pd.DataFrame:
+def training_set(con: WarehouseSql, config: TrainingConfig) -> pd.DataFrame:
     """Labelled feature rows before the cutoff: what a training run learns and validates on.
 
     At most `config.max_training_rows` (about): past that, a deterministic sample of the

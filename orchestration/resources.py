@@ -11,6 +11,7 @@ from dagster_dbt import DbtCliResource, DbtProject
 
 from ingest.settings import DBT_PROJECT_DIR, Settings, get_settings
 from ingest.warehouse import connect
+from ml.features import WarehouseSql
 from ml.monitoring import RetrainingPolicy
 from orchestration.dagster_private import FlightlineDbtCliResource
 from orchestration.dbt_manifest import dbt_executable, ensure_manifest
@@ -42,6 +43,17 @@ class WarehouseResource(ConfigurableResource):
             yield con
         finally:
             con.close()
+
+    def data(self, con: duckdb.DuckDBPyConnection) -> WarehouseSql:
+        """Where the feature rows and the predictions are, for the steps that read or write
+        them (training set, scoring gate, scoring, drift): `con` itself on DuckDB, a Spark
+        session with FLIGHTLINE_ENGINE=spark (ingest/spark_session.py). The registry and
+        the other control tables are always `con`'s."""
+        if self.settings.engine == "spark":
+            from ingest.spark_session import open_spark
+
+            return open_spark(self.settings)
+        return con
 
 
 class MlSettings(ConfigurableResource):

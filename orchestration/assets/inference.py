@@ -18,11 +18,12 @@ from dagster import (
     asset_check,
 )
 
+from ingest.quality import validate
 from ingest.quality_sql import validate_sql
 from ml import registry
-from ml.features import FEATURE_RELATION, FEATURES, KEY_COLUMNS, LABEL
+from ml.features import FEATURE_RELATION, FEATURES, KEY_COLUMNS, LABEL, read_features
 from ml.report import score_histogram
-from ml.scoring import score_days
+from ml.scoring import score_days, score_days_on_spark
 from orchestration.checks import per_partition, verdict
 from orchestration.keys import CHAMPION, FLIGHT_FEATURES, GATE_JOB, PREDICTIONS
 from orchestration.partitions import WAREHOUSE_POOL, daily_partitions, single_run
@@ -51,32 +52,48 @@ def ready_to_score(context: AssetCheckExecutionContext, warehouse: WarehouseReso
     # run's process in `dagster dev`) whether it validates or not.
     from ml import expectations
 
-    warehouse.settings.require_features_in_duckdb("the scoring gate")
     days = context.partition_keys
     first, last = date.fromisoformat(days[0]), date.fromisoformat(days[-1])
-    listed = ", ".join(f"date '{date.fromisoformat(day)}'" for day in days)
-    # In DuckDB: the window's rows never pass through pandas (ingest.quality_sql.validate_sql).
-    relation = (
-        f"(select {', '.join([*KEY_COLUMNS, *FEATURES, LABEL])}, flight_date::varchar as _day "
-        f"from {FEATURE_RELATION} where flight_date in ({listed}))"
-    )
     with warehouse.connect() as con:
+        data = warehouse.data(con)
         # The usual day: the median of the 4 weeks before the window and the window itself.
-        (usual,) = con.execute(
+        (usual,) = data.execute(
             f"select median(n) from (select count(*) as n from {FEATURE_RELATION} "
             "where flight_date between ? and ? group by flight_date)",
             [first - timedelta(days=28), last],
         ).fetchone()
-        validation = validate_sql(
-            warehouse.settings.quality,
-            expectations.FEATURES,
-            con,
-            relation,
-            "_day",
-            days,
-            order_by="flight_date, flight_id",
-            usual_rows=usual,
-        )
+        if data is con:
+            # In DuckDB: the window's rows never pass through pandas (quality_sql.validate_sql).
+            listed = ", ".join(f"date '{date.fromisoformat(day)}'" for day in days)
+            relation = (
+                f"(select {', '.join([*KEY_COLUMNS, *FEATURES, LABEL])}, "
+                f"flight_date::varchar as _day from {FEATURE_RELATION} "
+                f"where flight_date in ({listed}))"
+            )
+            validation = validate_sql(
+                warehouse.settings.quality,
+                expectations.FEATURES,
+                con,
+                relation,
+                "_day",
+                days,
+                order_by="flight_date, flight_id",
+                usual_rows=usual,
+            )
+        else:
+            # On Spark: the days' rows as pandas (a day is tens of thousands of flights even
+            # for all of the US), through the same suite and verdicts (quality.validate).
+            frame = read_features(data, first, last)
+            frame = frame[frame.flight_date.astype(str).isin(days)].reset_index(drop=True)
+            frame["_day"] = frame.flight_date.astype(str)
+            validation = validate(
+                warehouse.settings.quality,
+                expectations.FEATURES,
+                frame,
+                "_day",
+                days,
+                usual_rows=usual,
+            )
     # Blocking where it guards scoring (the inference pipeline). In the scoring_gate job
     # nothing runs after it: a day that fails is recorded, and the run still succeeds.
     yield from per_partition(
@@ -95,24 +112,21 @@ def ready_to_score(context: AssetCheckExecutionContext, warehouse: WarehouseReso
     partitions_def=daily_partitions,
     backfill_policy=single_run,
     pool=WAREHOUSE_POOL,
-    kinds={"duckdb"},
+    kinds={"python"},
     description=(
         "Batch inference: every scheduled flight of the partition's day scored by the "
         "champion, from the same feature rows training reads. Re-scoring a day replaces it."
     ),
 )
 def predictions(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
-    warehouse.settings.require_features_in_duckdb("scoring")
     days = context.partition_keys
     with warehouse.connect() as con:
         model = registry.require_champion(con)
-        scored = score_days(con, model, days)
-        without_forecast = con.execute(
-            "select flight_date::varchar, count(*) from ml.predictions "
-            "where forecast_missing and flight_date in (select unnest(?::date[])) "
-            "group by all order by 1",
-            [days],
-        ).fetchall()
+        data = warehouse.data(con)
+        scored = (
+            score_days(con, model, days) if data is con else score_days_on_spark(data, model, days)
+        )
+    without_forecast = [(day.day, day.without_forecast) for day in scored]
     scores = np.concatenate([day.scores for day in scored])
     context.log.info(
         f"scored {len(scores)} flights of {len(days)} day(s) with {model.model_version}"
@@ -145,10 +159,14 @@ def predictions(context: AssetExecutionContext, warehouse: WarehouseResource) ->
 )
 def no_flight_scored_twice(warehouse: WarehouseResource) -> AssetCheckResult:
     with warehouse.connect() as con:
-        duplicates = con.execute(
-            "select count(*) from (select flight_id from ml.predictions "
-            "group by flight_id having count(*) > 1)"
-        ).fetchone()[0]
+        duplicates = (
+            warehouse.data(con)
+            .execute(
+                "select count(*) from (select flight_id from ml.predictions "
+                "group by flight_id having count(*) > 1)"
+            )
+            .fetchone()[0]
+        )
     return AssetCheckResult(passed=duplicates == 0, metadata={"duplicated_flights": duplicates})
 
 

@@ -114,7 +114,7 @@ def feature_drift(context: AssetExecutionContext, warehouse: WarehouseResource, 
     days = context.partition_keys
     with warehouse.connect() as con:
         model = registry.require_champion(con)
-        rows = drift_for_days(con, model, days, thresholds)
+        rows = drift_for_days(warehouse.data(con), model, days, thresholds)
         write_drift(con, rows)
     last = rows[rows.flight_date == rows.flight_date.max()].sort_values("psi", ascending=False)
     yield MaterializeResult(
@@ -159,7 +159,7 @@ def retraining_decision(
     policy = ml.retraining_policy()
     with warehouse.connect() as con:
         model = registry.require_champion(con)
-        evidence = gather_evidence(con, model, policy)
+        evidence = gather_evidence(con, model, policy, outcomes=warehouse.data(con))
     if evidence is None:
         return MaterializeResult(
             metadata={
@@ -198,7 +198,7 @@ def retraining_decision(
 )
 def model_card(warehouse: WarehouseResource) -> MaterializeResult:
     with warehouse.connect() as con:
-        written = update_model_cards(con)
+        written = update_model_cards(con, outcomes=warehouse.data(con))
         model = registry.champion(con)
     figures = written.get(model.model_version) if model else None
     if figures is None:

@@ -90,9 +90,8 @@ def _window(windows: dict[str, str], name: str) -> str:
     ),
 )
 def training_set(config: TrainingRunConfig, warehouse: WarehouseResource) -> Output[dict]:
-    warehouse.settings.require_features_in_duckdb("the training set")
     with warehouse.connect() as con:
-        frame = read_training_set(con, config.training_config())
+        frame = read_training_set(warehouse.data(con), config.training_config())
     digest = fingerprint(frame) if len(frame) else "empty"
     path = warehouse.settings.training_sets / f"{config.cutoff}-{digest[:10]}.parquet"
     path.parent.mkdir(parents=True, exist_ok=True)

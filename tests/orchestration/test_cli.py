@@ -27,21 +27,11 @@ def test_a_command_line_mistake_is_one_line_and_exit_code_2(home, capsys, argv, 
     assert not any(home.landing.rglob("*.csv"))  # nothing exported before the mistake was seen
 
 
-@pytest.mark.parametrize(
-    ("engine", "argv", "says"),
-    [
-        ("spark", ["run"], "training and scoring do not run yet (docs/spark.md)"),
-        ("spark", ["run", "--no-score"], "run the feature pipeline alone"),
-        ("sparky", ["run", "--no-train", "--no-score"], "flightline runs on duckdb or spark"),
-    ],
-)
-def test_an_engine_that_cannot_run_the_command_is_refused_before_anything_runs(
-    home, capsys, monkeypatch, engine, argv, says
-):
-    monkeypatch.setenv("FLIGHTLINE_ENGINE", engine)
-    assert main(argv) == 2
+def test_an_unknown_engine_is_refused_before_anything_runs(home, capsys, monkeypatch):
+    monkeypatch.setenv("FLIGHTLINE_ENGINE", "sparky")
+    assert main(["run", "--no-train", "--no-score"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and says in err[0], err
+    assert len(err) == 1 and "flightline runs on duckdb or spark" in err[0], err
     assert not home.landing.exists() and not home.warehouse.exists()
 
 

@@ -1,7 +1,9 @@
-"""The same dbt project on Apache Spark (profiles.yml's `spark` target, a local PySpark
+"""The same pipelines on Apache Spark (profiles.yml's `spark` target, a local PySpark
 session), chosen by one setting: on a week of real feeds, every table the feature pipeline
-builds on Spark equals DuckDB's row for row, and a corrected file replaces its day on both
-engines alike (Spark's insert_overwrite by date partition, DuckDB's delete+insert by date)."""
+builds on Spark equals DuckDB's row for row, the champion trained on Spark's rows is the one
+DuckDB's give, its predictions on Spark and their evaluation equal DuckDB's, and a corrected
+file replaces its day on both engines alike (Spark's insert_overwrite by date partition,
+DuckDB's delete+insert by date)."""
 
 from datetime import date
 from pathlib import Path
@@ -27,6 +29,8 @@ TABLES = (
     "features.flight_features",
 )
 BUILD = ("build", "--exclude", "tag:ml", "--exclude-resource-type", "unit_test")
+# The evaluation models (tag:ml) over the predictions (scored_at: when, not what).
+EVALUATION = ("ml.predictions", "ml.prediction_outcomes", "ml.model_performance_daily")
 
 
 INTEGERS = {"TINYINT": "integer", "SMALLINT": "integer", "INTEGER": "integer", "BIGINT": "integer"}
@@ -60,8 +64,14 @@ def spark_table(home: Settings, table: str) -> str:
     """A Spark table's files as DuckDB reads them (the date partitions as a column)."""
     schema, name = table.split(".")
     folder = home.spark / "warehouse" / f"{schema}.db" / name
+    if table == "ml.predictions":  # written by the scoring, not dbt (ingest/spark_session.py)
+        folder = home.spark / "ml" / "predictions"
     assert folder.is_dir(), f"Spark built no {table} at {folder}"
     return f"read_parquet('{folder}/**/*.parquet', hive_partitioning = true)"
+
+
+def without_scored_at(relation: str) -> str:
+    return f"(select columns(lambda c: c != 'scored_at') from {relation})"
 
 
 def digests(duckdb_home: Settings, spark_home: Settings) -> dict[str, tuple[tuple, tuple]]:
@@ -99,15 +109,24 @@ def correct_actuals(home: Settings, day: str) -> None:
     actuals.to_csv(corrected, index=False)
 
 
-def test_the_feature_pipeline_on_spark_builds_what_duckdb_builds_and_takes_a_correction_alike(
+def test_the_pipelines_on_spark_build_train_and_score_as_on_duckdb_and_take_a_correction_alike(
     tmp_path: Path, source, dbt_manifest, monkeypatch, capsys
 ):
-    """DuckDB's side by the loader and dbt by hand; Spark's by the feature pipeline in
-    Dagster with FLIGHTLINE_ENGINE=spark, the one setting: its ingest assets copy the raw
-    tables for Spark, its dbt assets build on the spark target."""
+    """DuckDB's side by the loader, dbt and the scoring by hand; Spark's by the Dagster
+    pipelines with FLIGHTLINE_ENGINE=spark, the one setting: the ingest assets copy the raw
+    tables for Spark, the dbt assets build on the spark target, the training set is read
+    from Spark, the scoring gate judges Spark's rows, the champion scores on Spark
+    (mapInPandas) into Spark's ml.predictions, the evaluation models build there, and drift
+    and the retraining decision read them."""
     # Here, not at import: `make test-fast` deselects this file without a skip to report.
     pytest.importorskip("pyspark", reason="the Spark engine's packages: make install-spark")
     from ingest.provider.export import export_feeds
+    from ingest.warehouse import connect
+    from ml import registry
+    from ml.scoring import score_days
+    from ml.selection import fingerprint
+    from ml.training import training_set
+    from ml.training_config import TrainingConfig
     from orchestration.runner import RunOptions, run_pipeline
 
     on_duckdb = Settings(home=tmp_path / "duckdb")
@@ -120,19 +139,59 @@ def test_the_feature_pipeline_on_spark_builds_what_duckdb_builds_and_takes_a_cor
     monkeypatch.setenv("FLIGHTLINE_HOME", str(on_spark.home))
     monkeypatch.setenv("DAGSTER_HOME", str(on_spark.dagster_home))
 
-    def feature_pipeline_on_spark() -> str:
+    def pipelines_on_spark(options: RunOptions) -> str:
         with monkeypatch.context() as spark:
             spark.setenv("FLIGHTLINE_ENGINE", "spark")
-            assert run_pipeline(on_spark, RunOptions(train=False, score=False)) == 0
+            assert run_pipeline(on_spark, options) == 0
         return capsys.readouterr().out
 
-    out = feature_pipeline_on_spark()
-    assert "feature_pipeline run" in out and "dbt_daily_models" in out
+    # Trained on the 1st to the 4th (validated on the 3rd and 4th), scoring the 5th to the 7th.
+    config = TrainingConfig(cutoff=date(2013, 1, 5), validation_days=2)
+    scored_days = ["2013-01-05", "2013-01-06", "2013-01-07"]
+    out = pipelines_on_spark(
+        RunOptions(
+            cutoff=config.cutoff,
+            validation_days=config.validation_days,
+            scoring_range=(scored_days[0], scored_days[-1]),
+        )
+    )
+    for run in ("feature_pipeline run", "training_pipeline run", "inference_pipeline run"):
+        assert run in out, out
 
     built = digests(on_duckdb, on_spark)
     assert built["marts.fct_flights"][0][0] > 6000
     for table, (duckdb_rows, spark_rows) in built.items():
         assert spark_rows == duckdb_rows, f"{table}: Spark's rows differ from DuckDB's"
+
+    # The champion trained on the frame Spark gave: the one DuckDB gives, by fingerprint.
+    control = connect(on_spark.warehouse)
+    try:
+        champion = registry.require_champion(control)
+        (trained_on,) = control.execute(
+            "select data_fingerprint from ml.model_registry where model_version = ?",
+            [champion.model_version],
+        ).fetchone()
+        (on_duckdb_predictions,) = control.execute("select count(*) from ml.predictions").fetchone()
+    finally:
+        control.close()
+    assert on_duckdb_predictions == 0  # Spark's home scored on Spark, not into DuckDB
+    con = duckdb.connect(str(on_duckdb.warehouse))
+    try:
+        assert fingerprint(training_set(con, config)) == trained_on
+        # The same champion scores the same days on DuckDB (ml/scoring.py's score_days).
+        score_days(con, champion, scored_days)
+    finally:
+        con.close()
+    run_dbt(on_duckdb, "build", "--select", "tag:ml", "--exclude-resource-type", "unit_test")
+    con = duckdb.connect(str(on_duckdb.warehouse), read_only=True)
+    try:
+        for table in EVALUATION:
+            on_duckdb_rows = relation_digest(con, without_scored_at(table))
+            on_spark_rows = relation_digest(con, without_scored_at(spark_table(on_spark, table)))
+            assert on_duckdb_rows[0] > (2000 if table != "ml.model_performance_daily" else 2)
+            assert on_spark_rows == on_duckdb_rows, f"{table}: Spark's rows differ from DuckDB's"
+    finally:
+        con.close()
 
     # The 5th's actuals are corrected in both homes. The loader replaces the day; a build
     # over that window (the next feature run, on Spark) replaces it on each engine alike.
@@ -140,7 +199,8 @@ def test_the_feature_pipeline_on_spark_builds_what_duckdb_builds_and_takes_a_cor
         correct_actuals(home, "2013-01-05")
     ingest(on_duckdb)
     run_dbt(on_duckdb, *BUILD, environment=dbt_window_env("2013-01-05", "2013-01-05"))
-    assert "flight dates 2013-01-05 .. 2013-01-05" in feature_pipeline_on_spark()
+    out = pipelines_on_spark(RunOptions(train=False, score=False))
+    assert "flight dates 2013-01-05 .. 2013-01-05" in out
 
     rebuilt = digests(on_duckdb, on_spark)
     for table, (duckdb_rows, spark_rows) in rebuilt.items():
@@ -152,3 +212,17 @@ def test_the_feature_pipeline_on_spark_builds_what_duckdb_builds_and_takes_a_cor
         "where flight_date = '2013-01-05' and has_actuals"
     ).fetchone()[0]
     assert late > 0.5  # 30 minutes later: most of the day's flights are now late
+
+
+def test_the_predictions_columns_spark_declares_are_the_warehouse_tables():
+    """dbt's spark target declares ml.predictions from its source's data types (it is empty
+    before the first scoring); the scoring writes it with ingest/tables.py's columns."""
+    import yaml
+
+    from ingest.settings import DBT_PROJECT_DIR
+    from ingest.spark_session import predictions_schema
+
+    sources = yaml.safe_load((DBT_PROJECT_DIR / "models" / "ml" / "_ml__sources.yml").read_text())
+    (table,) = [t for t in sources["sources"][0]["tables"] if t["name"] == "predictions"]
+    declared = ", ".join(f"{column['name']} {column['data_type']}" for column in table["columns"])
+    assert declared == predictions_schema()

@@ -42,7 +42,9 @@ final as (
         delayed_flights,
         delayed_flights / flights as base_rate,
         mean_score,
-        (delayed_rank_sum - delayed_flights * (delayed_flights + 1) / 2.0)
+        -- The ranks are half-integers, exact as decimals; divided as doubles, since Spark
+        -- divides decimals to 6 places (a literal 2.0 is a decimal on both engines).
+        cast(delayed_rank_sum - delayed_flights * (delayed_flights + 1) / 2.0 as double)
         / nullif(delayed_flights * (flights - delayed_flights), 0) as roc_auc,
         true_positives / nullif(predicted_delays, 0) as precision_at_threshold,
         true_positives / nullif(delayed_flights, 0) as recall_at_threshold

@@ -1,0 +1,174 @@
+"""The Spark engine as the Python steps see it: a PySpark session over the tables that dbt
+built on Spark (features.flight_features, the evaluation's ml tables) and the one the scoring
+writes (ml.predictions), behind the few calls of a DuckDB connection those steps make.
+
+The training set, the scoring gate, the scoring, the drift measure and the checks read their
+rows with SQL that runs on both engines (`?` parameters, `x::date`, `group by all`,
+`filter (where ...)`: Spark 4 reads them as DuckDB does). With FLIGHTLINE_ENGINE=spark they
+are handed a `SparkSql` in place of the warehouse connection (orchestration/resources.py,
+`WarehouseResource.data`); the registry, the ingest log and the drift results stay in the
+DuckDB warehouse, the pipeline's small control tables.
+
+The local session keeps its catalogue in memory: dbt's Derby metastore (profiles.yml) is a
+database one JVM at a time may open, and dbt runs in a process of its own. The two tables
+are declared here over their folders, as dbt declares the raw ones
+(macros/require_raw_tables.sql), and their date partitions found again at each session. On a
+cluster the session is the cluster's and the tables its catalogue's (docs/spark.md).
+
+(A DuckDB connection and this adapter are asked the same SQL; the text is the code's own,
+never a data file's. Where a name is the data directory's, it is quoted as a literal.)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from ingest.settings import Settings
+from ingest.tables import PREDICTIONS_DDL
+
+if TYPE_CHECKING:  # pyspark is the optional `spark` extra
+    from pyspark.sql import DataFrame, SparkSession
+
+PREDICTIONS_TABLE = "ml.predictions"
+
+# DuckDB's types as Spark spells them: `timestamp` is a wall-clock value on both (the session
+# reads `timestamp` as TIMESTAMP_NTZ), `timestamptz` an instant.
+_SPARK_TYPES = {
+    "VARCHAR": "string",
+    "DATE": "date",
+    "DOUBLE": "double",
+    "BOOLEAN": "boolean",
+    "BIGINT": "bigint",
+    "INTEGER": "int",
+    "TIMESTAMP": "timestamp_ntz",
+    "TIMESTAMP WITH TIME ZONE": "timestamp_ltz",
+}
+
+
+def predictions_schema() -> str:
+    """ml.predictions' columns for Spark, from its one definition (ingest/tables.py)."""
+    con = duckdb.connect()
+    try:
+        con.execute(PREDICTIONS_DDL)
+        columns = con.execute("describe ml.predictions").fetchall()
+    finally:
+        con.close()
+    return ", ".join(f"{name} {_SPARK_TYPES[kind]}" for name, kind, *_ in columns)
+
+
+def predictions_path(settings: Settings) -> Path:
+    """ml.predictions' folder: written by the scoring, one folder per flight date; dbt's
+    spark target declares its source over the same folder."""
+    return settings.spark / "ml" / "predictions"
+
+
+def spark_session(settings: Settings) -> SparkSession:
+    """The local session, configured as profiles.yml's spark target configures dbt's (the
+    same environment variables and defaults): one per process, made at the first call."""
+    from pyspark.sql import SparkSession
+
+    # The Python workers that score (mapInPandas) run this interpreter, with its packages:
+    # PySpark's default is the `python3` on the PATH.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    java = os.environ.get(
+        "FLIGHTLINE_SPARK_JAVA_OPTIONS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+    )
+    return (
+        SparkSession.builder.master(os.environ.get("FLIGHTLINE_SPARK_MASTER", "local[2]"))
+        .appName("flightline")
+        .config("spark.driver.memory", os.environ.get("FLIGHTLINE_SPARK_MEMORY", "2g"))
+        .config("spark.sql.shuffle.partitions", os.environ.get("FLIGHTLINE_SPARK_PARTITIONS", "4"))
+        .config("spark.sql.warehouse.dir", str(settings.spark / "python-warehouse"))
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.timestampType", "TIMESTAMP_NTZ")
+        .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.driver.extraJavaOptions", java)
+        .getOrCreate()
+    )
+
+
+class _Result:
+    """A query's rows, read the ways the steps read a DuckDB result."""
+
+    def __init__(self, frame: DataFrame) -> None:
+        self._frame = frame
+
+    def df(self) -> pd.DataFrame:
+        return self._frame.toPandas()
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return [tuple(row) for row in self._frame.collect()]
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        rows = self._frame.take(1)
+        return tuple(rows[0]) if rows else None
+
+    def fetchnumpy(self) -> dict[str, np.ndarray]:
+        frame = self.df()
+        return {name: frame[name].to_numpy() for name in frame.columns}
+
+
+class SparkSql:
+    """The calls of a DuckDB connection the feature readers, the scoring and drift make
+    (`execute` with `?` parameters, `register` of a pandas frame), on a Spark session."""
+
+    engine = "spark"
+
+    def __init__(self, spark: SparkSession, settings: Settings) -> None:
+        self.spark = spark
+        self.settings = settings
+
+    def execute(self, sql: str, params: list[Any] | None = None) -> _Result:
+        return _Result(self.spark.sql(sql, args=list(params or [])))
+
+    def register(self, name: str, frame: pd.DataFrame) -> None:
+        self.spark.createDataFrame(frame).createOrReplaceTempView(name)
+
+    def unregister(self, name: str) -> None:
+        self.spark.catalog.dropTempView(name)
+
+    def refresh_predictions(self) -> None:
+        """After ml.predictions' folders changed: the table's date partitions found again."""
+        self.spark.catalog.refreshTable(PREDICTIONS_TABLE)
+        self.spark.catalog.recoverPartitions(PREDICTIONS_TABLE)
+
+
+def open_spark(settings: Settings) -> SparkSql:
+    """The session, with the tables declared over their folders as they are now: every
+    table dbt built on Spark (its warehouse directory's `<schema>.db/<table>/`) and
+    ml.predictions."""
+    spark = spark_session(settings)
+    built = sorted((settings.spark / "warehouse").glob("*.db/*/"))
+    for database in sorted({folder.parent.name.removesuffix(".db") for folder in built} | {"ml"}):
+        spark.sql(f"create database if not exists {database}")
+    for folder in built:
+        table = f"{folder.parent.name.removesuffix('.db')}.{folder.name}"
+        # Declared again at each call: a full rebuild by dbt may have changed its columns,
+        # and dropping a table declared over a folder leaves the folder alone.
+        spark.sql(f"drop table if exists {table}")
+        spark.catalog.createTable(table, path=str(folder), source="parquet")
+        if any("=" in child.name for child in folder.iterdir() if child.is_dir()):
+            spark.catalog.recoverPartitions(table)  # the folder per date of an incremental model
+    if not spark.catalog.tableExists(PREDICTIONS_TABLE):
+        path = predictions_path(settings)
+        path.mkdir(parents=True, exist_ok=True)
+        # DDL, as the catalogue's createTable() declares no partition column. The path is
+        # the data directory's (a setting, never a data file's), quoted as a literal.
+        location = str(path).replace("\\", "\\\\").replace("'", "\\'")
+        spark.sql(
+            f"create table {PREDICTIONS_TABLE} ({predictions_schema()}) using parquet "
+            f"partitioned by (flight_date) location '{location}'"
+        )
+    sql = SparkSql(spark, settings)
+    sql.refresh_predictions()
+    return sql
