@@ -27,7 +27,7 @@ install: $(VENV)/.installed
 # them, `make run` does not. After the plain install, so that its exact sync (which removes
 # what the lock does not list for it) never runs after this one.
 $(VENV)/.installed-spark: $(VENV)/.installed
-	$(UV) sync --locked --quiet --compile-bytecode --extra spark --python $(PYTHON)
+	$(UV) sync --locked --quiet --compile-bytecode --extra spark --extra deploy --python $(PYTHON)
 	@touch $@
 
 install-spark: $(VENV)/.installed-spark

@@ -361,3 +361,43 @@ def execute_as_ui_run(
         asset_graph=job.asset_layer.asset_graph,
     )
     return execute_run(reconstructable, run, instance)
+
+
+def instance_config_problems(directory: Path) -> list[str] | None:
+    """What Dagster finds wrong in `directory`/dagster.yaml, without starting the instance
+    (docs/deploy.md's production file: starting it would connect to Postgres and
+    Kubernetes). Dagster's own two checks, as `DagsterInstance.from_config` runs them: the
+    file against the instance schema, then each configured class's config (`storage:
+    postgres:` is Dagster's DagsterPostgresStorage) against the class's own schema, which
+    Dagster checks only when it makes the class. Empty when valid; None when the private
+    modules do not import (the caller says so; nothing here is needed to run flightline)."""
+    import importlib
+
+    try:
+        from dagster._config import validate_config
+        from dagster._core.errors import DagsterInvalidConfigError
+        from dagster._core.instance.config import dagster_instance_config
+    except ImportError:
+        return None
+    try:
+        config, _ = dagster_instance_config(str(directory))
+    except DagsterInvalidConfigError as error:
+        return [str(error)]
+    configured = {
+        key: (value["module"], value["class"], value.get("config") or {})
+        for key, value in config.items()
+        if isinstance(value, dict) and {"module", "class"} <= value.keys()
+    }
+    if "postgres" in (config.get("storage") or {}):
+        postgres = config["storage"]["postgres"]
+        configured["storage"] = ("dagster_postgres", "DagsterPostgresStorage", postgres)
+    problems = []
+    for key, (module, name, values) in configured.items():
+        try:
+            klass = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError) as error:
+            problems.append(f"{key}: {module}.{name} does not load ({error})")
+            continue
+        result = validate_config(klass.config_type(), values)
+        problems += [f"{key} ({name}): {error.message}" for error in result.errors or ()]
+    return problems
