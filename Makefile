@@ -98,7 +98,8 @@ fuzz: install
 	done; \
 	echo "fuzz: $$runs batches x $(FUZZ_BATCH) examples in $(FUZZ_MINUTES) min, nothing found"
 
-# Benchmarks, not tests: ~2 hours on 2 cores (30M synthetic flights: ~25 GB of disk), rewrites
+# Benchmarks, not tests: ~3 hours on 2 cores (30M synthetic flights: ~25 GB of disk; the
+# Spark engine's month, 1M and 10M on both engines: ~1 hour), rewrites
 # BENCHMARKS.md; parts: .venv/bin/python benchmarks/run.py --only ingest,scoring (see README).
 bench: install-spark
 	$(PYTHON) benchmarks/run.py

@@ -313,7 +313,11 @@ def _sizing(measured: dict) -> list[str]:
     for stage, note in (
         ("dbt (build and its tests)", "staging, marts, features: shuffles by date and key"),
         ("scoring", "mapInPandas: rows per core, no shuffle; a night scores one day"),
-        ("monitoring", "drift reads a sample a day: grows with the days, not the flights"),
+        (
+            "monitoring",
+            "drift reads a sample a day; the retraining decision's pooled ROC AUC ranks a "
+            "week's outcomes in one task (a night's week: ~2M rows)",
+        ),
     ):
         local = stages.get(stage, 0.0)
         core_seconds = local * 2 * scale
@@ -331,9 +335,10 @@ def _sizing(measured: dict) -> list[str]:
         "",
         f"### 1B flights on a cluster, on paper (from the {flights:,}-flight run on Spark)",
         "",
-        f"{EXECUTORS} executors x {EXECUTOR_CORES} cores x 16 GB ({cores} cores; 4 GB a core "
-        "holds a shuffle partition of the rolling windows' widest key, a carrier's day, with "
-        f"room to spare), a driver of 8 cores / 32 GB; {EFFICIENCY:.0%} parallel efficiency. "
+        f"{EXECUTORS} executors x {EXECUTOR_CORES} cores x 16 GB ({cores} cores, 4 GB each for "
+        "the shuffles of the rolling windows), a driver of 8 cores / 32 GB (the training "
+        f"sample is collected there); {EFFICIENCY:.0%} parallel efficiency (shuffles, skewed "
+        "keys: a hub airport's or a large carrier's day, stragglers). "
         "A backfill of the whole history, once; each night after it rebuilds only its window.",
         "",
         *_table(
@@ -347,7 +352,9 @@ def _sizing(measured: dict) -> list[str]:
             rows,
         ),
         "",
-        "Not in the table: ingest is the DuckDB loader on one machine (a backfill of 1B rows "
+        "The local seconds include each process's fixed start-up (a JVM and a Spark session, "
+        "~15-20 s a dbt invocation), grown here with the flights as if it were work: the "
+        "hours are an upper bound. Not in the table: ingest is the DuckDB loader on one machine (a backfill of 1B rows "
         "is its own job, at the ingest section's rows/s per process, run per month in "
         "parallel pods; a night lands one day), and training reads a sample of at most "
         "`max_training_rows` (a fixed cost on the driver, whatever the history).",

@@ -69,6 +69,28 @@ def predictions_path(settings: Settings) -> Path:
     return settings.spark / "ml" / "predictions"
 
 
+def table_counts(settings: Settings) -> list[tuple[str, int]]:
+    """Rows of each table on Spark (dbt's and ml.predictions), from their Parquet files'
+    footers: DuckDB reads them without starting Spark. A view has no files and no count."""
+    folders = {
+        f"{folder.parent.name.removesuffix('.db')}.{folder.name}": folder
+        for folder in sorted((settings.spark / "warehouse").glob("*.db/*/"))
+    }
+    folders[PREDICTIONS_TABLE] = predictions_path(settings)
+    counts = []
+    con = duckdb.connect()
+    try:
+        for name, folder in sorted(folders.items()):
+            if folder.is_dir() and next(folder.rglob("*.parquet"), None) is not None:
+                (rows,) = con.execute(
+                    "select count(*) from read_parquet(?)", [f"{folder}/**/*.parquet"]
+                ).fetchone()
+                counts.append((name, rows))
+    finally:
+        con.close()
+    return counts
+
+
 def spark_session(settings: Settings) -> SparkSession:
     """The local session, configured as profiles.yml's spark target configures dbt's (the
     same environment variables and defaults): one per process, made at the first call."""
@@ -148,7 +170,13 @@ def open_spark(settings: Settings) -> SparkSql:
     table dbt built on Spark (its warehouse directory's `<schema>.db/<table>/`) and
     ml.predictions."""
     spark = spark_session(settings)
-    built = sorted((settings.spark / "warehouse").glob("*.db/*/"))
+    # dbt's folders: `<schema>.db/<table>`; a name that is not an identifier is no table of
+    # dbt's, and never enters the SQL below.
+    built = [
+        folder
+        for folder in sorted((settings.spark / "warehouse").glob("*.db/*/"))
+        if folder.name.isidentifier() and folder.parent.name.removesuffix(".db").isidentifier()
+    ]
     for database in sorted({folder.parent.name.removesuffix(".db") for folder in built} | {"ml"}):
         spark.sql(f"create database if not exists {database}")
     for folder in built:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import duckdb
 
 from ml import registry
-from ml.features import LABEL, read_features_at_most
+from ml.features import LABEL, WarehouseSql, read_features_at_most
 from ml.metrics import classification_metrics
 from ml.scoring import predict_scores
 from ml.training_config import MAX_TRAINING_ROWS
@@ -31,9 +31,14 @@ class GateDecision:
 
 
 def evaluate_gate(
-    con: duckdb.DuckDBPyConnection, candidate_version: str, margin: float
+    con: duckdb.DuckDBPyConnection,
+    candidate_version: str,
+    margin: float,
+    features: WarehouseSql | None = None,
 ) -> GateDecision:
-    """Score the current champion on the candidate's validation window and decide."""
+    """Score the current champion on the candidate's validation window and decide.
+    `features`: where the feature rows are (Spark's tables on the Spark engine); by default
+    `con`, which holds the registry."""
     candidate = registry.get(con, candidate_version)
     if candidate is None:
         raise registry.RegistryError(f"unknown candidate model {candidate_version}")
@@ -49,7 +54,7 @@ def evaluate_gate(
     champion_auc = None
     if current is not None:
         window, _ = read_features_at_most(
-            con,
+            con if features is None else features,
             candidate.validation_start,
             candidate.validation_end,
             MAX_TRAINING_ROWS,

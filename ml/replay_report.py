@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-import duckdb
 import matplotlib
 
 matplotlib.use("Agg")
@@ -20,7 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ml.features import read_features
+from ml.features import WarehouseSql, read_features
 from ml.metrics import classification_metrics
 from ml.registry import RegisteredModel
 from ml.scoring import predict_scores
@@ -39,9 +38,10 @@ class ReplayDay:
 
 
 def outcomes_with_and_without(
-    con: duckdb.DuckDBPyConnection, first_champion: RegisteredModel, start: date, end: date
+    con: WarehouseSql, first_champion: RegisteredModel, start: date, end: date
 ) -> pd.DataFrame:
-    """One row per scored flight with an outcome: the live score and the first champion's."""
+    """One row per scored flight with an outcome: the live score and the first champion's.
+    `con`: where the outcomes and features are (Spark's tables on the Spark engine)."""
     live = con.execute(
         """
         select flight_id, flight_date, model_version, score, is_delayed

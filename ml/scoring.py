@@ -184,6 +184,9 @@ def score_days_on_spark(
             yield predict(model, estimator, prepare(batch))
 
     columns = spark.table(PREDICTIONS_TABLE).columns  # by position: the partition column last
+    # Only the days written are replaced, whatever the session was made with: in Spark's
+    # default (static) mode an overwrite empties every other date partition too.
+    spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
     scored = rows.select(*KEY_COLUMNS, *FEATURES).mapInPandas(score, predictions_schema())
     scored.select(*columns).write.insertInto(PREDICTIONS_TABLE, overwrite=True)
     sql.refresh_predictions()

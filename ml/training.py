@@ -96,7 +96,7 @@ def training_set(con: WarehouseSql, config: TrainingConfig) -> pd.DataFrame:
     """Labelled feature rows before the cutoff: what a training run learns and validates on.
 
     At most `config.max_training_rows` (about): past that, a deterministic sample of the
-    flights (ml.features.sample_condition), drawn in DuckDB, so a 30M-flight history never
+    flights (ml.features.sample_condition), drawn in the engine's SQL, so a 30M-flight history never
     sits in pandas whole. 2013's 250k rows are all kept."""
     before = config.cutoff - timedelta(days=1)
     frame, _ = read_features_at_most(

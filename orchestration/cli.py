@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 import time
@@ -52,8 +53,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.no_score and (args.score_from or args.score_to):
         problem = problem or _window_problem((args.score_from, args.score_to), *SCORE_FLAGS)
     try:
-        settings.engine  # noqa: B018 (a mistyped engine is one line, before any run)
-    except ValueError as refused:
+        if settings.engine == "spark" and importlib.util.find_spec("pyspark") is None:
+            problem = problem or (
+                "FLIGHTLINE_ENGINE=spark needs PySpark and dbt-spark: make install-spark"
+            )
+    except ValueError as refused:  # a mistyped engine: one line, before any run
         problem = problem or str(refused)
     if problem:
         print(f"flightline run: {problem}", file=sys.stderr)

@@ -123,7 +123,12 @@ def write_report(
     con = connect(settings.warehouse)
     try:
         first = registry.get(con, first_champion)
-        outcomes = outcomes_with_and_without(con, first, start, end)
+        data = con
+        if settings.engine == "spark":  # the outcomes and features are Spark's tables
+            from ingest.spark_session import open_spark
+
+            data = open_spark(settings)
+        outcomes = outcomes_with_and_without(data, first, start, end)
         retrainings = con.execute(
             """
             select cutoff_date::varchar as cutoff, trigger, algorithm,

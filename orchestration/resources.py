@@ -45,8 +45,9 @@ class WarehouseResource(ConfigurableResource):
             con.close()
 
     def data(self, con: duckdb.DuckDBPyConnection) -> WarehouseSql:
-        """Where the feature rows and the predictions are, for the steps that read or write
-        them (training set, scoring gate, scoring, drift): `con` itself on DuckDB, a Spark
+        """Where the feature rows, the predictions and their outcomes are, for the steps
+        that read or write them (training set, promotion gate, scoring gate, scoring, its
+        check, drift, the retraining decision, model cards): `con` itself on DuckDB, a Spark
         session with FLIGHTLINE_ENGINE=spark (ingest/spark_session.py). The registry and
         the other control tables are always `con`'s."""
         if self.settings.engine == "spark":

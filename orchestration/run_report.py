@@ -38,6 +38,13 @@ def print_summary(settings: Settings, seconds: float) -> None:
         quarantine = quarantine_counts(con)
     finally:
         con.close()
+    if settings.engine == "spark":  # the models and predictions are Spark's tables
+        from ingest import spark_session
+
+        on_spark = spark_session.table_counts(settings)
+        shown = {name for name, _ in on_spark}
+        counts = [(name, rows) for name, rows in counts if name not in shown]
+        counts += [(f"{name} (Spark)", rows) for name, rows in on_spark]
     width = max(len(name) for name, _ in counts) if counts else 10
     print("\nwarehouse", settings.warehouse)
     for name, rows in counts:

@@ -49,15 +49,17 @@
     {% endfor %}
     {#- ml.predictions: the scoring's folders, one per flight date (ingest/spark_session.py),
         declared with the columns its source lists (it is empty before the first scoring,
-        so there are no files to read them from), and its dates found again. -#}
+        so there are no files to read them from), again at every invocation like the raw
+        tables (a column added to the source is declared), and its dates found again. -#}
     {% set predictions = graph.sources["source.flightline.ml.predictions"] %}
     {% set columns = [] %}
     {% for name, column in predictions.columns.items() %}
         {% do columns.append(name ~ ' ' ~ column.data_type) %}
     {% endfor %}
     {% do run_query('create database if not exists ml') %}
+    {% do run_query('drop table if exists ml.predictions') %}
     {% do run_query(
-        'create table if not exists ml.predictions (' ~ columns | join(', ')
+        'create table ml.predictions (' ~ columns | join(', ')
         ~ ') using parquet partitioned by (flight_date) location '
         ~ "'" ~ env_var('FLIGHTLINE_HOME', '../data') ~ "/spark/ml/predictions'"
     ) %}

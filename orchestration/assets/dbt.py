@@ -10,10 +10,8 @@ assets (an unchanged reference). Without it Dagster ran dbt before ingest.
 
 import os
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
-import duckdb
 from dagster import AssetExecutionContext, AssetKey, Output
 from dagster_dbt import (
     DagsterDbtTranslator,
@@ -25,6 +23,7 @@ from dagster_shared.record import replace
 
 from ingest.settings import Settings, get_settings
 from ingest.spark_raw import publish_missing_raw_parquet
+from ingest.spark_session import table_counts as spark_table_counts
 from ingest.warehouse import connect
 from ingest.windows import dbt_window_env
 from orchestration.partitions import WAREHOUSE_POOL, daily_partitions, single_run
@@ -95,7 +94,12 @@ def _with_row_counts(
     outputs = [event for event in events if isinstance(event, Output)]
     counts: dict[str, int] = {}
     if outputs and settings.engine == "spark":
-        counts = _spark_row_counts(context, outputs, settings.spark / "warehouse")
+        # From the Parquet footers (ingest/spark_session.py), without starting Spark.
+        on_spark = dict(spark_table_counts(settings))
+        for event in outputs:
+            name = ".".join(context.asset_key_for_output(event.output_name).path[-2:])
+            if name in on_spark:  # a view (the staging models) has no files and no count
+                counts[event.output_name] = on_spark[name]
     elif outputs:
         con = connect(settings.warehouse, read_only=True)
         try:
@@ -113,26 +117,6 @@ def _with_row_counts(
             )
         else:
             yield event
-
-
-def _spark_row_counts(
-    context: AssetExecutionContext, outputs: list[Output], tables: Path
-) -> dict[str, int]:
-    """Row counts of the tables Spark built, from their Parquet files' footers (DuckDB reads
-    them without starting Spark). A view (the staging models) has no files and no count."""
-    counts = {}
-    con = duckdb.connect()
-    try:
-        for event in outputs:
-            schema, table = context.asset_key_for_output(event.output_name).path[-2:]
-            folder = tables / f"{schema}.db" / table
-            if next(folder.rglob("*.parquet"), None) is not None:  # none: a view, or empty
-                counts[event.output_name] = con.execute(
-                    "select count(*) from read_parquet(?)", [f"{folder}/**/*.parquet"]
-                ).fetchone()[0]
-    finally:
-        con.close()
-    return counts
 
 
 def _build(

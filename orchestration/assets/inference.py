@@ -81,8 +81,9 @@ def ready_to_score(context: AssetCheckExecutionContext, warehouse: WarehouseReso
                 usual_rows=usual,
             )
         else:
-            # On Spark: the days' rows as pandas (a day is tens of thousands of flights even
-            # for all of the US), through the same suite and verdicts (quality.validate).
+            # On Spark: the window's rows as pandas, through the same suite and verdicts
+            # (quality.validate). An evening's window is a day (tens of thousands of flights
+            # even for all of the US); a backfill's window of many days is read whole.
             frame = read_features(data, first, last)
             frame = frame[frame.flight_date.astype(str).isin(days)].reset_index(drop=True)
             frame["_day"] = frame.flight_date.astype(str)

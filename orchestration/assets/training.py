@@ -233,7 +233,7 @@ def beats_champion(
 ) -> AssetCheckResult:
     version = candidate_model["model_version"]
     with warehouse.connect() as con:
-        decision = evaluate_gate(con, version, ml.promotion_margin)
+        decision = evaluate_gate(con, version, ml.promotion_margin, features=warehouse.data(con))
         record_decision(con, version, decision.promote, decision.reason, decision.champion_auc)
     return AssetCheckResult(
         passed=decision.promote,

@@ -195,12 +195,25 @@ def test_the_pipelines_on_spark_build_train_and_score_as_on_duckdb_and_take_a_co
 
     # The 5th's actuals are corrected in both homes. The loader replaces the day; a build
     # over that window (the next feature run, on Spark) replaces it on each engine alike.
+    # Then a retraining (cutoff the 6th): the promotion gate scores the champion on the
+    # candidate's validation days, read from Spark.
     for home in (on_duckdb, on_spark):
         correct_actuals(home, "2013-01-05")
     ingest(on_duckdb)
     run_dbt(on_duckdb, *BUILD, environment=dbt_window_env("2013-01-05", "2013-01-05"))
-    out = pipelines_on_spark(RunOptions(train=False, score=False))
+    out = pipelines_on_spark(
+        RunOptions(retrain=True, cutoff=date(2013, 1, 6), validation_days=2, score=False)
+    )
     assert "flight dates 2013-01-05 .. 2013-01-05" in out
+    control = connect(on_spark.warehouse)
+    try:
+        (champion_auc,) = control.execute(
+            "select champion_roc_auc_on_validation from ml.model_registry "
+            "where cutoff_date = '2013-01-06'"
+        ).fetchone()
+    finally:
+        control.close()
+    assert 0.5 < champion_auc < 1  # the gate scored the champion on Spark's rows
 
     rebuilt = digests(on_duckdb, on_spark)
     for table, (duckdb_rows, spark_rows) in rebuilt.items():
