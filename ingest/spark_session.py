@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,7 @@ import pandas as pd
 
 from ingest.settings import Settings
 from ingest.tables import PREDICTIONS_DDL
+from ingest.warehouse import quote_name, sql_glob
 
 if TYPE_CHECKING:  # pyspark is the optional `spark` extra
     from pyspark.sql import DataFrame, SparkSession
@@ -69,33 +71,64 @@ def predictions_path(settings: Settings) -> Path:
     return settings.spark / "ml" / "predictions"
 
 
-def table_counts(settings: Settings) -> list[tuple[str, int]]:
-    """Rows of each table on Spark (dbt's and ml.predictions), from their Parquet files'
-    footers: DuckDB reads them without starting Spark. A view has no files and no count."""
+def _spark_folders(settings: Settings) -> dict[str, Path]:
+    """Each table on Spark (dbt's `<schema>.db/<table>` and ml.predictions) by name, with
+    its folder; only names that are identifiers (no other folder is a table of flightline's)."""
     folders = {
         f"{folder.parent.name.removesuffix('.db')}.{folder.name}": folder
         for folder in sorted((settings.spark / "warehouse").glob("*.db/*/"))
+        if folder.name.isidentifier() and folder.parent.name.removesuffix(".db").isidentifier()
     }
     folders[PREDICTIONS_TABLE] = predictions_path(settings)
-    counts = []
+    return folders
+
+
+def duckdb_over_spark(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with a view per Spark table over its Parquet files (the date
+    partitions as a column): what the CLI's report and the dbt assets' row counts read,
+    without starting a JVM. A table without files yet (a view, an empty table) has none."""
     con = duckdb.connect()
+    for name, folder in _spark_folders(settings).items():
+        if not folder.is_dir() or next(folder.rglob("*.parquet"), None) is None:
+            continue
+        schema, table = (quote_name(part) for part in name.split("."))
+        con.execute(f"create schema if not exists {schema}")
+        con.execute(
+            f"create view {schema}.{table} as select * from "
+            f"read_parquet({sql_glob(folder, '**/*.parquet')}, hive_partitioning = true)"
+        )
+    return con
+
+
+def table_counts(settings: Settings) -> list[tuple[str, int]]:
+    """Rows of each table on Spark, from their Parquet files (`duckdb_over_spark`)."""
+    con = duckdb_over_spark(settings)
     try:
-        for name, folder in sorted(folders.items()):
-            if folder.is_dir() and next(folder.rglob("*.parquet"), None) is not None:
-                (rows,) = con.execute(
-                    "select count(*) from read_parquet(?)", [f"{folder}/**/*.parquet"]
-                ).fetchone()
-                counts.append((name, rows))
+        views = con.execute(
+            "select schema_name || '.' || view_name from duckdb_views() "
+            "where not internal order by 1"
+        ).fetchall()
+        return [
+            (name, con.execute(f"select count(*) from {name}").fetchone()[0]) for (name,) in views
+        ]
     finally:
         con.close()
-    return counts
 
 
 def spark_session(settings: Settings) -> SparkSession:
     """The local session, configured as profiles.yml's spark target configures dbt's (the
     same environment variables and defaults): one per process, made at the first call."""
+    # PySpark 4 warns on every conversion that it "does not yet fully support pandas >= 3":
+    # the conversions flightline makes are proved equal to DuckDB's (tests/spark), so an
+    # operator's output does not carry it (pyproject's filterwarnings does the same in tests).
+    warnings.filterwarnings(
+        "ignore", "PySpark does not yet fully support pandas", category=FutureWarning
+    )
     from pyspark.sql import SparkSession
 
+    master = os.environ.get("FLIGHTLINE_SPARK_MASTER", "local[2]")
+    if master.startswith("local"):  # one machine: no "hostname resolves to a loopback" warning
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     # The Python workers that score (mapInPandas) run this interpreter, with its packages:
     # PySpark's default is the `python3` on the PATH.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -103,7 +136,7 @@ def spark_session(settings: Settings) -> SparkSession:
         "FLIGHTLINE_SPARK_JAVA_OPTIONS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
     )
     return (
-        SparkSession.builder.master(os.environ.get("FLIGHTLINE_SPARK_MASTER", "local[2]"))
+        SparkSession.builder.master(master)
         .appName("flightline")
         .config("spark.driver.memory", os.environ.get("FLIGHTLINE_SPARK_MEMORY", "2g"))
         .config("spark.sql.shuffle.partitions", os.environ.get("FLIGHTLINE_SPARK_PARTITIONS", "4"))
@@ -170,12 +203,9 @@ def open_spark(settings: Settings) -> SparkSql:
     table dbt built on Spark (its warehouse directory's `<schema>.db/<table>/`) and
     ml.predictions."""
     spark = spark_session(settings)
-    # dbt's folders: `<schema>.db/<table>`; a name that is not an identifier is no table of
-    # dbt's, and never enters the SQL below.
+    # dbt's folders (`<schema>.db/<table>`, identifiers only: `_spark_folders`).
     built = [
-        folder
-        for folder in sorted((settings.spark / "warehouse").glob("*.db/*/"))
-        if folder.name.isidentifier() and folder.parent.name.removesuffix(".db").isidentifier()
+        folder for name, folder in _spark_folders(settings).items() if name != PREDICTIONS_TABLE
     ]
     for database in sorted({folder.parent.name.removesuffix(".db") for folder in built} | {"ml"}):
         spark.sql(f"create database if not exists {database}")

@@ -106,6 +106,12 @@ def _glob_escaped(text: str) -> str:
     return "".join(f"[{ch}]" if ch in GLOB_CHARACTERS else ch for ch in text)
 
 
+def sql_glob(directory: Path, pattern: str) -> str:
+    """A literal for the files matching `pattern` (the code's own, e.g. `**/*.parquet`) under
+    exactly `directory` (its own glob characters escaped, as in `sql_path`)."""
+    return sql_string(f"{_glob_escaped(str(directory))}/{pattern}")
+
+
 def sql_paths(paths: Iterable[Path]) -> str:
     return "[" + ", ".join(sql_path(path) for path in paths) + "]"
 

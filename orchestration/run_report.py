@@ -47,6 +47,8 @@ def print_summary(settings: Settings, seconds: float) -> None:
         counts += [(f"{name} (Spark)", rows) for name, rows in on_spark]
     width = max(len(name) for name, _ in counts) if counts else 10
     print("\nwarehouse", settings.warehouse)
+    if settings.engine == "spark":
+        print("and Spark's tables under", settings.spark)
     for name, rows in counts:
         print(f"  {name:<{width}}  {rows:>10,}")
     print(
@@ -75,7 +77,18 @@ def print_model_report(settings: Settings, options: RunOptions) -> None:
         print(f"  baseline ROC AUC      {float(baseline_auc):.4f}  (route delay rate, same window)")
     if options.score:
         start, end = options.scoring_range or (cutoff, LAST_DAY.isoformat())
-        pooled = read_warehouse(settings, POOLED_AUC_SQL, [version, start, end])
+        if settings.engine == "spark":  # the outcomes are Spark's, read from their files
+            from ingest.spark_session import duckdb_over_spark
+
+            con = duckdb_over_spark(settings)
+            try:
+                pooled = con.execute(POOLED_AUC_SQL, [version, start, end]).fetchall()
+            except duckdb.CatalogException:  # nothing evaluated yet
+                pooled = []
+            finally:
+                con.close()
+        else:
+            pooled = read_warehouse(settings, POOLED_AUC_SQL, [version, start, end])
         if pooled and pooled[0][0]:
             flights, auc = pooled[0]
             print(

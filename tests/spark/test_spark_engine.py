@@ -157,6 +157,8 @@ def test_the_pipelines_on_spark_build_train_and_score_as_on_duckdb_and_take_a_co
     )
     for run in ("feature_pipeline run", "training_pipeline run", "inference_pipeline run"):
         assert run in out, out
+    # The operator's report reads Spark's tables too (from their files, without a JVM).
+    assert "out-of-time ROC AUC" in out and "ml.predictions (Spark)" in out, out
 
     built = digests(on_duckdb, on_spark)
     assert built["marts.fct_flights"][0][0] > 6000
