@@ -21,6 +21,7 @@ never a data file's. Where a name is the data directory's, it is quoted as a lit
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import warnings
@@ -54,6 +55,7 @@ _SPARK_TYPES = {
 }
 
 
+@functools.cache
 def predictions_schema() -> str:
     """ml.predictions' columns for Spark, from its one definition (ingest/tables.py)."""
     con = duckdb.connect()
@@ -177,11 +179,8 @@ class SparkSql:
     """The calls of a DuckDB connection the feature readers, the scoring and drift make
     (`execute` with `?` parameters, `register` of a pandas frame), on a Spark session."""
 
-    engine = "spark"
-
-    def __init__(self, spark: SparkSession, settings: Settings) -> None:
+    def __init__(self, spark: SparkSession) -> None:
         self.spark = spark
-        self.settings = settings
 
     def execute(self, sql: str, params: list[Any] | None = None) -> _Result:
         return _Result(self.spark.sql(sql, args=list(params or [])))
@@ -204,13 +203,14 @@ def open_spark(settings: Settings) -> SparkSql:
     ml.predictions."""
     spark = spark_session(settings)
     # dbt's folders (`<schema>.db/<table>`, identifiers only: `_spark_folders`).
-    built = [
-        folder for name, folder in _spark_folders(settings).items() if name != PREDICTIONS_TABLE
-    ]
-    for database in sorted({folder.parent.name.removesuffix(".db") for folder in built} | {"ml"}):
+    built = {
+        table: folder
+        for table, folder in _spark_folders(settings).items()
+        if table != PREDICTIONS_TABLE
+    }
+    for database in sorted({table.split(".")[0] for table in built} | {"ml"}):
         spark.sql(f"create database if not exists {database}")
-    for folder in built:
-        table = f"{folder.parent.name.removesuffix('.db')}.{folder.name}"
+    for table, folder in built.items():
         # Declared again at each call: a full rebuild by dbt may have changed its columns,
         # and dropping a table declared over a folder leaves the folder alone.
         spark.sql(f"drop table if exists {table}")
@@ -227,6 +227,6 @@ def open_spark(settings: Settings) -> SparkSql:
             f"create table {PREDICTIONS_TABLE} ({predictions_schema()}) using parquet "
             f"partitioned by (flight_date) location '{location}'"
         )
-    sql = SparkSql(spark, settings)
+    sql = SparkSql(spark)
     sql.refresh_predictions()
     return sql

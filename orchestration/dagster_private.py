@@ -18,6 +18,7 @@ What is here:
    UI cannot re-execute the run (`CheckError: Expected non-None value`) and lists it under
    no job. The stock route (`execute_in_process`) runs the same steps; only those two UI
    features are missing from its runs.
+4. `instance_config_problems`: docs/deploy/dagster.yaml checked as Dagster checks it.
 
 ## 1. The event log
 
@@ -48,6 +49,7 @@ Writes stay serialised by the storage's lock, made re-entrant so that `store_eve
 inside a batch that holds it.
 """
 
+import importlib
 import os
 import threading
 import warnings
@@ -364,15 +366,9 @@ def execute_as_ui_run(
 
 
 def instance_config_problems(directory: Path) -> list[str] | None:
-    """What Dagster finds wrong in `directory`/dagster.yaml, without starting the instance
-    (docs/deploy.md's production file: starting it would connect to Postgres and
-    Kubernetes). Dagster's own two checks, as `DagsterInstance.from_config` runs them: the
-    file against the instance schema, then each configured class's config (`storage:
-    postgres:` is Dagster's DagsterPostgresStorage) against the class's own schema, which
-    Dagster checks only when it makes the class. Empty when valid; None when the private
-    modules do not import (the caller says so; nothing here is needed to run flightline)."""
-    import importlib
-
+    """What Dagster finds wrong in `directory`/dagster.yaml without starting the instance
+    (that would connect to Postgres and Kubernetes): the instance schema, then each class's
+    own config schema, checked by Dagster only when it makes the class. None: modules moved."""
     try:
         from dagster._config import validate_config
         from dagster._core.errors import DagsterInvalidConfigError
@@ -388,7 +384,7 @@ def instance_config_problems(directory: Path) -> list[str] | None:
         for key, value in config.items()
         if isinstance(value, dict) and {"module", "class"} <= value.keys()
     }
-    if "postgres" in (config.get("storage") or {}):
+    if "postgres" in (config.get("storage") or {}):  # Dagster's DagsterPostgresStorage
         postgres = config["storage"]["postgres"]
         configured["storage"] = ("dagster_postgres", "DagsterPostgresStorage", postgres)
     problems = []
