@@ -52,6 +52,11 @@ class Settings:
         doc="The Spark engine's files (profiles.yml's spark target): raw/ (the loader's Parquet "
         "copies of the raw tables), warehouse/ (the tables dbt builds), metastore_db/.",
     )
+    recorded = _Under(
+        "recorded",
+        doc="What each run's steps read, by run and step (ingest/recorded.py): what "
+        "`flightline debug` rebuilds.",
+    )
     dbt_runs = _Under(
         "dbt_runs",
         doc="dbt's target path for the pipeline's invocations (each in a folder of its own) "
@@ -79,6 +84,19 @@ class Settings:
         machine: a 30M-flight build would take it all. Past the limit DuckDB spills
         to a temp directory next to the warehouse instead."""
         return os.environ.get("FLIGHTLINE_DUCKDB_MEMORY", "4GB")
+
+    @property
+    def recorded_days(self) -> int:
+        """How long the recorded inputs of a run's steps are kept, in days
+        ($FLIGHTLINE_RECORDED_DAYS, default 30)."""
+        return int(os.environ.get("FLIGHTLINE_RECORDED_DAYS", "30"))
+
+    @property
+    def serve_memory_days(self) -> int:
+        """`flightline serve` keeps the feature rows of the snapshot's last this many flight
+        days in memory ($FLIGHTLINE_SERVE_MEMORY_DAYS, default 7): tomorrow's flights and the
+        week before answer without a query. Older flights are read from the snapshot."""
+        return int(os.environ.get("FLIGHTLINE_SERVE_MEMORY_DAYS", "7"))
 
 
 def get_settings() -> Settings:

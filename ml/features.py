@@ -102,12 +102,14 @@ def read_features(
     end: date | str | None = None,
     labelled_only: bool = False,
     sample: float = 1.0,
+    flight_ids: list[str] | None = None,
 ) -> pd.DataFrame:
     """Feature rows of flights in [start, end] (inclusive), ordered by flight_id, typed for
     the model: categoricals as strings, everything else as float (NaN for unknown).
-    `sample` < 1 keeps that share of the flights (`sample_condition`)."""
+    `sample` < 1 keeps that share of the flights (`sample_condition`); `flight_ids` keeps
+    those flights only (online scoring, ml/online.py: DuckDB only)."""
     columns = ", ".join([*KEY_COLUMNS, *FEATURES, LABEL])
-    where, params = _where(start, end, labelled_only, sample)
+    where, params = _where(start, end, labelled_only, sample, flight_ids)
     frame = con.execute(
         f"select {columns} from {FEATURE_RELATION} {where} order by flight_date, flight_id",
         params,
@@ -116,8 +118,12 @@ def read_features(
 
 
 def _where(
-    start: date | str | None, end: date | str | None, labelled_only: bool, sample: float = 1.0
-) -> tuple[str, list[str]]:
+    start: date | str | None,
+    end: date | str | None,
+    labelled_only: bool,
+    sample: float = 1.0,
+    flight_ids: list[str] | None = None,
+) -> tuple[str, list]:
     """The where clause (and its parameters) selecting feature rows of [start, end]."""
     conditions, params = [], []
     if start is not None:
@@ -130,6 +136,9 @@ def _where(
         conditions.append(f"{LABEL} is not null")
     if sample < 1:
         conditions.append(sample_condition(sample))
+    if flight_ids is not None:
+        conditions.append("flight_id in (select unnest(?::varchar[]))")
+        params.append(list(flight_ids))
     return (f"where {' and '.join(conditions)}" if conditions else ""), params
 
 

@@ -94,8 +94,11 @@ def get(con: duckdb.DuckDBPyConnection, version: str) -> RegisteredModel | None:
     return RegisteredModel(*row) if row else None
 
 
-def champion(con: duckdb.DuckDBPyConnection) -> RegisteredModel | None:
-    ensure_registry(con)
+def champion(con: duckdb.DuckDBPyConnection, read_only: bool = False) -> RegisteredModel | None:
+    """The champion, if there is one. `read_only`: a connection that cannot create the
+    registry table (the analysts' snapshot, which has it)."""
+    if not read_only:
+        ensure_registry(con)
     rows = con.execute(
         f"select {_COLUMNS} from ml.model_registry where status = 'champion'"
     ).fetchall()

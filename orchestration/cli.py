@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ingest.settings import Settings, get_settings
 from ml.training_config import DEFAULT_CUTOFF, VALIDATION_DAYS
+from orchestration.cli_examples import EXAMPLES
 from orchestration.instance import prepare_dagster_home
 
 
@@ -165,6 +166,32 @@ def cmd_ui(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    uvicorn.run(
+        "ml.service:app_from_settings",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        access_log=args.access_log,
+    )
+    return 0
+
+
+def cmd_debug(args: argparse.Namespace) -> int:
+    from ingest.recorded import NotRecorded
+    from orchestration.debug import debug
+
+    try:  # the step's own exception propagates: a debugger stops in it
+        print(f"flightline debug: {debug(get_settings(), args.run_id, args.step)}")
+    except NotRecorded as error:
+        print(f"flightline debug: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
 SCORE_FLAGS = ("--score-from", "--score-to")
 
 
@@ -204,28 +231,6 @@ class _Help(argparse.RawDescriptionHelpFormatter):
         if action.default in (None, False, argparse.SUPPRESS) or "default" in help:
             return help
         return f"{help} (default: {action.default})"
-
-
-EXAMPLES = {
-    "export": [
-        "flightline feeds export --until 2013-03-31   # the world at the end of March 31",
-        "flightline feeds export --from 2013-04-01 --until 2013-04-01   # one more evening",
-    ],
-    "synth": ["flightline feeds synth --flights 1000000   # a synthetic year, for scale"],
-    "run": [
-        "flightline run                                  # whatever landed, end to end",
-        "flightline run --from 2013-01-01 --to 2013-12-31   # rebuild a window",
-        "flightline run --retrain --cutoff 2013-11-01    # train again; the gate decides",
-        "flightline run --score-from 2013-11-01 --score-to 2013-11-30",
-    ],
-    "replay": ["flightline replay --from 2013-10-01 --to 2013-10-07   # a week of evenings"],
-    "ingest": [
-        "flightline ingest",
-        "flightline ingest --accept data/quarantine/actuals/<file>   # a held correction",
-    ],
-    "publish": ["flightline publish"],
-    "ui": ["flightline ui --port 3000   # then http://localhost:3000"],
-}
 
 
 def _command(commands, name: str, help: str) -> argparse.ArgumentParser:
@@ -333,6 +338,24 @@ def parser() -> argparse.ArgumentParser:
     ui.add_argument("--port", type=int, default=3000, help="the webserver's port")
     ui.add_argument("--host", default=None, help="the address to listen on (default: localhost)")
     ui.set_defaults(handler=cmd_ui)
+
+    serve = _command(
+        commands,
+        "serve",
+        "score flights online over HTTP from the analysts' snapshot (/docs lists the routes)",
+    )
+    serve.add_argument("--port", type=int, default=8000, help="the port to listen on")
+    serve.add_argument("--host", default="127.0.0.1", help="the address to listen on")
+    serve.add_argument("--workers", type=int, default=1, help="processes (one core each)")
+    serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.set_defaults(handler=cmd_serve)
+
+    debugger = _command(
+        commands, "debug", "run a run's step again in this process, on the inputs it recorded"
+    )
+    debugger.add_argument("run_id", help="the Dagster run's id (the UI shows it)")
+    debugger.add_argument("step", nargs="?", help="the step (default: the one that failed)")
+    debugger.set_defaults(handler=cmd_debug)
     for command in (export, synth, run, replay):
         for action in command._actions:
             if action.type in (_date, _iso):
@@ -345,8 +368,8 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=".*is currently in beta.*")
     warnings.filterwarnings("ignore", message=".*is currently in preview.*")
     args = parser().parse_args(argv)
-    if args.handler is cmd_ui:  # dagster dev: its runs take the warehouse pool, not the lock
-        return args.handler(args)
+    if args.handler in (cmd_ui, cmd_serve, cmd_debug):  # dagster dev's runs take the
+        return args.handler(args)  # warehouse pool; serve and debug never open the warehouse
     from ingest.datadir import DataDirBusy, hold
     from ingest.landing import LandingRefused
     from ingest.warehouse import WarehouseBusy

@@ -41,6 +41,7 @@ class Launcher:
         from dagster import DagsterInstance
 
         self.instance = DagsterInstance.get()
+        self.recorded = settings.recorded
         self._defs = None
         self.run_ids: list[str] = []
         log_dir = settings.home / "logs"
@@ -112,6 +113,8 @@ class Launcher:
         report_checks(result, gate=job_name != INFERENCE_JOB)
         status = "succeeded" if result.success else "FAILED"
         print(f"  {job_name} run {result.run_id} {status}")
+        if not result.success and (self.recorded / result.run_id).exists():
+            print(f"    its step again, on the inputs it had: flightline debug {result.run_id}")
         return result
 
 

@@ -8,6 +8,7 @@ README names), `dbt build` on a fresh clone in tests/dbt/test_dbt_build.py."""
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import shlex
 import subprocess
@@ -58,6 +59,13 @@ def check(words: list[str], cwd: Path) -> Path:
             parser().parse_args(args)
         except SystemExit as exit_:
             assert exit_.code == 0, f"flightline refuses {shlex.join(args)}"
+    elif program.endswith("python") and args[0] == "-m":  # python -m pdb -m orchestration.cli
+        modules = []
+        while args and args[0] == "-m":
+            modules, args = [*modules, args[1]], args[2:]
+        assert all(importlib.util.find_spec(module) for module in modules), modules
+        if modules[-1] == "orchestration.cli":
+            check(["flightline", *args], cwd)
     elif program.endswith("python"):
         script = cwd / args[0]
         assert script.is_file(), f"no script {args[0]}"
@@ -78,6 +86,13 @@ def check(words: list[str], cwd: Path) -> Path:
         named = [word for word in args if word.endswith(".sql")]
         assert all((cwd / path).is_file() for path in named), f"missing {named}"
         assert "-readonly" in args, "the analysts' client opens the snapshot read-only"
+    elif program == "curl":  # a call to `flightline serve`: a route it has
+        from ml.service import create_app
+
+        url = next(word for word in args if word.startswith("localhost:"))
+        path = "/" + url.split("/", 1)[1]
+        routes = [route.path_regex for route in create_app(None).routes]
+        assert any(route.match(path) for route in routes), f"flightline serve has no {path}"
     elif program in ("pip", "git"):
         pass  # installs and worktrees: their effects are tested where they are used
     else:

@@ -37,7 +37,16 @@ def test_an_unknown_engine_is_refused_before_anything_runs(home, capsys, monkeyp
 
 @pytest.mark.parametrize(
     "argv",
-    [["run"], ["replay"], ["ingest"], ["publish"], ["ui"], ["feeds", "export"], ["feeds", "synth"]],
+    [
+        ["run"],
+        ["replay"],
+        ["ingest"],
+        ["publish"],
+        ["ui"],
+        ["serve"],
+        ["feeds", "export"],
+        ["feeds", "synth"],
+    ],
 )
 def test_every_command_explains_itself_with_defaults_formats_and_an_example(argv, capsys):
     with pytest.raises(SystemExit) as done:

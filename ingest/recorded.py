@@ -1,0 +1,145 @@
+"""Recorded inputs: what a run's step read, kept so that `flightline debug` can rebuild it in
+a scratch warehouse and run the step's own function on it, after the warehouse has moved on.
+
+A step's recording is a folder, `<data>/recorded/<run_id>/<step>/`: `inputs.json` (the
+step, its arguments, its references, the relations copied, how it ended) and one Parquet
+file (zstd) per relation copied. What cannot change is recorded by reference (a model by its
+registered version: its artifacts are never rewritten); what can is copied (the feature rows
+a scoring day read). Recordings older than the retention (Settings.recorded_days) are
+removed when a new one is made.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow.parquet as pq
+
+from ingest.settings import Settings
+
+INPUTS_FILE = "inputs.json"
+
+
+class NotRecorded(LookupError):
+    """No recording answers the request; the message says what there is."""
+
+
+@dataclass
+class Recording:
+    directory: Path
+    run_id: str
+    step: str
+    arguments: dict[str, Any]
+    references: dict[str, Any] = field(default_factory=dict)
+    tables: dict[str, str] = field(default_factory=dict)
+    """relation -> its Parquet file in `directory`."""
+    outcome: dict[str, str] = field(default_factory=dict)
+    recorded_at: str = ""
+
+    def copy_rows(
+        self, con: duckdb.DuckDBPyConnection, relation: str, where: str, params: list
+    ) -> int:
+        """The rows of `relation` (one of ours, schema.table) matching `where` (SQL of ours,
+        values as `params`), copied as they are, column types included."""
+        # con.sql, not con.execute: DuckDB 2.0 copies a DB-API result once more for Arrow.
+        rows = con.sql(f"select * from {relation} where {where}", params=params).to_arrow_table()
+        name = f"{relation}.parquet"
+        pq.write_table(rows, self.directory / name, compression="zstd")
+        self.tables[relation] = name
+        return rows.num_rows
+
+    @property
+    def bytes(self) -> int:
+        return sum(path.stat().st_size for path in self.directory.iterdir())
+
+    def write(self) -> None:
+        fields = {
+            "run_id": self.run_id,
+            "step": self.step,
+            "recorded_at": self.recorded_at,
+            "arguments": self.arguments,
+            "references": self.references,
+            "tables": self.tables,
+            "outcome": self.outcome,
+        }
+        (self.directory / INPUTS_FILE).write_text(json.dumps(fields, indent=1, default=str))
+
+
+@contextmanager
+def record_step(
+    settings: Settings, run_id: str, step: str, arguments: dict[str, Any]
+) -> Iterator[Recording]:
+    """Record the step run inside the block; its outcome (and error) are written as it ends,
+    then recordings past the retention are removed. A retried step records afresh."""
+    directory = settings.recorded / run_id / step
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    recording = Recording(
+        directory, run_id, step, arguments, recorded_at=datetime.now(UTC).isoformat()
+    )
+    try:
+        yield recording
+    except BaseException as error:
+        recording.outcome = {"status": "failed", "error": f"{type(error).__name__}: {error}"}
+        raise
+    else:
+        recording.outcome = {"status": "succeeded"}
+    finally:
+        recording.write()
+        prune(settings.recorded, settings.recorded_days)
+
+
+def prune(root: Path, days: int) -> list[Path]:
+    """Remove the runs' recordings last written more than `days` days ago."""
+    horizon = time.time() - days * 86_400
+    removed = []
+    for run in root.iterdir() if root.exists() else []:
+        if run.is_dir() and run.stat().st_mtime < horizon:
+            shutil.rmtree(run, ignore_errors=True)
+            removed.append(run)
+    return removed
+
+
+def load(settings: Settings, run_id: str, step: str | None = None) -> Recording:
+    """A run's recorded step: `step`, or the one that failed."""
+    run = settings.recorded / run_id
+    if not run.is_dir():
+        raise NotRecorded(
+            f"no recorded inputs of run {run_id} under {settings.recorded} (recordings are kept "
+            f"{settings.recorded_days} days, $FLIGHTLINE_RECORDED_DAYS)"
+        )
+    steps = {path.parent.name: path for path in sorted(run.glob(f"*/{INPUTS_FILE}"))}
+    if step is None:
+        failed = [
+            name
+            for name, path in steps.items()
+            if json.loads(path.read_text())["outcome"].get("status") == "failed"
+        ]
+        if len(failed) != 1:
+            raise NotRecorded(
+                f"run {run_id} has {len(failed)} failed recorded step(s) of {sorted(steps)}: "
+                "name the step to debug"
+            )
+        step = failed[0]
+    if step not in steps:
+        raise NotRecorded(f"run {run_id} recorded {sorted(steps) or 'no step'}, not {step!r}")
+    fields = json.loads(steps[step].read_text())
+    return Recording(
+        steps[step].parent,
+        fields["run_id"],
+        fields["step"],
+        fields["arguments"],
+        fields["references"],
+        fields["tables"],
+        fields["outcome"],
+        fields["recorded_at"],
+    )
