@@ -255,6 +255,10 @@ def write(path: Path, report: dict) -> None:
         )
     if "spark" in report:
         lines += _spark_section(report["spark"])
+    if "serve" in report:
+        from benchmarks.serving import serve_section
+
+        lines += serve_section(report["serve"])
     path.write_text("\n".join(lines) + "\n")
 
 
