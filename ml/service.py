@@ -7,8 +7,10 @@ which names the field and the rule), 404 for flights the snapshot does not have,
 nothing can be scored (no snapshot, no champion, a missing model artifact), each with a
 `detail` that says what to do.
 
-The routes are plain `def`s: FastAPI runs them in its thread pool, so a request waiting on
-DuckDB or scikit-learn does not hold up the event loop.
+Flights the scorer keeps in memory (the last week's: tomorrow's are the online case) are
+answered on the event loop, a dict lookup; everything that reads the snapshot, scores with
+scikit-learn or opens a new snapshot runs in FastAPI's thread pool, so it never holds up the
+event loop (/health too: it may open a new snapshot).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Annotated, Literal
 
 from fastapi import FastAPI, Request
 from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -73,10 +76,10 @@ class Problem(BaseModel):
     detail: str
 
 
-def _rows(predictions) -> list[dict]:
-    columns = ["flight_id", "flight_date", "score", "predicted_label", "threshold"]
-    frame = predictions[[*columns, "forecast_missing"]]
-    return frame.to_dict("records")
+async def _score(scorer: OnlineScorer, flight_ids: list[str]):
+    """Flights kept in memory are answered on the event loop (a dict lookup: a thread-pool
+    hop cost more than the answer); the rest, and a snapshot to open, in the thread pool."""
+    return scorer.kept(flight_ids) or await run_in_threadpool(scorer.score, flight_ids)
 
 
 def app_from_settings() -> FastAPI:
@@ -119,24 +122,20 @@ def create_app(scorer: OnlineScorer) -> FastAPI:
         )
 
     @app.get("/flights/{flight_id}/score", response_model=OneFlight, responses=errors)
-    def score_flight(flight_id: Annotated[str, PathParam(pattern=FLIGHT_ID_PATTERN)]):
+    async def score_flight(flight_id: Annotated[str, PathParam(pattern=FLIGHT_ID_PATTERN)]):
         """One flight's score, as the batch pipeline scores it."""
-        snapshot, predictions = scorer.score([flight_id])
-        return OneFlight(
-            **_rows(predictions)[0],
-            model_version=snapshot.model.model_version,
-            snapshot_published_at=snapshot.published_at,
-        )
+        snapshot, (prediction,) = await _score(scorer, [flight_id])
+        return OneFlight(**prediction, snapshot_published_at=snapshot.published_at)
 
     @app.post("/score", response_model=Batch, responses=errors)
-    def score_batch(request: BatchRequest):
+    async def score_batch(request: BatchRequest):
         """Up to MAX_BATCH flights in one call, in the order asked; all or none (404
         names the unknown ones)."""
-        snapshot, predictions = scorer.score(request.flight_ids)
+        snapshot, predictions = await _score(scorer, request.flight_ids)
         return Batch(
             model_version=snapshot.model.model_version,
             snapshot_published_at=snapshot.published_at,
-            scores=_rows(predictions),
+            scores=predictions,
         )
 
     return app

@@ -185,10 +185,10 @@ def test_flights_kept_in_memory_and_those_read_from_the_snapshot_score_alike(ser
     settings, batch, _ = served
     in_memory = OnlineScorer(snapshot_path(settings.warehouse), memory_days=7)
     from_file = OnlineScorer(snapshot_path(settings.warehouse), memory_days=0)
-    kept = in_memory.current().recent
-    assert kept.flight_date.min() == date(2013, 2, 8) and from_file.current().recent.empty
+    kept = pd.DataFrame(in_memory.current().scores.values())
+    assert kept.flight_date.min() == date(2013, 2, 8) and not from_file.current().scores
 
     flight_ids = batch.flight_id.tolist()  # 02-07 is read from the file, the rest from memory
     for scorer in (in_memory, from_file):
         _, online = scorer.score(flight_ids)
-        _assert_same_scores(online, batch)
+        _assert_same_scores(pd.DataFrame(online), batch)
