@@ -11,6 +11,7 @@ removed when a new one is made.
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 import time
@@ -42,26 +43,46 @@ class Recording:
     references: dict[str, Any] = field(default_factory=dict)
     tables: dict[str, str] = field(default_factory=dict)
     """relation -> its Parquet file in `directory`."""
+    files: dict[str, str] = field(default_factory=dict)
+    """file name -> its gzipped copy in `directory`."""
     outcome: dict[str, str] = field(default_factory=dict)
     recorded_at: str = ""
+    seconds: float = 0.0
+    """What recording cost the step: the copies and inputs.json (benchmarks/ sums it)."""
 
     def copy_rows(
         self, con: duckdb.DuckDBPyConnection, relation: str, where: str, params: list
     ) -> int:
         """The rows of `relation` (one of ours, schema.table) matching `where` (SQL of ours,
         values as `params`), copied as they are, column types included."""
+        started = time.perf_counter()
         # con.sql, not con.execute: DuckDB 2.0 copies a DB-API result once more for Arrow.
         rows = con.sql(f"select * from {relation} where {where}", params=params).to_arrow_table()
         name = f"{relation}.parquet"
         pq.write_table(rows, self.directory / name, compression="zstd")
         self.tables[relation] = name
+        self.seconds += time.perf_counter() - started
         return rows.num_rows
+
+    def copy_file(self, path: Path) -> None:
+        """A file that will be rewritten (dbt's manifest), copied gzipped: `files` maps its
+        name to the copy."""
+        started = time.perf_counter()
+        name = f"{path.name}.gz"
+        with (
+            path.open("rb") as source,
+            gzip.open(self.directory / name, "wb", compresslevel=6) as copy,
+        ):
+            shutil.copyfileobj(source, copy)
+        self.files[path.name] = name
+        self.seconds += time.perf_counter() - started
 
     @property
     def bytes(self) -> int:
         return sum(path.stat().st_size for path in self.directory.iterdir())
 
     def write(self) -> None:
+        started = time.perf_counter()
         fields = {
             "run_id": self.run_id,
             "step": self.step,
@@ -69,8 +90,11 @@ class Recording:
             "arguments": self.arguments,
             "references": self.references,
             "tables": self.tables,
+            "files": self.files,
             "outcome": self.outcome,
         }
+        self.seconds += time.perf_counter() - started
+        fields["seconds"] = round(self.seconds, 4)
         (self.directory / INPUTS_FILE).write_text(json.dumps(fields, indent=1, default=str))
 
 
@@ -140,6 +164,8 @@ def load(settings: Settings, run_id: str, step: str | None = None) -> Recording:
         fields["arguments"],
         fields["references"],
         fields["tables"],
+        fields.get("files", {}),
         fields["outcome"],
         fields["recorded_at"],
+        fields.get("seconds", 0.0),
     )

@@ -220,6 +220,15 @@ def warehouse_reference(con: WarehouseSql, model: RegisteredModel) -> dict[str, 
     return build_reference(training, scores)
 
 
+def drift_span(
+    days: list[str], trailing_days: int = TRAILING_DAYS, recent_days: int = RECENT_DAYS
+) -> tuple[date, date]:
+    """The flight dates drift_for_days reads for `days`: each day's trailing window and the
+    recent reference before it."""
+    wanted = sorted(date.fromisoformat(str(day)) for day in days)
+    return wanted[0] - timedelta(days=trailing_days - 1 + recent_days), wanted[-1]
+
+
 def drift_for_days(
     con: WarehouseSql,
     model: RegisteredModel,
@@ -239,7 +248,7 @@ def drift_for_days(
     if reference is None:
         reference = reference_for(con, model)
     wanted = sorted(date.fromisoformat(str(day)) for day in days)
-    first = wanted[0] - timedelta(days=trailing_days - 1 + recent_days)
+    first, _ = drift_span(days, trailing_days, recent_days)
     # A sample of the flights past ~DRIFT_ROWS_PER_DAY a day (2013: all of them): PSI over
     # a 7-day window of 100k flights is as good as over 600k, at a sixth of the cost.
     span = (wanted[-1] - first).days + 1

@@ -150,6 +150,30 @@ def _decide(evidence: Evidence, policy: RetrainingPolicy) -> RetrainingDecision:
     )
 
 
+def decision_inputs(
+    model: RegisteredModel, policy: RetrainingPolicy
+) -> list[tuple[str, str, list]]:
+    """What gather_evidence reads, as (relation, condition, parameters), for recording it:
+    the champion's outcomes of its last `performance_days` evaluated days, its last day of
+    drift measures, and the registry."""
+    version = model.model_version
+    return [
+        (
+            "ml.prediction_outcomes",
+            "model_version = ? and flight_date > (select max(flight_date) "
+            "from ml.prediction_outcomes where model_version = ?) - ?::integer",
+            [version, version, policy.performance_days],
+        ),
+        (
+            "ml.feature_drift",
+            "model_version = ? and flight_date = (select max(flight_date) "
+            "from ml.feature_drift where model_version = ?)",
+            [version, version],
+        ),
+        ("ml.model_registry", "true", []),
+    ]
+
+
 def gather_evidence(
     con: duckdb.DuckDBPyConnection,
     model: RegisteredModel,

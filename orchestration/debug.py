@@ -13,57 +13,129 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from datetime import date
+from pathlib import Path
 
 import duckdb
 
-from ingest.recorded import NotRecorded, Recording, load
+from ingest.recorded import INPUTS_FILE, NotRecorded, Recording, load
 from ingest.settings import Settings
 from ingest.warehouse import connect, quote_name
 
 
-def _predictions(con: duckdb.DuckDBPyConnection, recording: Recording) -> str:
-    from ml.registry import RegisteredModel
+def _predictions(con: duckdb.DuckDBPyConnection, recording: Recording, scratch: Path) -> str:
     from ml.scoring import score_days
 
-    model = RegisteredModel(**recording.references["model"])
+    model = _model(recording)
     scored = score_days(con, model, recording.arguments["days"])
     return f"scored {sum(day.rows for day in scored)} flights with {model.model_version}"
 
 
-STEPS: dict[str, Callable[[duckdb.DuckDBPyConnection, Recording], str]] = {
+def _candidate_model(con: duckdb.DuckDBPyConnection, recording: Recording, scratch: Path) -> str:
+    import pandas as pd
+
+    from ingest.settings import REPO_ROOT
+    from ml.features import prepare
+    from ml.training import train_and_register
+    from ml.training_config import TrainingConfig
+
+    arguments = recording.arguments
+    path = Path(recording.references["training_set"]["path"])
+    if not path.is_file():
+        raise NotRecorded(f"the training set {path} this run trained on is no longer there")
+    config = TrainingConfig(
+        cutoff=date.fromisoformat(arguments["cutoff"]),
+        validation_days=arguments["validation_days"],
+    )
+    # Its artifacts go to the scratch folder: the pipeline's models/ is not written.
+    frame = prepare(pd.read_parquet(path))
+    run = train_and_register(
+        con, scratch / "models", REPO_ROOT, config, arguments["trigger"], frame
+    )
+    return f"trained {run.model.model_version} ({run.result.chosen}) in {scratch / 'models'}"
+
+
+def _drift(con: duckdb.DuckDBPyConnection, recording: Recording, scratch: Path) -> str:
+    from ml.drift import DriftThresholds, drift_for_days
+
+    thresholds = DriftThresholds(**recording.arguments["thresholds"])
+    rows = drift_for_days(con, _model(recording), recording.arguments["days"], thresholds)
+    return f"measured {len(rows)} drift rows, {int((rows.status == 'alert').sum())} alerting"
+
+
+def _retraining_decision(
+    con: duckdb.DuckDBPyConnection, recording: Recording, scratch: Path
+) -> str:
+    from ml.monitoring import RetrainingPolicy, decide_retraining, gather_evidence
+
+    policy = RetrainingPolicy(**recording.arguments["policy"])
+    evidence = gather_evidence(con, _model(recording), policy)
+    if evidence is None:
+        return "no prediction of the champion had an outcome: nothing to decide"
+    return decide_retraining(evidence, policy).reason
+
+
+def _model(recording: Recording):
+    from ml.registry import RegisteredModel
+
+    return RegisteredModel(**recording.references["model"])
+
+
+STEPS: dict[str, Callable[[duckdb.DuckDBPyConnection, Recording, Path], str]] = {
     "predictions": _predictions,
+    "candidate_model": _candidate_model,
+    "drift": _drift,
+    "retraining_decision": _retraining_decision,
 }
-"""Each recorded step and the function that runs it on a scratch warehouse."""
+"""Each recorded step and the function that runs it on a scratch warehouse (and a scratch
+folder for what it writes beside the warehouse)."""
+
+
+def scratch_folder(settings: Settings, recording: Recording) -> Path:
+    return settings.home / "debug" / f"{recording.run_id}-{recording.step}"
 
 
 def scratch_warehouse(settings: Settings, recording: Recording) -> duckdb.DuckDBPyConnection:
     """A new warehouse with the recording's relations, as they were copied."""
-    path = settings.home / "debug" / f"{recording.run_id}-{recording.step}" / "warehouse.duckdb"
-    shutil.rmtree(path.parent, ignore_errors=True)
-    con = connect(path)
+    folder = scratch_folder(settings, recording)
+    shutil.rmtree(folder, ignore_errors=True)
+    con = connect(folder / "warehouse.duckdb")
+    owned = {f"{schema}.{name}" for schema, name in con.execute(TABLES_SQL).fetchall()}
     for relation, file in recording.tables.items():
         schema, table = (quote_name(part) for part in relation.split("."))
-        con.execute(f"create schema if not exists {schema}")
-        con.execute(
-            f"create table {schema}.{table} as select * from read_parquet(?)",
-            [str(recording.directory / file)],
-        )
+        rows = str(recording.directory / file)
+        if relation in owned:  # the pipeline's own tables (ensure_tables made them, empty)
+            con.execute(
+                f"insert into {schema}.{table} by name select * from read_parquet(?)", [rows]
+            )
+        else:  # dbt's, as they were
+            con.execute(f"create schema if not exists {schema}")
+            con.execute(f"create table {schema}.{table} as select * from read_parquet(?)", [rows])
     return con
+
+
+TABLES_SQL = "select table_schema, table_name from information_schema.tables"
 
 
 def debug(settings: Settings, run_id: str, step: str | None = None) -> str:
     """Run the step in this process on its recorded inputs; its exception propagates."""
     recording = load(settings, run_id, step)
     if recording.step not in STEPS:
-        raise NotRecorded(f"{recording.step} is recorded but cannot be debugged yet")
+        raise NotRecorded(
+            f"{recording.step} of run {run_id} is recorded ({recording.directory / INPUTS_FILE}: "
+            f"{', '.join(sorted(recording.references) or sorted(recording.arguments))}) but "
+            f"`flightline debug` replays only {', '.join(STEPS)} so far"
+        )
     ended = recording.outcome.get("error") or recording.outcome.get("status", "unknown")
     print(
         f"flightline debug: {recording.step} of run {run_id} (it ended: {ended}), on the "
-        f"inputs recorded {recording.recorded_at}: {', '.join(recording.tables) or 'none'}",
+        f"inputs recorded {recording.recorded_at}: copies of "
+        f"{', '.join(recording.tables) or 'nothing'}; by reference: "
+        f"{', '.join(recording.references) or 'nothing'}",
         flush=True,
     )
     con = scratch_warehouse(settings, recording)
     try:
-        return STEPS[recording.step](con, recording)
+        return STEPS[recording.step](con, recording, scratch_folder(settings, recording))
     finally:
         con.close()

@@ -10,6 +10,7 @@ assets (an unchanged reference). Without it Dagster ran dbt before ingest.
 
 import os
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from dagster import AssetExecutionContext, AssetKey, Output
@@ -21,6 +22,7 @@ from dagster_dbt import (
 )
 from dagster_shared.record import replace
 
+from ingest.recorded import record_step
 from ingest.settings import Settings, get_settings
 from ingest.spark_raw import publish_missing_raw_parquet
 from ingest.spark_session import table_counts as spark_table_counts
@@ -132,15 +134,22 @@ def _build(
         publish_missing_raw_parquet(settings.warehouse, settings.spark / "raw")
     saved = {name: os.environ.get(name) for name in environment or {}}
     os.environ.update(environment or {})
-    try:
-        invocation = dbt.cli(args, context=context)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-    events = list(invocation.stream())
+    # What it ran, kept for `flightline debug`: the command (its selection), the window and
+    # the manifest, to run the same build against a restored copy of the inputs.
+    step = context.op_def.name
+    arguments = {"environment": dict(environment or {})}
+    with record_step(settings, context.run.run_id, step, arguments) as rec:
+        try:
+            invocation = dbt.cli(args, context=context)
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+        rec.arguments["command"] = [str(arg) for arg in invocation.process.args]
+        rec.copy_file(Path(dbt_project.manifest_path))
+        events = list(invocation.stream())
     yield from _with_row_counts(context, events, settings)
 
 

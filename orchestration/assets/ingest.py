@@ -17,9 +17,11 @@ from dagster import (
 )
 
 from ingest.catalog import FEEDS, FeedSpec
+from ingest.landing import discover, source_name
 from ingest.load.loader import Loader
 from ingest.load.outcomes import IngestResult
 from ingest.quality import CRITICAL
+from ingest.recorded import record_step
 from ingest.spark_raw import publish_raw_parquet
 from orchestration.checks import per_partition, single_result, verdict
 from orchestration.partitions import WAREHOUSE_POOL, daily_partitions, single_run
@@ -144,7 +146,17 @@ def build_ingest_asset(feed: FeedSpec) -> AssetsDefinition:
         settings = warehouse.settings
         # Files modified after this are news to the next load (the planner's question).
         started_at = time.time()
-        with warehouse.connect() as con:
+        # What it reads, by reference: the landed files by their content's hash (recorded
+        # as the load ends; a load that raised names the files it found).
+        arguments = {"feed": feed.name, "partitions": sorted(partitions or [])}
+        with (
+            record_step(settings, context.run_id, f"ingest_{feed.name}", arguments) as rec,
+            warehouse.connect() as con,
+        ):
+            rec.references["landed_files"] = [
+                {"source": source_name(path, settings.landing)}
+                for path in discover(settings.landing, feed, partitions)
+            ]
             loader = Loader(
                 con,
                 settings.landing,
@@ -153,6 +165,10 @@ def build_ingest_asset(feed: FeedSpec) -> AssetsDefinition:
                 quality=settings.quality,
             )
             result = loader.load(feed, partitions)
+            rec.references["landed_files"] = [
+                {"source": o.source, "content_hash": o.content_hash, "status": o.status}
+                for o in result.outcomes
+            ]
             if settings.engine == "spark":  # Spark reads what this load committed
                 publish_raw_parquet(con, settings.spark / "raw", [feed])
         for outcome in result.files_quarantined:

@@ -2,6 +2,7 @@
 decision the planner acts on, and the out-of-time section of the model cards. The measures,
 the decision and the cards are in ml/."""
 
+from dataclasses import asdict
 from pathlib import Path
 
 from dagster import (
@@ -13,9 +14,19 @@ from dagster import (
     asset,
 )
 
+from ingest.recorded import record_step
 from ml import registry
-from ml.drift import RECENT_DAYS, SCORE, TRAILING_DAYS, DriftThresholds, drift_for_days, write_drift
-from ml.monitoring import decide_retraining, gather_evidence
+from ml.drift import (
+    RECENT_DAYS,
+    SCORE,
+    TRAILING_DAYS,
+    DriftThresholds,
+    drift_for_days,
+    drift_span,
+    write_drift,
+)
+from ml.features import FEATURE_RELATION
+from ml.monitoring import decide_retraining, decision_inputs, gather_evidence
 from ml.report import update_model_cards
 from orchestration.checks import per_partition
 from orchestration.keys import DECISION, DRIFT, MODEL_CARD, PERFORMANCE, PREDICTIONS
@@ -114,7 +125,24 @@ def feature_drift(context: AssetExecutionContext, warehouse: WarehouseResource, 
     days = context.partition_keys
     with warehouse.connect() as con:
         model = registry.require_champion(con)
-        rows = drift_for_days(warehouse.data(con), model, days, thresholds)
+        data = warehouse.data(con)
+        if data is con:
+            arguments = {"days": days, "thresholds": asdict(thresholds)}
+            with record_step(warehouse.settings, context.run.run_id, "drift", arguments) as rec:
+                rec.references["model"] = asdict(model)  # and its drift reference, an artifact
+                first, last = drift_span(days)
+                window = "flight_date between ? and ?"
+                rec.copy_rows(con, FEATURE_RELATION, window, [first, last])
+                rec.copy_rows(
+                    con,
+                    "ml.predictions",
+                    f"model_version = ? and {window}",
+                    [model.model_version, first, last],
+                )
+                rows = drift_for_days(con, model, days, thresholds)
+            recorded = {"recorded_inputs_mb": round(rec.bytes / 1e6, 3)}
+        else:  # Spark's tables: not recorded (docs/debugging.md)
+            rows, recorded = drift_for_days(data, model, days, thresholds), {}
         write_drift(con, rows)
     last = rows[rows.flight_date == rows.flight_date.max()].sort_values("psi", ascending=False)
     yield MaterializeResult(
@@ -130,6 +158,7 @@ def feature_drift(context: AssetExecutionContext, warehouse: WarehouseResource, 
                 .round(3)
                 .to_markdown(index=False)
             ),
+            **recorded,
         },
     )
     by_day = {str(day): group for day, group in rows.groupby("flight_date")}
@@ -157,9 +186,23 @@ def retraining_decision(
     context: AssetExecutionContext, warehouse: WarehouseResource, ml: MlSettings
 ) -> MaterializeResult:
     policy = ml.retraining_policy()
+    recorded = {}
     with warehouse.connect() as con:
         model = registry.require_champion(con)
-        evidence = gather_evidence(con, model, policy, outcomes=warehouse.data(con))
+        data = warehouse.data(con)
+        if data is con:
+            arguments = {"policy": asdict(policy)}
+            run_id = context.run.run_id
+            with record_step(warehouse.settings, run_id, "retraining_decision", arguments) as rec:
+                rec.references["model"] = asdict(model)
+                for relation, where, params in decision_inputs(model, policy):
+                    rec.copy_rows(con, relation, where, params)
+                evidence = gather_evidence(con, model, policy)
+                decision = decide_retraining(evidence, policy) if evidence else None
+            recorded = {"recorded_inputs_mb": round(rec.bytes / 1e6, 3)}
+        else:  # Spark's tables: not recorded (docs/debugging.md)
+            evidence = gather_evidence(con, model, policy, outcomes=data)
+            decision = decide_retraining(evidence, policy) if evidence else None
     if evidence is None:
         return MaterializeResult(
             metadata={
@@ -167,9 +210,9 @@ def retraining_decision(
                 "trigger": "none",
                 "reason": f"no prediction of {model.model_version} has an outcome yet",
                 "champion_version": model.model_version,
+                **recorded,
             }
         )
-    decision = decide_retraining(evidence, policy)
     context.log.info(decision.reason)
     return MaterializeResult(
         metadata={
@@ -181,6 +224,7 @@ def retraining_decision(
             else float("nan"),
             "recent_flights": evidence.recent_flights,
             "score_psi": evidence.score_psi if evidence.score_psi is not None else float("nan"),
+            **recorded,
         }
     )
 

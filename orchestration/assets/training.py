@@ -23,6 +23,7 @@ from dagster import (
 )
 
 from ingest.quality import validate
+from ingest.recorded import record_step
 from ingest.settings import REPO_ROOT
 from ml import registry
 from ml.features import LABEL, prepare
@@ -169,11 +170,18 @@ def candidate_model(
         validation_days=inputs["validation_days"],
         trigger=inputs["trigger"],
     )
-    frame = prepare(pd.read_parquet(inputs["path"]))
-    with warehouse.connect() as con:
-        run = train_and_register(
-            con, settings.models, REPO_ROOT, config.training_config(), config.trigger, frame=frame
-        )
+    # What it reads, kept for `flightline debug`: the training set by reference (its file is
+    # named by its content's fingerprint and never rewritten), the settings by value.
+    arguments = {name: inputs[name] for name in ("cutoff", "validation_days", "trigger")}
+    with record_step(settings, context.run.run_id, "candidate_model", arguments) as rec:
+        rec.references["training_set"] = {
+            name: inputs[name] for name in ("path", "data_fingerprint")
+        }
+        frame = prepare(pd.read_parquet(inputs["path"]))
+        with warehouse.connect() as con:
+            run = train_and_register(
+                con, settings.models, REPO_ROOT, config.training_config(), config.trigger, frame
+            )
     result, model = run.result, run.model
     metrics = result.metrics
     comparison = result.comparison[
@@ -210,6 +218,7 @@ def candidate_model(
                 )
             ),
             "model_card": MetadataValue.path(str(files / "model_card.md")),
+            "recorded_inputs": MetadataValue.path(str(rec.directory)),
         },
     )
 

@@ -1,20 +1,24 @@
 """`flightline debug`: a failed step run again in-process on the inputs it recorded."""
 
 import json
+from dataclasses import dataclass
 from datetime import date
 
 import duckdb
 import pytest
 from dagster import DagsterInstance, materialize
 
-from ingest.settings import REPO_ROOT
+from ingest.settings import Settings
+from ml import registry
 from ml.promotion import promote
+from ml.registry import RegisteredModel
 from ml.scoring import score_days
-from ml.training import train_and_register
 from ml.training_config import TrainingConfig
 from orchestration.assets.inference import predictions
+from orchestration.assets.monitoring import feature_drift, retraining_decision
+from orchestration.assets.training import candidate_model, training_run_config, training_set
 from orchestration.cli import main
-from orchestration.resources import WarehouseResource
+from orchestration.resources import MlSettings, WarehouseResource
 from tests.conftest import copy_of
 
 pytestmark = pytest.mark.e2e  # trains on six weeks of real feeds
@@ -33,15 +37,48 @@ def _score(instance: DagsterInstance, day: str):
     )
 
 
+RESOURCES = {"warehouse": WarehouseResource(), "ml": MlSettings()}
+
+
+@dataclass(frozen=True)
+class Trained:
+    settings: Settings
+    run_id: str
+    model: RegisteredModel
+
+
+@pytest.fixture(scope="module")
+def trained(six_weeks, tmp_path_factory) -> Trained:
+    """six_weeks with a champion trained by the candidate asset (so its inputs recorded)."""
+    settings = copy_of(six_weeks, tmp_path_factory.mktemp("trained"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FLIGHTLINE_HOME", str(settings.home))
+        run = materialize(
+            [training_set, candidate_model],
+            instance=DagsterInstance.ephemeral(),
+            resources=RESOURCES,
+            run_config=training_run_config(str(CONFIG.cutoff), "test", CONFIG.validation_days),
+        )
+    (version,) = [
+        event.materialization.metadata["model_version"].value
+        for event in run.get_asset_materialization_events()
+        if event.materialization.asset_key.path[-1] == "candidate_model"
+    ]
+    con = duckdb.connect(str(settings.warehouse))
+    promote(con, version)
+    model = registry.get(con, version)
+    con.close()
+    return Trained(settings, run.run_id, model)
+
+
 def test_a_failed_scoring_step_fails_again_in_process_on_its_recorded_rows(
-    six_weeks, tmp_path, monkeypatch, capsys
+    trained, tmp_path, monkeypatch, capsys
 ):
-    settings = copy_of(six_weeks, tmp_path)
+    settings = copy_of(trained.settings, tmp_path)
     monkeypatch.setenv("FLIGHTLINE_HOME", str(settings.home))
     instance = DagsterInstance.ephemeral()
+    model = trained.model
     con = duckdb.connect(str(settings.warehouse))
-    model = train_and_register(con, settings.models, REPO_ROOT, CONFIG, trigger="test").model
-    promote(con, model.model_version)
     # A broken model change writes distance_miles as text, and one flight of the day 'n/a'.
     con.execute("alter table features.flight_features alter distance_miles type varchar")
     con.execute(
@@ -86,6 +123,61 @@ def test_a_failed_scoring_step_fails_again_in_process_on_its_recorded_rows(
     rows = metadata["dagster/row_count"].value
     assert 0 < metadata["recorded_inputs_mb"].value < 1
     assert f"scored {rows} flights with {model.model_version}" in capsys.readouterr().out
+
+
+def _metadata(result) -> dict:
+    (materialized,) = result.get_asset_materialization_events()
+    return {name: value.value for name, value in materialized.materialization.metadata.items()}
+
+
+def test_training_drift_and_the_decision_replay_to_what_they_gave(
+    trained, tmp_path, monkeypatch, capsys
+):
+    settings = copy_of(trained.settings, tmp_path)
+    monkeypatch.setenv("FLIGHTLINE_HOME", str(settings.home))
+    instance = DagsterInstance.ephemeral()
+    scored = materialize(
+        [predictions, feature_drift],
+        partition_key=BAD_DAY,
+        instance=instance,
+        resources=RESOURCES,
+    )
+    drift_rows = [
+        event.materialization.metadata["dagster/row_count"].value
+        for event in scored.get_asset_materialization_events()
+        if event.materialization.asset_key.path[-1] == "feature_drift"
+    ]
+    # The outcomes of the scored flights (dbt's ml.prediction_outcomes, made here by hand).
+    con = duckdb.connect(str(settings.warehouse))
+    con.execute(
+        "create or replace table ml.prediction_outcomes as select model_version, flight_date, "
+        "score, hash(flight_id) % 4 = 0 as is_delayed from ml.predictions"
+    )
+    con.close()
+    decided = materialize([retraining_decision], instance=instance, resources=RESOURCES)
+    reason = _metadata(decided)["reason"]
+
+    # The warehouse moves on: what those steps read is gone from it.
+    con = duckdb.connect(str(settings.warehouse))
+    con.execute("delete from ml.predictions")
+    con.execute("delete from ml.feature_drift")
+    con.execute("drop table ml.prediction_outcomes")
+    con.execute("delete from features.flight_features where flight_date >= '2013-01-20'")
+    con.close()
+    capsys.readouterr()
+
+    assert main(["debug", scored.run_id, "drift"]) == 0
+    assert f"measured {drift_rows[0]} drift rows" in capsys.readouterr().out
+    assert main(["debug", decided.run_id, "retraining_decision"]) == 0
+    assert reason in capsys.readouterr().out
+
+    # The training, in the home that trained it: the same version (same inputs, same code),
+    # its artifacts written under the scratch folder, not models/.
+    monkeypatch.setenv("FLIGHTLINE_HOME", str(trained.settings.home))
+    models = sorted(path.name for path in trained.settings.models.iterdir())
+    assert main(["debug", trained.run_id, "candidate_model"]) == 0
+    assert f"trained {trained.model.model_version} " in capsys.readouterr().out
+    assert sorted(path.name for path in trained.settings.models.iterdir()) == models
 
 
 def test_debug_says_what_is_recorded_when_it_cannot(home, capsys):
