@@ -22,6 +22,19 @@ def _runs(runs: list[float] | None) -> str:
     return f" (median of {len(runs)}: {', '.join(f'{s:.1f}' for s in runs)} s)"
 
 
+def _recorded_line(cold: dict) -> str:
+    """The recorded inputs of the median cold run (issue 21's goal: at most 10% of it)."""
+    recorded = cold.get("recorded")
+    if not recorded:
+        return ""
+    share = recorded["seconds"] / cold["seconds"]
+    return (
+        f" Its recorded inputs (`flightline debug`, docs/debugging.md): {recorded['steps']} "
+        f"steps, {recorded['mb']:.1f} MB, {recorded['seconds']:.1f} s of the run's "
+        f"{cold['seconds']:.0f} s ({share:.1%}; goal: at most 10%)."
+    )
+
+
 def _stages_section(
     title: str, runs: list[float] | None, text: str, stages: dict[str, float]
 ) -> list[str]:
@@ -201,7 +214,7 @@ def write(path: Path, report: dict) -> None:
             cold.get("runs"),
             f"`flightline run` on an empty data directory: {cold['seconds']:.0f} s, peak memory "
             f"{cold['peak_mb']:,.0f} MB. Stages are the sums of their Dagster steps; the rest "
-            "is start-up, Dagster's run bookkeeping and the feed export.",
+            "is start-up, Dagster's run bookkeeping and the feed export." + _recorded_line(cold),
             cold["stages"],
         )
     if "pandas" in report:

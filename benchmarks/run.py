@@ -175,11 +175,30 @@ def bench_cold(work: Path, repeats: int = 1) -> tuple[dict, Path]:
     for repeat in range(repeats):
         home = work / f"cold-{repeat}"
         run = measured([*FLIGHTLINE, "run"], home)
-        runs.append({"seconds": run.seconds, "peak_mb": run.peak_mb, "stages": stages(run.out)})
+        runs.append(
+            {
+                "seconds": run.seconds,
+                "peak_mb": run.peak_mb,
+                "stages": stages(run.out),
+                "recorded": recorded_inputs(home / "recorded"),
+            }
+        )
         if repeat < repeats - 1:
             shutil.rmtree(home)
     middle = sorted(runs, key=lambda run: run["seconds"])[len(runs) // 2]
     return {**middle, "runs": [run["seconds"] for run in runs]}, home
+
+
+def recorded_inputs(root: Path) -> dict:
+    """What the run's recorded inputs (ingest/recorded.py) hold and cost: MB on disk and the
+    seconds the steps spent writing them, summed over every step."""
+    steps = [json.loads(path.read_text()) for path in root.glob("*/*/inputs.json")]
+    size = sum(path.stat().st_size for path in root.glob("*/*/*") if path.is_file())
+    return {
+        "steps": len(steps),
+        "mb": size / 1e6,
+        "seconds": sum(step.get("seconds", 0.0) for step in steps),
+    }
 
 
 PANDAS_MEMORY_CAP_GB = 20
