@@ -136,26 +136,90 @@ def run_dbt(
 @pytest.fixture(scope="session")
 def six_weeks(request, tmp_path_factory, source, dbt_manifest) -> Settings:
     """A warehouse built by the real loader and dbt over 2013-01-01 .. 2013-02-14 (actuals
-    through 02-13, schedules through 02-14). Read-only for tests: copy it to change it.
-    Built once per session: under pytest-xdist the first worker to need it builds it in the
-    session's shared temporary folder and the others wait for it (xdist's own recipe)."""
+    through 02-13, schedules through 02-14). Read-only for tests: copy it to change it."""
+    return _shared(
+        request, tmp_path_factory, "six_weeks", lambda home: _build_six_weeks(home, source)
+    )
+
+
+def _shared(request, tmp_path_factory, name: str, build) -> Settings:
+    """A data directory built once per session by `build(home)`. Under pytest-xdist the
+    first worker to need it builds it in the session's shared temporary folder and the
+    others wait for it (xdist's own recipe)."""
     if not hasattr(request.config, "workerinput"):  # no xdist worker: this process alone
-        return _build_six_weeks(tmp_path_factory.mktemp("six_weeks"), source)
+        return build(tmp_path_factory.mktemp(name))
     from filelock import FileLock
 
-    shared = tmp_path_factory.getbasetemp().parent / "six_weeks"
+    shared = tmp_path_factory.getbasetemp().parent / name
     with FileLock(f"{shared}.lock"):
         if (shared / "failed").exists():
-            pytest.fail("six_weeks failed to build in the other worker: see its error")
+            pytest.fail(f"{name} failed to build in the other worker: see its error")
         if not (shared / "built").exists():
             try:
-                _build_six_weeks(shared, source)
+                build(shared)
             except BaseException:
                 shared.mkdir(parents=True, exist_ok=True)
                 (shared / "failed").touch()
                 raise
             (shared / "built").touch()
     return Settings(home=shared)
+
+
+CHAMPION_CUTOFF, CHAMPION_VALIDATION_DAYS = "2013-02-07", 7
+
+
+@pytest.fixture(scope="session")
+def six_weeks_champion(request, tmp_path_factory, six_weeks) -> Settings:
+    """six_weeks with a champion (cutoff 02-07, 7 validation days) trained by the training
+    pipeline's assets, so with its inputs recorded, and promoted; `champion_run(settings)`
+    says which run and version. Read-only for tests: copy it to change it (its models/ and
+    recorded/ stay here)."""
+    return _shared(
+        request, tmp_path_factory, "six_weeks_champion", lambda home: _train(six_weeks, home)
+    )
+
+
+def _train(six_weeks: Settings, home: Path) -> Settings:
+    import json
+
+    import duckdb
+    from dagster import DagsterInstance, materialize
+
+    from ml.promotion import promote
+    from orchestration.assets.training import candidate_model, training_run_config, training_set
+    from orchestration.resources import WarehouseResource
+
+    settings = Settings(home=home)
+    settings.warehouse_dir.mkdir(parents=True)
+    shutil.copy(six_weeks.warehouse, settings.warehouse)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FLIGHTLINE_HOME", str(home))
+        run = materialize(
+            [training_set, candidate_model],
+            instance=DagsterInstance.ephemeral(),
+            resources={"warehouse": WarehouseResource()},
+            run_config=training_run_config(CHAMPION_CUTOFF, "test", CHAMPION_VALIDATION_DAYS),
+        )
+    (version,) = [
+        event.materialization.metadata["model_version"].value
+        for event in run.get_asset_materialization_events()
+        if event.materialization.asset_key.path[-1] == "candidate_model"
+    ]
+    con = duckdb.connect(str(settings.warehouse))
+    try:
+        promote(con, version)
+    finally:
+        con.close()
+    (home / "champion.json").write_text(json.dumps({"run_id": run.run_id, "version": version}))
+    return settings
+
+
+def champion_run(settings: Settings) -> tuple[str, str]:
+    """six_weeks_champion's training run id and model version."""
+    import json
+
+    fields = json.loads((settings.home / "champion.json").read_text())
+    return fields["run_id"], fields["version"]
 
 
 def _build_six_weeks(home: Path, source) -> Settings:

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from ingest.publish import publish_snapshot, snapshot_path
 from ingest.settings import REPO_ROOT
+from ml import registry
 from ml.online import MAX_BATCH, OnlineScorer
 from ml.promotion import promote
 from ml.scoring import score_days
@@ -20,20 +21,23 @@ from tests.conftest import copy_of
 
 pytestmark = pytest.mark.e2e  # trains on six weeks of real feeds
 
-FIRST = TrainingConfig(cutoff=date(2013, 2, 7), validation_days=7)
 SECOND = TrainingConfig(cutoff=date(2013, 2, 11), validation_days=7)
 # six_weeks has actuals through 02-13 and the schedules of 02-14: the 14th is "tomorrow".
 DAYS = [date(2013, 2, 7) + timedelta(days=n) for n in range(8)]
 
 
-def _train_score_publish(settings, config: TrainingConfig) -> pd.DataFrame:
-    """What the pipeline does of an evening: a champion scores the days, the run publishes
-    the snapshot. Returns ml.predictions as the batch pipeline wrote it."""
+def _train_score_publish(settings, config: TrainingConfig | None) -> pd.DataFrame:
+    """What the pipeline does of an evening: a champion (trained on `config`; None: the one
+    there is) scores the days, the run publishes the snapshot. Returns ml.predictions as the
+    batch pipeline wrote it."""
     con = duckdb.connect(str(settings.warehouse))
     try:
-        run = train_and_register(con, settings.models, REPO_ROOT, config, trigger="test")
-        promote(con, run.model.model_version)
-        score_days(con, run.model, DAYS)
+        if config is None:
+            model = registry.require_champion(con)
+        else:
+            model = train_and_register(con, settings.models, REPO_ROOT, config, "test").model
+            promote(con, model.model_version)
+        score_days(con, model, DAYS)
         batch = con.execute("select * from ml.predictions order by flight_id").df()
     finally:
         con.close()
@@ -42,9 +46,10 @@ def _train_score_publish(settings, config: TrainingConfig) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def served(six_weeks, tmp_path_factory):
-    settings = copy_of(six_weeks, tmp_path_factory.mktemp("served"))
-    batch = _train_score_publish(settings, FIRST)
+def served(six_weeks_champion, tmp_path_factory):
+    """six_weeks' champion (cutoff 02-07) scoring DAYS, published, and the service on it."""
+    settings = copy_of(six_weeks_champion, tmp_path_factory.mktemp("served"))
+    batch = _train_score_publish(settings, None)
     client = TestClient(create_app(OnlineScorer(snapshot_path(settings.warehouse))))
     return settings, batch, client
 

@@ -2,7 +2,6 @@
 
 import json
 from dataclasses import dataclass
-from datetime import date
 
 import duckdb
 import pytest
@@ -10,20 +9,16 @@ from dagster import DagsterInstance, materialize
 
 from ingest.settings import Settings
 from ml import registry
-from ml.promotion import promote
 from ml.registry import RegisteredModel
 from ml.scoring import score_days
-from ml.training_config import TrainingConfig
 from orchestration.assets.inference import predictions
 from orchestration.assets.monitoring import feature_drift, retraining_decision
-from orchestration.assets.training import candidate_model, training_run_config, training_set
 from orchestration.cli import main
 from orchestration.resources import MlSettings, WarehouseResource
-from tests.conftest import copy_of
+from tests.conftest import champion_run, copy_of
 
 pytestmark = pytest.mark.e2e  # trains on six weeks of real feeds
 
-CONFIG = TrainingConfig(cutoff=date(2013, 2, 7), validation_days=7)
 BAD_DAY = "2013-02-09"
 
 
@@ -48,27 +43,12 @@ class Trained:
 
 
 @pytest.fixture(scope="module")
-def trained(six_weeks, tmp_path_factory) -> Trained:
-    """six_weeks with a champion trained by the candidate asset (so its inputs recorded)."""
-    settings = copy_of(six_weeks, tmp_path_factory.mktemp("trained"))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("FLIGHTLINE_HOME", str(settings.home))
-        run = materialize(
-            [training_set, candidate_model],
-            instance=DagsterInstance.ephemeral(),
-            resources=RESOURCES,
-            run_config=training_run_config(str(CONFIG.cutoff), "test", CONFIG.validation_days),
-        )
-    (version,) = [
-        event.materialization.metadata["model_version"].value
-        for event in run.get_asset_materialization_events()
-        if event.materialization.asset_key.path[-1] == "candidate_model"
-    ]
-    con = duckdb.connect(str(settings.warehouse))
-    promote(con, version)
+def trained(six_weeks_champion) -> Trained:
+    run_id, version = champion_run(six_weeks_champion)
+    con = duckdb.connect(str(six_weeks_champion.warehouse), read_only=True)
     model = registry.get(con, version)
     con.close()
-    return Trained(settings, run.run_id, model)
+    return Trained(six_weeks_champion, run_id, model)
 
 
 def test_a_failed_scoring_step_fails_again_in_process_on_its_recorded_rows(
