@@ -46,7 +46,8 @@ class Trained:
 def trained(six_weeks_champion) -> Trained:
     run_id, version = champion_run(six_weeks_champion)
     con = duckdb.connect(str(six_weeks_champion.warehouse), read_only=True)
-    model = registry.get(con, version)
+    model = registry.champion(con, read_only=True)
+    assert model.model_version == version
     con.close()
     return Trained(six_weeks_champion, run_id, model)
 
