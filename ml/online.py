@@ -12,7 +12,6 @@ without a restart: `publish_snapshot` os.replace()s the file, which gives it a n
 
 from __future__ import annotations
 
-import re
 import threading
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -199,7 +198,3 @@ class OnlineScorer:
 def records(predictions: pd.DataFrame) -> dict[str, dict[str, Any]]:
     """flight_id -> its prediction as plain Python values (what JSON gets)."""
     return {row["flight_id"]: row for row in predictions.to_dict("records")}
-
-
-def valid_flight_id(value: str) -> bool:
-    return re.fullmatch(FLIGHT_ID_PATTERN, value) is not None
