@@ -193,7 +193,7 @@ def recorded_inputs(root: Path) -> dict:
     """What the run's recorded inputs (ingest/recorded.py) hold and cost: MB on disk and the
     seconds the steps spent writing them, summed over every step."""
     steps = [json.loads(path.read_text()) for path in root.glob("*/*/inputs.json")]
-    size = sum(path.stat().st_size for path in root.glob("*/*/*") if path.is_file())
+    size = sum(path.stat().st_size for path in root.rglob("*") if path.is_file())
     return {
         "steps": len(steps),
         "mb": size / 1e6,

@@ -12,7 +12,9 @@ removed when a new one is made.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
+import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -28,6 +30,8 @@ import pyarrow.parquet as pq
 from ingest.settings import Settings
 
 INPUTS_FILE = "inputs.json"
+SHARED_FILES = "files"
+"""The recordings' folder of files kept once by content for every step that read them."""
 
 
 class NotRecorded(LookupError):
@@ -44,17 +48,24 @@ class Recording:
     tables: dict[str, str] = field(default_factory=dict)
     """relation -> its Parquet file in `directory`."""
     files: dict[str, str] = field(default_factory=dict)
-    """file name -> its gzipped copy in `directory`."""
+    """file name -> its gzipped copy, relative to the recordings' folder (keep_file)."""
     outcome: dict[str, str] = field(default_factory=dict)
     recorded_at: str = ""
     seconds: float = 0.0
     """What recording cost the step: the copies and inputs.json (benchmarks/ sums it)."""
+    copies: bool = True
+    """False where the relations are not in a DuckDB warehouse (the Spark engine): copy_rows
+    then names the relation in `not_copied` instead."""
+    not_copied: list[str] = field(default_factory=list)
 
     def copy_rows(
         self, con: duckdb.DuckDBPyConnection, relation: str, where: str, params: list
     ) -> int:
         """The rows of `relation` (one of ours, schema.table) matching `where` (SQL of ours,
         values as `params`), copied as they are, column types included."""
+        if not self.copies:
+            self.not_copied.append(relation)
+            return 0
         started = time.perf_counter()
         # con.sql, not con.execute: DuckDB 2.0 copies a DB-API result once more for Arrow.
         rows = con.sql(f"select * from {relation} where {where}", params=params).to_arrow_table()
@@ -64,22 +75,37 @@ class Recording:
         self.seconds += time.perf_counter() - started
         return rows.num_rows
 
-    def copy_file(self, path: Path) -> None:
-        """A file that will be rewritten (dbt's manifest), copied gzipped: `files` maps its
-        name to the copy."""
+    def keep_file(self, path: Path) -> None:
+        """A file that will be rewritten but is the same for many steps (dbt's manifest: one
+        per code version), kept once by its content, gzipped, in the recordings' shared
+        `files/` folder; `files` maps its name to that copy, relative to the recordings."""
         started = time.perf_counter()
-        name = f"{path.name}.gz"
-        with (
-            path.open("rb") as source,
-            gzip.open(self.directory / name, "wb", compresslevel=6) as copy,
-        ):
-            shutil.copyfileobj(source, copy)
-        self.files[path.name] = name
+        content = path.read_bytes()
+        name = f"{hashlib.sha256(content).hexdigest()[:16]}-{path.name}.gz"
+        kept = self.directory.parent.parent / SHARED_FILES / name
+        if kept.exists():
+            os.utime(kept)  # in use: kept for the retention from now (prune)
+        else:
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            partial = kept.with_name(f".{name}.{os.getpid()}")
+            partial.write_bytes(gzip.compress(content, compresslevel=6))
+            partial.replace(kept)
+        self.files[path.name] = f"{SHARED_FILES}/{name}"
         self.seconds += time.perf_counter() - started
 
     @property
     def bytes(self) -> int:
         return sum(path.stat().st_size for path in self.directory.iterdir())
+
+    def metadata(self) -> dict[str, Any]:
+        """What a step reports of its recording (read after the step's block has ended)."""
+        reported: dict[str, Any] = {
+            "recorded_inputs": str(self.directory),
+            "recorded_inputs_mb": round(self.bytes / 1e6, 3),
+        }
+        if self.not_copied:
+            reported["recorded_inputs_not_copied"] = ", ".join(self.not_copied)
+        return reported
 
     def write(self) -> None:
         started = time.perf_counter()
@@ -92,6 +118,7 @@ class Recording:
             "tables": self.tables,
             "files": self.files,
             "outcome": self.outcome,
+            "not_copied": self.not_copied,
         }
         self.seconds += time.perf_counter() - started
         fields["seconds"] = round(self.seconds, 4)
@@ -103,12 +130,18 @@ def record_step(
     settings: Settings, run_id: str, step: str, arguments: dict[str, Any]
 ) -> Iterator[Recording]:
     """Record the step run inside the block; its outcome (and error) are written as it ends,
-    then recordings past the retention are removed. A retried step records afresh."""
+    then recordings past the retention are removed. A retried step records afresh. On the
+    Spark engine the relations a step reads are Spark's tables: named, not copied."""
     directory = settings.recorded / run_id / step
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
     recording = Recording(
-        directory, run_id, step, arguments, recorded_at=datetime.now(UTC).isoformat()
+        directory,
+        run_id,
+        step,
+        arguments,
+        recorded_at=datetime.now(UTC).isoformat(),
+        copies=settings.engine == "duckdb",
     )
     try:
         yield recording
@@ -127,7 +160,12 @@ def prune(root: Path, days: int) -> list[Path]:
     horizon = time.time() - days * 86_400
     removed = []
     for run in root.iterdir() if root.exists() else []:
-        if run.is_dir() and run.stat().st_mtime < horizon:
+        if run.name == SHARED_FILES:
+            for kept in run.iterdir():  # each file's time is its last use (keep_file)
+                if kept.stat().st_mtime < horizon:
+                    kept.unlink(missing_ok=True)
+                    removed.append(kept)
+        elif run.is_dir() and run.stat().st_mtime < horizon:
             shutil.rmtree(run, ignore_errors=True)
             removed.append(run)
     return removed
@@ -168,4 +206,5 @@ def load(settings: Settings, run_id: str, step: str | None = None) -> Recording:
         fields["outcome"],
         fields["recorded_at"],
         fields.get("seconds", 0.0),
+        not_copied=fields.get("not_copied", []),
     )

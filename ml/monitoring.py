@@ -150,26 +150,49 @@ def _decide(evidence: Evidence, policy: RetrainingPolicy) -> RetrainingDecision:
     )
 
 
+LAST_DRIFT_DAY = (
+    "model_version = ? and flight_date = (select max(flight_date) from ml.feature_drift "
+    "where model_version = ?)"
+)
+"""The champion's (twice its version) last day of drift measures, as gather_evidence reads it."""
+
+
+def evidence_window(
+    outcomes: WarehouseSql, model: RegisteredModel, policy: RetrainingPolicy
+) -> tuple[date, date] | None:
+    """The champion's last `performance_days` days up to its last evaluated one (first,
+    last); None before any of its predictions has an outcome."""
+    # fetchall, not fetchone: DuckDB 2.0 keeps a result open until it is read to its end,
+    # and refuses the connection's next relation (Recording.copy_rows) meanwhile.
+    rows = outcomes.execute(
+        "select max(flight_date) from ml.prediction_outcomes where model_version = ?",
+        [model.model_version],
+    ).fetchall()
+    if not rows or rows[0][0] is None:
+        return None
+    return rows[0][0] - timedelta(days=policy.performance_days - 1), rows[0][0]
+
+
 def decision_inputs(
-    model: RegisteredModel, policy: RetrainingPolicy
+    con: duckdb.DuckDBPyConnection,
+    outcomes: WarehouseSql,
+    model: RegisteredModel,
+    policy: RetrainingPolicy,
 ) -> list[tuple[str, str, list]]:
     """What gather_evidence reads, as (relation, condition, parameters), for recording it:
-    the champion's outcomes of its last `performance_days` evaluated days, its last day of
-    drift measures, and the registry."""
+    the champion's outcomes in its evidence window, its last day of drift measures, and the
+    registry. The same window and conditions gather_evidence uses."""
     version = model.model_version
+    window = evidence_window(outcomes, model, policy)
     return [
         (
             "ml.prediction_outcomes",
-            "model_version = ? and flight_date > (select max(flight_date) "
-            "from ml.prediction_outcomes where model_version = ?) - ?::integer",
-            [version, version, policy.performance_days],
-        ),
-        (
-            "ml.feature_drift",
-            "model_version = ? and flight_date = (select max(flight_date) "
-            "from ml.feature_drift where model_version = ?)",
-            [version, version],
-        ),
+            "model_version = ? and flight_date between ?::date and ?::date",
+            [version, *window],
+        )
+        if window
+        else ("ml.prediction_outcomes", "false", []),
+        ("ml.feature_drift", LAST_DRIFT_DAY, [version, version]),
         ("ml.model_registry", "true", []),
     ]
 
@@ -186,22 +209,16 @@ def gather_evidence(
     holds the registry and the drift measures."""
     outcomes = con if outcomes is None else outcomes
     con.execute(FEATURE_DRIFT_DDL)
-    row = outcomes.execute(
-        "select max(flight_date) from ml.prediction_outcomes where model_version = ?",
-        [model.model_version],
-    ).fetchone()
-    if row is None or row[0] is None:
+    window = evidence_window(outcomes, model, policy)
+    if window is None:
         return None
-    as_of = row[0]
-    start = as_of - timedelta(days=policy.performance_days - 1)
+    start, as_of = window
     flights, auc = outcomes.execute(POOLED_AUC_SQL, [model.model_version, start, as_of]).fetchone()
     drift = con.execute(
-        """
+        f"""
         select feature, psi, flight_date, status, psi_recent, coalesce(alerting, false)
         from ml.feature_drift
-        where model_version = ?
-            and flight_date = (select max(flight_date) from ml.feature_drift
-                               where model_version = ?)
+        where {LAST_DRIFT_DAY}
         order by least(psi, coalesce(psi_recent, psi)) desc
         """,
         [model.model_version, model.model_version],

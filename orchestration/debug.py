@@ -126,6 +126,11 @@ def debug(settings: Settings, run_id: str, step: str | None = None) -> str:
             f"{', '.join(sorted(recording.references) or sorted(recording.arguments))}) but "
             f"`flightline debug` replays only {', '.join(STEPS)} so far"
         )
+    if recording.not_copied:
+        raise NotRecorded(
+            f"{recording.step} of run {run_id} read {', '.join(recording.not_copied)} on the "
+            "Spark engine: recorded by name, not copied, so there is nothing to replay it on"
+        )
     ended = recording.outcome.get("error") or recording.outcome.get("status", "unknown")
     print(
         f"flightline debug: {recording.step} of run {run_id} (it ended: {ended}), on the "

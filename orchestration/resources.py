@@ -3,16 +3,26 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import duckdb
-from dagster import ConfigurableIOManager, ConfigurableResource, InputContext, OutputContext
+from dagster import (
+    AssetExecutionContext,
+    ConfigurableIOManager,
+    ConfigurableResource,
+    InputContext,
+    OutputContext,
+)
 from dagster_dbt import DbtCliResource, DbtProject
 
+from ingest.recorded import Recording, record_step
 from ingest.settings import DBT_PROJECT_DIR, Settings, get_settings
 from ingest.warehouse import connect
 from ml.features import WarehouseSql
 from ml.monitoring import RetrainingPolicy
+from ml.registry import RegisteredModel
 from orchestration.dagster_private import FlightlineDbtCliResource
 from orchestration.dbt_manifest import dbt_executable, ensure_manifest
 
@@ -43,6 +53,22 @@ class WarehouseResource(ConfigurableResource):
             yield con
         finally:
             con.close()
+
+    @contextmanager
+    def recording(
+        self,
+        context: AssetExecutionContext,
+        step: str,
+        arguments: dict[str, Any],
+        model: RegisteredModel | None = None,
+    ) -> Iterator[Recording]:
+        """What the step run inside the block reads, recorded for `flightline debug`
+        (ingest/recorded.py): `model` by its version; the step copies the relations it reads
+        (Recording.copy_rows) and reports `Recording.metadata()` once the block has ended."""
+        with record_step(self.settings, context.run.run_id, step, arguments) as recording:
+            if model is not None:
+                recording.references["model"] = asdict(model)
+            yield recording
 
     def data(self, con: duckdb.DuckDBPyConnection) -> WarehouseSql:
         """Where the feature rows, the predictions and their outcomes are, for the steps

@@ -54,6 +54,9 @@ class Batch:
     """Parallel scans the files are read in (numbering.py): one per DuckDB thread."""
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     """Tags this attempt's rows with batch_id (see `where`); each attempt takes a new one."""
+    discovered: list[str] = field(default_factory=list)
+    """Every landed file this load found (source names), whatever becomes of it: what a
+    recording names when the load raises (orchestration/assets/ingest.py)."""
     groups: dict[tuple[str, ...], list[FileOutcome]] = field(default_factory=dict)
     """The files to read, by the columns they are read under (headers.py)."""
     rejected: list[FileOutcome] = field(default_factory=list)

@@ -58,6 +58,7 @@ def files_to_load(batch: Batch, landing: Path, partitions: set[str] | None) -> t
         outcome = FileOutcome(
             spec.name, path, UNREAD, None, "loaded", source=source_name(path, landing)
         )
+        batch.discovered.append(outcome.source)
         try:
             staged = stage(path, spec)
         except FileChanged as error:

@@ -87,6 +87,8 @@ class Loader:
         self.batch_id = batch_id or uuid.uuid4().hex
         self.quality = quality
         """Great Expectations' project directory; None loads without the expectation suites."""
+        self.discovered: list[str] = []
+        """The landed files (source names) the last load found, also when it raised."""
         self._scans = int(execute(con, "select current_setting('threads')").fetchone()[0])
         landing.mkdir(parents=True, exist_ok=True)
         # DuckDB reads landed files and nothing else: neither quarantine/ nor the warehouse's
@@ -108,6 +110,7 @@ class Loader:
         batch = Batch(
             self.con, spec, self.batch_id, self.quarantine, self.quality, scans=self._scans
         )
+        self.discovered = batch.discovered
         found, skipped = files_to_load(batch, self.landing, partitions)
         group_by_columns(batch, found)
         for outcome in batch.rejected:

@@ -148,7 +148,7 @@ def _build(
                 else:
                     os.environ[name] = value
         rec.arguments["command"] = [str(arg) for arg in invocation.process.args]
-        rec.copy_file(Path(dbt_project.manifest_path))
+        rec.keep_file(Path(dbt_project.manifest_path))
         events = list(invocation.stream())
     yield from _with_row_counts(context, events, settings)
 

@@ -5,7 +5,6 @@ orchestration/assets/dbt.py and monitoring.py.
 Scoring lives in ml/scoring.py; these assets wire it to Dagster and put the day's scores
 into the UI."""
 
-from dataclasses import asdict
 from datetime import date, timedelta
 
 import numpy as np
@@ -21,7 +20,6 @@ from dagster import (
 
 from ingest.quality import validate
 from ingest.quality_sql import validate_sql
-from ingest.recorded import record_step
 from ml import registry
 from ml.features import FEATURE_RELATION, FEATURES, KEY_COLUMNS, LABEL, read_features
 from ml.report import score_histogram
@@ -123,23 +121,19 @@ def ready_to_score(context: AssetCheckExecutionContext, warehouse: WarehouseReso
 )
 def predictions(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
     days = context.partition_keys
-    settings = warehouse.settings
     with warehouse.connect() as con:
         model = registry.require_champion(con)
         data = warehouse.data(con)
-        recorded = {}
-        if data is not con:
-            scored = score_days_on_spark(data, model, days)
-        else:
-            # What it reads, kept for `flightline debug` (orchestration/debug.py): the model by
-            # its version, the days' feature rows by copy (they are rebuilt and rescored).
-            with record_step(settings, context.run.run_id, "predictions", {"days": days}) as rec:
-                rec.references["model"] = asdict(model)
-                rec.copy_rows(
-                    con, FEATURE_RELATION, "flight_date in (select unnest(?::date[]))", [days]
-                )
+        # What it reads, kept for `flightline debug` (orchestration/debug.py): the model by
+        # its version, the days' feature rows by copy (they are rebuilt and rescored).
+        with warehouse.recording(context, "predictions", {"days": days}, model) as rec:
+            rec.copy_rows(
+                con, FEATURE_RELATION, "flight_date in (select unnest(?::date[]))", [days]
+            )
+            if data is con:
                 scored = score_days(con, model, days)
-            recorded = {"recorded_inputs_mb": round(rec.bytes / 1e6, 3)}
+            else:
+                scored = score_days_on_spark(data, model, days)
     without_forecast = [(day.day, day.without_forecast) for day in scored]
     scores = np.concatenate([day.scores for day in scored])
     context.log.info(
@@ -160,7 +154,7 @@ def predictions(context: AssetExecutionContext, warehouse: WarehouseResource) ->
                 f"{day} ({count})" for day, count in without_forecast if count > 100
             )
             or "none",
-            **recorded,
+            **rec.metadata(),
         }
     )
 

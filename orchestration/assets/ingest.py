@@ -17,11 +17,9 @@ from dagster import (
 )
 
 from ingest.catalog import FEEDS, FeedSpec
-from ingest.landing import discover, source_name
 from ingest.load.loader import Loader
 from ingest.load.outcomes import IngestResult
 from ingest.quality import CRITICAL
-from ingest.recorded import record_step
 from ingest.spark_raw import publish_raw_parquet
 from orchestration.checks import per_partition, single_result, verdict
 from orchestration.partitions import WAREHOUSE_POOL, daily_partitions, single_run
@@ -146,17 +144,13 @@ def build_ingest_asset(feed: FeedSpec) -> AssetsDefinition:
         settings = warehouse.settings
         # Files modified after this are news to the next load (the planner's question).
         started_at = time.time()
-        # What it reads, by reference: the landed files by their content's hash (recorded
-        # as the load ends; a load that raised names the files it found).
+        # What it reads, by reference: the landed files by their content's hash (a load
+        # that raised names the files it had found).
         arguments = {"feed": feed.name, "partitions": sorted(partitions or [])}
         with (
-            record_step(settings, context.run_id, f"ingest_{feed.name}", arguments) as rec,
+            warehouse.recording(context, f"ingest_{feed.name}", arguments) as rec,
             warehouse.connect() as con,
         ):
-            rec.references["landed_files"] = [
-                {"source": source_name(path, settings.landing)}
-                for path in discover(settings.landing, feed, partitions)
-            ]
             loader = Loader(
                 con,
                 settings.landing,
@@ -164,7 +158,11 @@ def build_ingest_asset(feed: FeedSpec) -> AssetsDefinition:
                 batch_id=context.run_id,
                 quality=settings.quality,
             )
-            result = loader.load(feed, partitions)
+            try:
+                result = loader.load(feed, partitions)
+            except BaseException:
+                rec.references["landed_files"] = [{"source": s} for s in loader.discovered]
+                raise
             rec.references["landed_files"] = [
                 {"source": o.source, "content_hash": o.content_hash, "status": o.status}
                 for o in result.outcomes
@@ -177,7 +175,7 @@ def build_ingest_asset(feed: FeedSpec) -> AssetsDefinition:
             f"{feed.name}: {result.rows_loaded} rows loaded, {result.rows_quarantined} "
             f"quarantined, {result.skipped} files unchanged"
         )
-        metadata = {**_metadata(result, window), "started_at": started_at}
+        metadata = {**_metadata(result, window), "started_at": started_at, **rec.metadata()}
         yield MaterializeResult(asset_key=key, metadata=metadata)
         held = [o for o in result.files_quarantined if o.reason.startswith("correction held")]
         yield AssetCheckResult(

@@ -14,7 +14,6 @@ from dagster import (
     asset,
 )
 
-from ingest.recorded import record_step
 from ml import registry
 from ml.drift import (
     RECENT_DAYS,
@@ -126,23 +125,20 @@ def feature_drift(context: AssetExecutionContext, warehouse: WarehouseResource, 
     with warehouse.connect() as con:
         model = registry.require_champion(con)
         data = warehouse.data(con)
-        if data is con:
-            arguments = {"days": days, "thresholds": asdict(thresholds)}
-            with record_step(warehouse.settings, context.run.run_id, "drift", arguments) as rec:
-                rec.references["model"] = asdict(model)  # and its drift reference, an artifact
-                first, last = drift_span(days)
-                window = "flight_date between ? and ?"
-                rec.copy_rows(con, FEATURE_RELATION, window, [first, last])
-                rec.copy_rows(
-                    con,
-                    "ml.predictions",
-                    f"model_version = ? and {window}",
-                    [model.model_version, first, last],
-                )
-                rows = drift_for_days(con, model, days, thresholds)
-            recorded = {"recorded_inputs_mb": round(rec.bytes / 1e6, 3)}
-        else:  # Spark's tables: not recorded (docs/debugging.md)
-            rows, recorded = drift_for_days(data, model, days, thresholds), {}
+        arguments = {"days": days, "thresholds": asdict(thresholds)}
+        # The model by its version (and its drift reference, an artifact), the windows'
+        # feature rows and the champion's predictions by copy.
+        with warehouse.recording(context, "drift", arguments, model) as rec:
+            first, last = drift_span(days)
+            window = "flight_date between ? and ?"
+            rec.copy_rows(con, FEATURE_RELATION, window, [first, last])
+            rec.copy_rows(
+                con,
+                "ml.predictions",
+                f"model_version = ? and {window}",
+                [model.model_version, first, last],
+            )
+            rows = drift_for_days(data, model, days, thresholds)
         write_drift(con, rows)
     last = rows[rows.flight_date == rows.flight_date.max()].sort_values("psi", ascending=False)
     yield MaterializeResult(
@@ -158,7 +154,7 @@ def feature_drift(context: AssetExecutionContext, warehouse: WarehouseResource, 
                 .round(3)
                 .to_markdown(index=False)
             ),
-            **recorded,
+            **rec.metadata(),
         },
     )
     by_day = {str(day): group for day, group in rows.groupby("flight_date")}
@@ -186,23 +182,16 @@ def retraining_decision(
     context: AssetExecutionContext, warehouse: WarehouseResource, ml: MlSettings
 ) -> MaterializeResult:
     policy = ml.retraining_policy()
-    recorded = {}
     with warehouse.connect() as con:
         model = registry.require_champion(con)
         data = warehouse.data(con)
-        if data is con:
-            arguments = {"policy": asdict(policy)}
-            run_id = context.run.run_id
-            with record_step(warehouse.settings, run_id, "retraining_decision", arguments) as rec:
-                rec.references["model"] = asdict(model)
-                for relation, where, params in decision_inputs(model, policy):
-                    rec.copy_rows(con, relation, where, params)
-                evidence = gather_evidence(con, model, policy)
-                decision = decide_retraining(evidence, policy) if evidence else None
-            recorded = {"recorded_inputs_mb": round(rec.bytes / 1e6, 3)}
-        else:  # Spark's tables: not recorded (docs/debugging.md)
+        arguments = {"policy": asdict(policy)}
+        with warehouse.recording(context, "retraining_decision", arguments, model) as rec:
+            for relation, where, params in decision_inputs(con, data, model, policy):
+                rec.copy_rows(con, relation, where, params)
             evidence = gather_evidence(con, model, policy, outcomes=data)
             decision = decide_retraining(evidence, policy) if evidence else None
+    recorded = rec.metadata()
     if evidence is None:
         return MaterializeResult(
             metadata={

@@ -23,7 +23,6 @@ from dagster import (
 )
 
 from ingest.quality import validate
-from ingest.recorded import record_step
 from ingest.settings import REPO_ROOT
 from ml import registry
 from ml.features import LABEL, prepare
@@ -173,7 +172,7 @@ def candidate_model(
     # What it reads, kept for `flightline debug`: the training set by reference (its file is
     # named by its content's fingerprint and never rewritten), the settings by value.
     arguments = {name: inputs[name] for name in ("cutoff", "validation_days", "trigger")}
-    with record_step(settings, context.run.run_id, "candidate_model", arguments) as rec:
+    with warehouse.recording(context, "candidate_model", arguments) as rec:
         rec.references["training_set"] = {
             name: inputs[name] for name in ("path", "data_fingerprint")
         }
@@ -218,7 +217,7 @@ def candidate_model(
                 )
             ),
             "model_card": MetadataValue.path(str(files / "model_card.md")),
-            "recorded_inputs": MetadataValue.path(str(rec.directory)),
+            **rec.metadata(),
         },
     )
 
