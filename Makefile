@@ -74,6 +74,7 @@ test: lint install-spark
 	else echo "make dbt-slice failed: pytest did not run"; false; fi; \
 	rest=$$?; \
 	wait $$automation; hands_off=$$?; \
+	$(VENV)/bin/flightline-dbt stop-server || true; \
 	echo "--- $(AUTOMATION_TEST) (beside the rest):"; tail -n 30 $(AUTOMATION_LOG); \
 	exit $$(( rest || hands_off ))
 

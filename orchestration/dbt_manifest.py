@@ -18,10 +18,15 @@ SOURCE_DIRS = ("models", "macros", "seeds", "tests")
 
 
 def dbt_executable() -> str:
-    """dbt from this interpreter's environment: `.venv/bin/python -m ...` or `dagster dev`
-    started without activating the venv would otherwise not find `dbt` on PATH."""
-    candidate = Path(sys.executable).parent / "dbt"
-    return str(candidate) if candidate.exists() else "dbt"
+    """dbt from this interpreter's environment (`.venv/bin/python -m ...` or `dagster dev`
+    started without activating the venv would otherwise not find `dbt` on PATH), started
+    through `flightline-dbt` (orchestration/dbt_fork.py: the same command without its ~4 s
+    import) unless FLIGHTLINE_DBT_FORK=0."""
+    folder = Path(sys.executable).parent
+    forked = folder / "flightline-dbt"
+    if forked.exists() and os.environ.get("FLIGHTLINE_DBT_FORK", "1") != "0":
+        return str(forked)
+    return str(folder / "dbt") if (folder / "dbt").exists() else "dbt"
 
 
 def manifest_path() -> Path:

@@ -1,0 +1,133 @@
+"""`flightline-dbt` (orchestration/dbt_fork.py) behaves as `dbt`: output, exit code,
+environment, working folder and signals, with a server of its own per test (the caller
+finds the server through XDG_RUNTIME_DIR)."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ingest.settings import DBT_PROJECT_DIR
+
+FORKED = str(Path(sys.executable).parent / "flightline-dbt")
+REAL = str(Path(sys.executable).parent / "dbt")
+
+
+@pytest.fixture(scope="module")
+def runtime(tmp_path_factory):
+    """A private server for this file's tests: its socket under a folder of their own,
+    stopped after the last."""
+    folder = tmp_path_factory.mktemp("run")
+    folder.chmod(0o700)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_RUNTIME_DIR", str(folder))
+        patch.delenv("FLIGHTLINE_DBT_FORK", raising=False)
+        yield folder
+        subprocess.run([FORKED, "stop-server"], check=False)
+
+
+@pytest.fixture(scope="module")
+def dbt_version() -> str:
+    return run([REAL, "--version"]).stdout
+
+
+def run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(command, capture_output=True, text=True, check=False, **kwargs)
+
+
+def processes_of(folder: Path) -> list[int]:
+    """The server and its children (forks: the same command line)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if str(folder).encode() in cmdline and b"dbt_fork" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def test_same_output_and_exit_code_as_dbt_and_the_callers_environment_and_folder(
+    runtime, dbt_version, tmp_path
+):
+    assert run([FORKED, "--version"]).stdout == dbt_version
+    forked, real = run([FORKED, "no-such-command"]), run([REAL, "no-such-command"])
+    assert (forked.returncode, forked.stdout, forked.stderr) == (
+        real.returncode,
+        real.stdout,
+        real.stderr,
+    )
+    assert len(processes_of(runtime)) == 1  # the server: started once, still there
+
+    # The window check of the project's macros reads the caller's environment; dbt reads
+    # dbt_project.yml from the caller's folder.
+    env = {
+        **os.environ,
+        "FLIGHTLINE_WAREHOUSE": ":memory:",
+        "FLIGHTLINE_DBT_START_DATE": "2013-01-01' or true --",
+        "FLIGHTLINE_DBT_END_DATE": "2013-01-02",
+    }
+    args = ["compile", "--profiles-dir", ".", "--select", "fct_flights"]
+    args += ["--target-path", str(tmp_path / "dbt")]
+    compiled = run([FORKED, *args], cwd=DBT_PROJECT_DIR, env=env)
+    assert compiled.returncode == 2  # as dbt: a compilation error
+    assert "window start_date must be a date YYYY-MM-DD" in compiled.stdout
+    elsewhere = run([FORKED, "compile", "--profiles-dir", str(DBT_PROJECT_DIR)], cwd=tmp_path)
+    assert elsewhere.returncode == 2
+    assert "No dbt_project.yml found" in elsewhere.stdout + elsewhere.stderr
+
+
+def test_an_interrupt_stops_dbt_and_a_dead_caller_leaves_no_dbt_behind(runtime, tmp_path):
+    (server,) = processes_of(runtime)
+    # A full parse of the project into an empty target: seconds of work to interrupt.
+    args = [FORKED, "parse", "--profiles-dir", ".", "--target-path", str(tmp_path / "t")]
+    env = {**os.environ, "FLIGHTLINE_WAREHOUSE": ":memory:"}
+    for stop in (signal.SIGINT, signal.SIGKILL):
+        caller = subprocess.Popen(args, cwd=DBT_PROJECT_DIR, env=env, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while len(processes_of(runtime)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(processes_of(runtime)) == 2, "dbt did not start"
+        caller.send_signal(stop)
+        caller.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while processes_of(runtime) != [server] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert processes_of(runtime) == [server], f"dbt still runs after {stop.name}"
+        if stop == signal.SIGINT:
+            assert caller.returncode != 0
+
+
+def test_without_its_server_it_runs_dbt_itself(runtime, dbt_version, tmp_path, monkeypatch):
+    from orchestration import dbt_fork
+
+    servers = processes_of(runtime)
+    monkeypatch.setenv("FLIGHTLINE_DBT_FORK", "0")
+    assert run([FORKED, "--version"]).stdout == dbt_version
+    assert processes_of(runtime) == servers  # no call reached the server
+    # A folder others can enter is not used for the socket (the caller then runs dbt as
+    # itself, as with FLIGHTLINE_DBT_FORK=0).
+    shared = tmp_path / f"flightline-dbt-{os.getuid()}"
+    shared.mkdir(mode=0o755)
+    shared.chmod(0o755)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    with pytest.raises(PermissionError, match="is not this user's private folder"):
+        dbt_fork._connect()
+
+
+def test_a_stopped_server_is_started_again(runtime, dbt_version):
+    assert run([FORKED, "--version"]).returncode == 0
+    (first,) = processes_of(runtime)
+    assert run([FORKED, "stop-server"]).returncode == 0
+    deadline = time.monotonic() + 10
+    while processes_of(runtime) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert processes_of(runtime) == []
+    assert run([FORKED, "--version"]).stdout == dbt_version
+    (second,) = processes_of(runtime)
+    assert second != first
