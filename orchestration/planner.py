@@ -58,6 +58,8 @@ class Landed:
 
     days: frozenset[str] = frozenset()
     reference: bool = False
+    last_modified: float = 0.0
+    """The newest modification time among those files (epoch seconds; 0 when none)."""
 
 
 @dataclass(frozen=True)
@@ -143,22 +145,26 @@ def landed_since_loads(instance, landing) -> Landed:
     records = Records(instance)
     days: set[str] = set()
     reference = False
+    newest = 0.0
     for feed in FEEDS:
         began = _load_starts(records, AssetKey(["raw", feed.name]))
         suffix = feed.pattern.rsplit("*", 1)[-1]
         for path in discover(landing, feed):
             modified = path.lstat().st_mtime  # a link is not followed (the loader refuses it)
             if not feed.is_daily:
-                reference = reference or modified > began.get(None, 0.0)
+                if modified > began.get(None, 0.0):
+                    reference, newest = True, max(newest, modified)
                 continue
             day = partition_key(path.name.removesuffix(suffix))
             if day is None:
-                latest = max(began, default=None, key=lambda k: k or "")
-                if latest and modified > began[latest]:
-                    days.add(latest)
-            elif modified > began.get(day, 0.0):
-                days.add(day)
-    return Landed(frozenset(days), reference)
+                day = max(began, default=None, key=lambda k: k or "")
+                if not day or modified <= began[day]:
+                    continue
+            elif modified <= began.get(day, 0.0):
+                continue
+            days.add(day)
+            newest = max(newest, modified)
+    return Landed(frozenset(days), reference, newest)
 
 
 def _load_starts(records: Records, key: AssetKey) -> dict[str | None, float]:

@@ -5,6 +5,7 @@ compared by modification time with the loads recorded in Dagster, and everything
 read from Dagster's records too."""
 
 import os
+import time
 
 from dagster import (
     DagsterRunStatus,
@@ -28,6 +29,11 @@ from orchestration.jobs import (
 
 # How often the daily loop looks for work (read when the code location loads).
 LOOP_SECONDS = int(os.environ.get("FLIGHTLINE_LOOP_SECONDS", "15"))
+# How long landing/ must be quiet (no new or changed file) before the loop plans for what
+# landed: an evening's files arrive one after another, and planning between two of them
+# split one evening into two feature runs. (`flightline run` plans on what is there: the
+# person running it says the landing is done.)
+SETTLE_SECONDS = float(os.environ.get("FLIGHTLINE_LANDING_SETTLE_SECONDS", "10"))
 
 
 @sensor(
@@ -51,6 +57,12 @@ def daily_loop(context: SensorEvaluationContext):
     if busy:
         return SkipReason(f"waiting for run {busy[0].run_id} ({busy[0].job_name}) to end")
     landed = landed_since_loads(context.instance, get_settings().landing)
+    quiet = time.time() - landed.last_modified
+    if 0 <= quiet < SETTLE_SECONDS:  # a file dated in the future does not hold the loop
+        return SkipReason(
+            f"files are landing (the last {quiet:.0f} s ago): planning once landing/ has "
+            f"been quiet for {SETTLE_SECONDS:.0f} s (FLIGHTLINE_LANDING_SETTLE_SECONDS)"
+        )
     plan = next_runs(context.instance, landed)
     if not plan.requests:
         notes = [*plan.notes, held_note(plan.held)] if plan.held else plan.notes

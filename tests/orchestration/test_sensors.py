@@ -45,3 +45,34 @@ def test_a_pipeline_run_that_succeeded_in_the_ui_publishes_the_snapshot_once():
                 ]
             else:
                 assert isinstance(result, SkipReason)
+
+
+def test_the_loop_plans_for_landed_files_once_landing_has_been_quiet(home, source, monkeypatch):
+    """An evening's files land one after another: a tick between two of them would plan a
+    feature run for part of the evening. The loop waits until landing/ is quiet; a file
+    dated in the future does not hold it."""
+    import os
+    import time
+    from datetime import date
+
+    from dagster import RunRequest, build_sensor_context
+
+    from ingest.provider.export import export_feeds
+    from orchestration import sensors
+
+    monkeypatch.setattr(sensors, "SETTLE_SECONDS", 60.0)
+    export_feeds(home.landing, until=date(2013, 1, 2), source=source)
+    with DagsterInstance.ephemeral() as instance:
+        waiting = sensors.daily_loop(build_sensor_context(instance=instance))
+        assert isinstance(waiting, SkipReason)
+        assert "files are landing (the last 0 s ago)" in waiting.skip_message
+        assert "quiet for 60 s" in waiting.skip_message
+
+        an_hour_ago = time.time() - 3600
+        for path in home.landing.rglob("*"):
+            os.utime(path, (an_hour_ago, an_hour_ago))
+        tomorrow = time.time() + 86_400
+        os.utime(next(home.landing.rglob("*.csv")), (tomorrow, tomorrow))
+        planned = sensors.daily_loop(build_sensor_context(instance=instance))
+        assert isinstance(planned, list) and isinstance(planned[0], RunRequest)
+        assert planned[0].job_name == "feature_pipeline"
