@@ -28,20 +28,28 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def _tree_rss_mb(root: int) -> float:
-    """Resident memory of `root` and all its descendants (dbt runs as a child), in MB."""
+    """Resident memory of `root` and all its descendants, and of the dbt fork server and
+    the dbt processes it forks (orchestration/dbt_fork.py: the run's dbt invocations are
+    its children, not the run's), in MB."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
+    servers: dict[int, int] = {}  # dbt fork server (or a fork of it) -> its parent
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
         try:
             fields = Path(f"/proc/{entry.name}/stat").read_text().rsplit(")", 1)[1].split()
+            command = Path(f"/proc/{entry.name}/cmdline").read_bytes()
         except OSError:
             continue
         pid = int(entry.name)
         children.setdefault(int(fields[1]), []).append(pid)
         rss[pid] = int(fields[21])
-    total, stack = 0, [root]
+        if b"orchestration.dbt_fork\x00serve" in command:
+            servers[pid] = int(fields[1])
+    # The servers themselves (their forks, the dbt processes, are counted below them).
+    roots = [root, *(pid for pid, parent in servers.items() if parent not in servers)]
+    total, stack = 0, roots
     while stack:
         pid = stack.pop()
         total += rss.get(pid, 0)

@@ -59,9 +59,10 @@ def _key() -> str:
     """What the server's imports depend on: this interpreter, dbt's packages, this file."""
     import importlib.metadata as metadata
 
-    parts = [os.path.realpath(sys.executable), str(Path(__file__).stat().st_mtime_ns)]
+    # sys.prefix, not the interpreter's real path: two venvs share their base Python.
+    parts = [sys.prefix, str(Path(__file__).stat().st_mtime_ns)]
 
-    for package in ("dbt-core", "dbt-duckdb", "dbt-adapters", "dbt-common"):
+    for package in ("dbt-core", "dbt-duckdb", "dbt-adapters", "dbt-common", "duckdb"):
         try:
             parts.append(f"{package}={metadata.version(package)}")
         except metadata.PackageNotFoundError:
@@ -115,7 +116,7 @@ def _connect() -> socket.socket:
             return _open(path)
         except OSError:
             path.unlink(missing_ok=True)  # a server that died
-        subprocess.Popen(
+        server = subprocess.Popen(
             [sys.executable, "-m", "orchestration.dbt_fork", "serve", str(path)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -128,8 +129,8 @@ def _connect() -> socket.socket:
             try:
                 return _open(path)
             except OSError:
-                if time.monotonic() > deadline:
-                    raise
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise  # it could not start (its import failed?): dbt runs as itself
                 time.sleep(0.05)
 
 
@@ -159,29 +160,40 @@ def _open(path: Path) -> socket.socket:
 
 
 def _call(sock: socket.socket, args: list[str]) -> int | None:
-    """dbt's exit code; None when the server closed the call before it forked (it was
-    stopping): dbt did not start, the caller runs it itself."""
-    body = json.dumps({"args": args, "cwd": os.getcwd(), "env": dict(os.environ)}).encode()
-    try:
-        socket.send_fds(sock, [HEADER.pack(len(body))], [0, 1, 2])
-        sock.sendall(body)
-    except OSError:
-        return None
-    replies = sock.makefile("r")
-    child = None
+    """dbt's exit code, once the child has exited (its files closed: dbt-duckdb closes the
+    warehouse in an atexit handler); None when the server closed the call before it forked
+    (it was stopping): dbt did not start, the caller runs it itself."""
+    request = {"args": args, "cwd": os.getcwd(), "env": dict(os.environ)}
+    request["umask"] = os.umask(0)
+    os.umask(request["umask"])
+    body = json.dumps(request).encode()
+    child: int | None = None
+    pending: list[int] = []  # signals that came before the child's pid
 
     def forward(signum: int, _frame) -> None:
-        if child is not None:
+        if child is None:
+            pending.append(signum)
+        else:
             os.kill(child, signum)
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, forward)
-    for line in replies:
-        kind, _, value = line.strip().partition(" ")
-        if kind == "pid":
-            child = int(value)
-        elif kind == "exit":
-            return int(value)
+    code = None
+    try:
+        socket.send_fds(sock, [HEADER.pack(len(body))], [0, 1, 2])
+        sock.sendall(body)
+        for line in sock.makefile("r"):  # until the child's end closes it: it has exited
+            kind, _, value = line.strip().partition(" ")
+            if kind == "pid":
+                child = int(value)
+                for signum in pending:
+                    os.kill(child, signum)
+            elif kind == "exit":
+                code = int(value)
+    except OSError:  # the server went away (stopping) before or while it read the call
+        pass
+    if code is not None:
+        return code
     # Ended without a word: killed (dbt's exit code for an error), or never forked.
     return 1 if child is not None else None
 
@@ -241,19 +253,22 @@ def _receive(conn: socket.socket) -> tuple[list[int], dict]:
     if uid != os.getuid():
         raise ValueError(f"a call from uid {uid}")
     header, fds, _, _ = socket.recv_fds(conn, HEADER.size, 3)
-    if len(fds) != 3 or len(header) != HEADER.size:
+    try:  # a caller's descriptors held here would keep its stdout open: never keep them
+        if len(fds) != 3 or len(header) != HEADER.size:
+            raise ValueError("a call without its three standard streams")
+        (size,) = HEADER.unpack(header)
+        body = b""
+        while len(body) < size:
+            chunk = conn.recv(size - len(body))
+            if not chunk:
+                raise ValueError("a call cut short")
+            body += chunk
+        conn.settimeout(None)
+        return fds, json.loads(body)
+    except BaseException:
         for fd in fds:
             os.close(fd)
-        raise ValueError("a call without its three standard streams")
-    (size,) = HEADER.unpack(header)
-    body = b""
-    while len(body) < size:
-        chunk = conn.recv(size - len(body))
-        if not chunk:
-            raise ValueError("a call cut short")
-        body += chunk
-    conn.settimeout(None)
-    return fds, json.loads(body)
+        raise
 
 
 def _child(conn: socket.socket, fds: list[int], request: dict) -> None:
@@ -267,15 +282,16 @@ def _child(conn: socket.socket, fds: list[int], request: dict) -> None:
             os.dup2(fd, target)
             os.close(fd)
         os.chdir(request["cwd"])
+        os.umask(request.get("umask", 0o022))
         os.environ.clear()
         os.environ.update(request["env"])
         time.tzset()
         # As a process started on these streams would buffer them: by line on a terminal.
         unbuffered = bool(os.environ.get("PYTHONUNBUFFERED"))
-        for stream in (sys.stdout, sys.stderr):
-            stream.reconfigure(
-                line_buffering=unbuffered or stream.isatty(), write_through=unbuffered
-            )
+        sys.stdout.reconfigure(
+            line_buffering=unbuffered or sys.stdout.isatty(), write_through=unbuffered
+        )
+        sys.stderr.reconfigure(line_buffering=True, write_through=unbuffered)  # as Python's
         sys.argv = ["dbt", *request["args"]]
         conn.sendall(f"pid {os.getpid()}\n".encode())
         threading.Thread(target=_stop_when_the_caller_is_gone, args=(conn,), daemon=True).start()
@@ -290,19 +306,21 @@ def _child(conn: socket.socket, fds: list[int], request: dict) -> None:
             code = 130
     finally:
         FINISHED.set()
+        # What an exiting interpreter runs that matters (the atexit handlers: dbt-duckdb
+        # closes the warehouse, logging flushes, multiprocessing's finalizers release what
+        # dbt made), then out: tearing down dbt's ~3,000 modules cost 0.8 s more, and the
+        # caller's stdout stays open (a pipe reader waits for its end) until this process is
+        # gone. The caller returns once the connection closes, so after all of this.
+        run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)
+        if run_exit_handlers is not None:  # CPython's
+            run_exit_handlers()
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
                 stream.flush()
         with contextlib.suppress(OSError):
             conn.sendall(f"exit {code}\n".encode())
-        # What an exiting interpreter runs that matters (the atexit handlers: logging's
-        # flush, multiprocessing's finalizers that release what dbt made), then out: tearing
-        # down dbt's ~3,000 modules cost 0.8 s more, and the caller's stdout stays open (a
-        # pipe reader waits for its end) until this process is gone.
-        run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)
         if run_exit_handlers is None:  # not CPython: the interpreter's own exit
             sys.exit(code)
-        run_exit_handlers()
         os._exit(code)
 
 
