@@ -26,6 +26,7 @@ is retried by Dagster's run retries, or by new data.
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -59,7 +60,8 @@ class Landed:
     days: frozenset[str] = frozenset()
     reference: bool = False
     last_modified: float = 0.0
-    """The newest modification time among those files (epoch seconds; 0 when none)."""
+    """The newest modification time among those files that is not in the future (epoch
+    seconds; 0 when none)."""
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,7 @@ def landed_since_loads(instance, landing) -> Landed:
     days: set[str] = set()
     reference = False
     newest = 0.0
+    now = time.time()
     for feed in FEEDS:
         began = _load_starts(records, AssetKey(["raw", feed.name]))
         suffix = feed.pattern.rsplit("*", 1)[-1]
@@ -153,7 +156,8 @@ def landed_since_loads(instance, landing) -> Landed:
             modified = path.lstat().st_mtime  # a link is not followed (the loader refuses it)
             if not feed.is_daily:
                 if modified > began.get(None, 0.0):
-                    reference, newest = True, max(newest, modified)
+                    reference = True
+                    newest = max(newest, modified) if modified <= now else newest
                 continue
             day = partition_key(path.name.removesuffix(suffix))
             if day is None:
@@ -163,7 +167,8 @@ def landed_since_loads(instance, landing) -> Landed:
             elif modified <= began.get(day, 0.0):
                 continue
             days.add(day)
-            newest = max(newest, modified)
+            if modified <= now:  # a file dated in the future tells nothing of the landing
+                newest = max(newest, modified)
     return Landed(frozenset(days), reference, newest)
 
 

@@ -58,7 +58,7 @@ def daily_loop(context: SensorEvaluationContext):
         return SkipReason(f"waiting for run {busy[0].run_id} ({busy[0].job_name}) to end")
     landed = landed_since_loads(context.instance, get_settings().landing)
     quiet = time.time() - landed.last_modified
-    if 0 <= quiet < SETTLE_SECONDS:  # a file dated in the future does not hold the loop
+    if quiet < SETTLE_SECONDS:
         return SkipReason(
             f"files are landing (the last {quiet:.0f} s ago): planning once landing/ has "
             f"been quiet for {SETTLE_SECONDS:.0f} s (FLIGHTLINE_LANDING_SETTLE_SECONDS)"

@@ -83,14 +83,18 @@ def test_dbt_tests_are_asset_checks(dbt_manifest):
 
 
 def test_the_daily_loop_requests_one_feature_run_for_the_dates_of_new_files(
-    home, source, dbt_manifest
+    home, source, dbt_manifest, monkeypatch
 ):
     import time
 
     from dagster import AssetMaterialization, DagsterInstance, DagsterRun, DagsterRunStatus
 
     from ingest.catalog import FEEDS
+    from orchestration import sensors
     from orchestration.sensors import daily_loop
+
+    # What it plans, not when (test_sensors.py: it waits for landing/ to be quiet).
+    monkeypatch.setattr(sensors, "SETTLE_SECONDS", 0.0)
 
     export_feeds(home.landing, until=date(2013, 1, 3), source=source)
     with DagsterInstance.ephemeral() as instance:

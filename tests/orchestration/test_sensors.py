@@ -76,3 +76,7 @@ def test_the_loop_plans_for_landed_files_once_landing_has_been_quiet(home, sourc
         planned = sensors.daily_loop(build_sensor_context(instance=instance))
         assert isinstance(planned, list) and isinstance(planned[0], RunRequest)
         assert planned[0].job_name == "feature_pipeline"
+        # A file landing now is waited for, the future-dated one notwithstanding.
+        os.utime(next(home.landing.rglob("*.jsonl")))
+        waiting = sensors.daily_loop(build_sensor_context(instance=instance))
+        assert isinstance(waiting, SkipReason) and "files are landing" in waiting.skip_message
