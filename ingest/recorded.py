@@ -67,8 +67,15 @@ class Recording:
             self.not_copied.append(relation)
             return 0
         started = time.perf_counter()
-        # con.sql, not con.execute: DuckDB 2.0 copies a DB-API result once more for Arrow.
-        rows = con.sql(f"select * from {relation} where {where}", params=params).to_arrow_table()
+        # con.sql, not con.execute: DuckDB 2.0 copies a DB-API result once more for Arrow. On
+        # a cursor of its own: DuckDB 2.0 refuses a connection's next query while a result
+        # of the caller's is unread (fetchone), and the copy must not depend on that.
+        cursor = con.cursor()
+        try:
+            query = cursor.sql(f"select * from {relation} where {where}", params=params)
+            rows = query.to_arrow_table()
+        finally:
+            cursor.close()
         name = f"{relation}.parquet"
         pq.write_table(rows, self.directory / name, compression="zstd")
         self.tables[relation] = name
@@ -83,15 +90,45 @@ class Recording:
         content = path.read_bytes()
         name = f"{hashlib.sha256(content).hexdigest()[:16]}-{path.name}.gz"
         kept = self.directory.parent.parent / SHARED_FILES / name
-        if kept.exists():
+        try:
             os.utime(kept)  # in use: kept for the retention from now (prune)
-        else:
+        except FileNotFoundError:
             kept.parent.mkdir(parents=True, exist_ok=True)
             partial = kept.with_name(f".{name}.{os.getpid()}")
             partial.write_bytes(gzip.compress(content, compresslevel=6))
             partial.replace(kept)
         self.files[path.name] = f"{SHARED_FILES}/{name}"
         self.seconds += time.perf_counter() - started
+
+    def keep_landed(self, path: Path, digest: str) -> bool:
+        """A landed file the step read, kept once by its content (`digest`, sha256) in the
+        recordings' `files/`, uncompressed (a cold year's 41 MB in ~0.3 s, hash included,
+        where gzip took ~3 s): a later correction lands under the same name and replaces it
+        in landing/. False when the file no longer has that content."""
+        from ingest.landing import digest_of
+
+        started = time.perf_counter()
+        kept = self.directory.parent.parent / SHARED_FILES / f"{digest}.landed"
+        try:
+            try:
+                os.utime(kept)  # in use: kept for the retention from now (prune)
+                return True
+            except FileNotFoundError:
+                pass
+            if path.is_symlink():  # the loader refuses links; one swapped in is not followed
+                return False
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            partial = kept.with_name(f".{kept.name}.{os.getpid()}")
+            shutil.copyfile(path, partial)
+            if digest_of(partial) != digest:  # rewritten since it was hashed
+                partial.unlink()
+                return False
+            partial.replace(kept)
+            return True
+        except OSError:
+            return False
+        finally:
+            self.seconds += time.perf_counter() - started
 
     @property
     def bytes(self) -> int:
@@ -127,11 +164,16 @@ class Recording:
 
 @contextmanager
 def record_step(
-    settings: Settings, run_id: str, step: str, arguments: dict[str, Any]
+    settings: Settings,
+    run_id: str,
+    step: str,
+    arguments: dict[str, Any],
+    copies: bool | None = None,
 ) -> Iterator[Recording]:
     """Record the step run inside the block; its outcome (and error) are written as it ends,
     then recordings past the retention are removed. A retried step records afresh. On the
-    Spark engine the relations a step reads are Spark's tables: named, not copied."""
+    Spark engine the relations a step reads are Spark's tables: named, not copied (unless
+    `copies`: a step that reads DuckDB's on every engine)."""
     directory = settings.recorded / run_id / step
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
@@ -141,7 +183,7 @@ def record_step(
         step,
         arguments,
         recorded_at=datetime.now(UTC).isoformat(),
-        copies=settings.engine == "duckdb",
+        copies=settings.engine == "duckdb" if copies is None else copies,
     )
     try:
         yield recording
@@ -162,7 +204,11 @@ def prune(root: Path, days: int) -> list[Path]:
     for run in root.iterdir() if root.exists() else []:
         if run.name == SHARED_FILES:
             for kept in run.iterdir():  # each file's time is its last use (keep_file)
-                if kept.stat().st_mtime < horizon:
+                try:  # another process may be writing or removing it
+                    old = kept.stat().st_mtime < horizon
+                except FileNotFoundError:
+                    continue
+                if old and not kept.name.startswith("."):
                     kept.unlink(missing_ok=True)
                     removed.append(kept)
         elif run.is_dir() and run.stat().st_mtime < horizon:

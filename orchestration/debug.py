@@ -18,12 +18,15 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.recorded import INPUTS_FILE, NotRecorded, Recording, load
+from ingest.catalog import FEEDS
+from ingest.recorded import INPUTS_FILE, SHARED_FILES, NotRecorded, Recording, load
 from ingest.settings import Settings
 from ingest.warehouse import connect, quote_name
 
 
-def _predictions(con: duckdb.DuckDBPyConnection, recording: Recording, scratch: Path) -> str:
+def _predictions(
+    con: duckdb.DuckDBPyConnection, recording: Recording, scratch: Path, settings: Settings
+) -> str:
     from ml.scoring import score_days
 
     model = _model(recording)
@@ -31,7 +34,9 @@ def _predictions(con: duckdb.DuckDBPyConnection, recording: Recording, scratch: 
     return f"scored {sum(day.rows for day in scored)} flights with {model.model_version}"
 
 
-def _candidate_model(con: duckdb.DuckDBPyConnection, recording: Recording, scratch: Path) -> str:
+def _candidate_model(
+    con: duckdb.DuckDBPyConnection, recording: Recording, scratch: Path, settings: Settings
+) -> str:
     import pandas as pd
 
     from ingest.settings import REPO_ROOT
@@ -55,7 +60,9 @@ def _candidate_model(con: duckdb.DuckDBPyConnection, recording: Recording, scrat
     return f"trained {run.model.model_version} ({run.result.chosen}) in {scratch / 'models'}"
 
 
-def _drift(con: duckdb.DuckDBPyConnection, recording: Recording, scratch: Path) -> str:
+def _drift(
+    con: duckdb.DuckDBPyConnection, recording: Recording, scratch: Path, settings: Settings
+) -> str:
     from ml.drift import DriftThresholds, drift_for_days
 
     thresholds = DriftThresholds(**recording.arguments["thresholds"])
@@ -64,7 +71,7 @@ def _drift(con: duckdb.DuckDBPyConnection, recording: Recording, scratch: Path) 
 
 
 def _retraining_decision(
-    con: duckdb.DuckDBPyConnection, recording: Recording, scratch: Path
+    con: duckdb.DuckDBPyConnection, recording: Recording, scratch: Path, settings: Settings
 ) -> str:
     from ml.monitoring import RetrainingPolicy, decide_retraining, gather_evidence
 
@@ -75,13 +82,84 @@ def _retraining_decision(
     return decide_retraining(evidence, policy).reason
 
 
+def _ingest(
+    con: duckdb.DuckDBPyConnection, recording: Recording, scratch: Path, settings: Settings
+) -> str:
+    """The load again: its landed files (their kept copies, else found by their content in
+    landing/ or quarantine/) copied into a scratch landing/, on its books and raw days, with
+    the expectation suites of a copy of the data directory's Great Expectations project."""
+    from ingest.catalog import FEEDS_BY_NAME
+    from ingest.load.loader import Loader
+
+    spec = FEEDS_BY_NAME[recording.arguments["feed"]]
+    if "ingest.file_log" not in recording.tables:
+        raise NotRecorded(
+            f"{recording.step} of run {recording.run_id} was recorded before ingest recorded "
+            "its books and raw days: nothing to replay it on"
+        )
+    landing, quarantine = scratch / "landing", scratch / "quarantine"
+    for landed in recording.references["landed_files"]:
+        if landed.get("status") == "deferred":  # changed while it was read: not loaded
+            print(f"flightline debug: {landed['source']} was left for a later load: left out")
+            continue
+        _restore(settings, spec.name, landed["source"], landed.get("content_hash"), landing)
+    quality = None
+    if settings.quality.is_dir():
+        quality = scratch / "quality"
+        shutil.copytree(settings.quality, quality)
+    loader = Loader(con, landing, quarantine, batch_id=recording.run_id, quality=quality)
+    result = loader.load(spec, set(recording.arguments["partitions"]) or None)
+    return (
+        f"{spec.name}: {result.rows_loaded} rows loaded, {result.rows_quarantined} quarantined, "
+        f"{len(result.files_quarantined)} file(s) quarantined, {result.skipped} unchanged"
+    )
+
+
+def _restore(settings: Settings, feed: str, source: str, digest: str | None, landing: Path):
+    """Copy the landed file `source` with content `digest` to the scratch landing/: from
+    landing/, or from quarantine/ where the load moved it."""
+    from ingest.landing import digest_of
+    from ingest.load.outcomes import UNREAD
+
+    target = (landing / source).resolve()
+    if landing.resolve() not in target.parents:
+        raise NotRecorded(f"{source!r} is not a path inside landing/")
+    name = Path(source).name
+    candidates = [settings.landing / source]
+    if digest:
+        candidates[:0] = [settings.recorded / SHARED_FILES / f"{digest}.landed"]
+    # Where the load moved it (ingest/load/quarantine.py: 12 hex of its hash, or "unread").
+    candidates.append(settings.quarantine / feed / f"{(digest or UNREAD)[:12]}-{name}")
+    for found in candidates:
+        if digest is None and found.is_symlink():  # refused as a link: a link again
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(found, target, follow_symlinks=False)
+        elif found.is_file() and (digest is None or digest_of(found) == digest):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(found, target)
+        else:
+            continue
+        if digest is None:
+            print(
+                f"flightline debug: {source} was refused before it was hashed: it is used "
+                f"as it is now ({found})",
+                flush=True,
+            )
+        return
+    raise NotRecorded(
+        f"{source}: the content the load read (sha256 {digest or 'not read'}) is neither kept "
+        "with the recordings nor in landing/ or quarantine/ any more: nothing to replay it on"
+    )
+
+
 def _model(recording: Recording):
     from ml.registry import RegisteredModel
 
     return RegisteredModel(**recording.references["model"])
 
 
-STEPS: dict[str, Callable[[duckdb.DuckDBPyConnection, Recording, Path], str]] = {
+STEPS: dict[str, Callable[[duckdb.DuckDBPyConnection, Recording, Path, Settings], str]] = {
+    **{f"ingest_{feed.name}": _ingest for feed in FEEDS},
     "predictions": _predictions,
     "candidate_model": _candidate_model,
     "drift": _drift,
@@ -141,6 +219,6 @@ def debug(settings: Settings, run_id: str, step: str | None = None) -> str:
     )
     con = scratch_warehouse(settings, recording)
     try:
-        return STEPS[recording.step](con, recording, scratch_folder(settings, recording))
+        return STEPS[recording.step](con, recording, scratch_folder(settings, recording), settings)
     finally:
         con.close()

@@ -61,11 +61,15 @@ class WarehouseResource(ConfigurableResource):
         step: str,
         arguments: dict[str, Any],
         model: RegisteredModel | None = None,
+        duckdb_only: bool = False,
     ) -> Iterator[Recording]:
         """What the step run inside the block reads, recorded for `flightline debug`
         (ingest/recorded.py): `model` by its version; the step copies the relations it reads
-        (Recording.copy_rows) and reports `Recording.metadata()` once the block has ended."""
-        with record_step(self.settings, context.run.run_id, step, arguments) as recording:
+        (Recording.copy_rows) and reports `Recording.metadata()` once the block has ended.
+        `duckdb_only`: the step reads DuckDB's tables on every engine (ingest)."""
+        with record_step(
+            self.settings, context.run.run_id, step, arguments, copies=True if duckdb_only else None
+        ) as recording:
             if model is not None:
                 recording.references["model"] = asdict(model)
             yield recording

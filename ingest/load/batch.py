@@ -19,6 +19,7 @@ reader, readers.py), `_text` and `_probe` (insert.py), `_skipped` (numbering.py)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,9 +55,12 @@ class Batch:
     """Parallel scans the files are read in (numbering.py): one per DuckDB thread."""
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     """Tags this attempt's rows with batch_id (see `where`); each attempt takes a new one."""
-    discovered: list[str] = field(default_factory=list)
-    """Every landed file this load found (source names), whatever becomes of it: what a
-    recording names when the load raises (orchestration/assets/ingest.py)."""
+    on_staged: Callable[[FileOutcome], None] | None = None
+    """Called with each file once it is hashed, before anything else is done with it (a
+    recording keeps a copy of it: orchestration/assets/ingest.py)."""
+    discovered: list[FileOutcome] = field(default_factory=list)
+    """Every landed file this load found, whatever becomes of it (its hash once read): what
+    a recording names when the load raises (orchestration/assets/ingest.py)."""
     groups: dict[tuple[str, ...], list[FileOutcome]] = field(default_factory=dict)
     """The files to read, by the columns they are read under (headers.py)."""
     rejected: list[FileOutcome] = field(default_factory=list)

@@ -58,7 +58,7 @@ def files_to_load(batch: Batch, landing: Path, partitions: set[str] | None) -> t
         outcome = FileOutcome(
             spec.name, path, UNREAD, None, "loaded", source=source_name(path, landing)
         )
-        batch.discovered.append(outcome.source)
+        batch.discovered.append(outcome)
         try:
             staged = stage(path, spec)
         except FileChanged as error:
@@ -70,6 +70,8 @@ def files_to_load(batch: Batch, landing: Path, partitions: set[str] | None) -> t
             batch.rejected.append(outcome)
             continue
         outcome.content_hash, outcome.staged = staged.digest, staged
+        if batch.on_staged is not None:
+            batch.on_staged(outcome)
         outcome.rows_read = staged.records
         if (outcome.source, staged.digest) in seen_pairs:
             skipped += 1

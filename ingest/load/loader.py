@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -43,9 +44,9 @@ from ingest.load.insert import (
     restore_insertion_order,
 )
 from ingest.load.numbering import counted_offsets
-from ingest.load.outcomes import IngestResult
+from ingest.load.outcomes import FileOutcome, IngestResult
 from ingest.load.quarantine import hold_corrections, move_to_quarantine, quarantine_rows
-from ingest.load.validation import validate
+from ingest.load.validation import USUAL_DAYS, validate
 from ingest.quality import Validation
 from ingest.tables import ensure_tables
 from ingest.warehouse import execute, quote_name, restrict_file_access
@@ -80,15 +81,19 @@ class Loader:
         quarantine: Path,
         batch_id: str | None = None,
         quality: Path | None = None,
+        on_staged: Callable[[FileOutcome], None] | None = None,
     ) -> None:
         self.con = con
+        self.on_staged = on_staged
+        """Called with each file a load hashes (Batch.on_staged)."""
         self.landing = landing
         self.quarantine = quarantine
         self.batch_id = batch_id or uuid.uuid4().hex
         self.quality = quality
         """Great Expectations' project directory; None loads without the expectation suites."""
-        self.discovered: list[str] = []
-        """The landed files (source names) the last load found, also when it raised."""
+        self.discovered: list[FileOutcome] = []
+        """The landed files the last load found (and what became of them so far), also
+        when it raised."""
         self._scans = int(execute(con, "select current_setting('threads')").fetchone()[0])
         landing.mkdir(parents=True, exist_ok=True)
         # DuckDB reads landed files and nothing else: neither quarantine/ nor the warehouse's
@@ -100,6 +105,26 @@ class Loader:
         """Landed files whose content has not been logged for that path yet."""
         return pending(self.con, self.landing, spec, partitions)
 
+    @staticmethod
+    def reads(spec: FeedSpec, partitions: set[str] | None) -> list[tuple[str, str, list]]:
+        """What a load of `spec` reads from the warehouse besides the landed files, as
+        (relation, condition, parameters), for recording it (orchestration/debug.py replays
+        the load on them): the feed's books, and of its raw table the days the load may
+        replace and the USUAL_DAYS its usual day is judged against (a reference feed's
+        table whole)."""
+        books = [
+            ("ingest.file_log", "feed = ?", [spec.name]),
+            ("ingest.accepted_files", "feed = ?", [spec.name]),
+        ]
+        if not spec.is_daily or partitions is None:
+            return [*books, (spec.table, "true", [])]
+        part = f'"{spec.partition_column}"'
+        days = (
+            f"{part}::varchar in (select unnest(?::varchar[])) or {part} >= "
+            f"(select max({part}) from {spec.table}) - interval {USUAL_DAYS} day"
+        )
+        return [*books, (spec.table, days, [sorted(partitions)])]
+
     def load(self, spec: FeedSpec, partitions: set[str] | None = None) -> IngestResult:
         started = time.perf_counter()
         result = self._load(spec, partitions)
@@ -108,7 +133,13 @@ class Loader:
 
     def _load(self, spec: FeedSpec, partitions: set[str] | None) -> IngestResult:
         batch = Batch(
-            self.con, spec, self.batch_id, self.quarantine, self.quality, scans=self._scans
+            self.con,
+            spec,
+            self.batch_id,
+            self.quarantine,
+            self.quality,
+            scans=self._scans,
+            on_staged=self.on_staged,
         )
         self.discovered = batch.discovered
         found, skipped = files_to_load(batch, self.landing, partitions)

@@ -80,8 +80,12 @@ def validate(batch: Batch) -> Validation:
     return validation
 
 
+USUAL_DAYS = 28
+"""The loaded days before a batch's that its usual day is the median of (with its own)."""
+
+
 def usual_rows(batch: Batch, partitions: list[str]) -> float | None:
-    """A day's usual row count: the median over the batch's days and the 28 latest
+    """A day's usual row count: the median over the batch's days and the USUAL_DAYS latest
     loaded days before them. Scale-free, so a synthetic 30M-flight year is judged by
     the same suite as 2013; a batch of one day with no history judges itself (1.0).
 
@@ -106,7 +110,7 @@ def usual_rows(batch: Batch, partitions: list[str]) -> float | None:
             con,
             f"""
             select count(*) from {loaded}
-            where {part} >= (select max({part}) from {loaded}) - interval 28 day
+            where {part} >= (select max({part}) from {loaded}) - interval {USUAL_DAYS} day
                 and {part}::varchar not in (select unnest(?::varchar[]))
             group by {part}
             """,

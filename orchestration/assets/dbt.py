@@ -139,6 +139,7 @@ def _build(
     step = context.op_def.name
     arguments = {"environment": dict(environment or {})}
     with record_step(settings, context.run.run_id, step, arguments) as rec:
+        rec.keep_file(Path(dbt_project.manifest_path))  # before dbt starts: nothing to stop
         try:
             invocation = dbt.cli(args, context=context)
         finally:
@@ -148,7 +149,6 @@ def _build(
                 else:
                     os.environ[name] = value
         rec.arguments["command"] = [str(arg) for arg in invocation.process.args]
-        rec.keep_file(Path(dbt_project.manifest_path))
         events = list(invocation.stream())
     yield from _with_row_counts(context, events, settings)
 

@@ -144,12 +144,14 @@ def build_ingest_asset(feed: FeedSpec) -> AssetsDefinition:
         settings = warehouse.settings
         # Files modified after this are news to the next load (the planner's question).
         started_at = time.time()
-        # What it reads, by reference: the landed files by their content's hash (a load
-        # that raised names the files it had found).
+        # What it reads, for `flightline debug`: the landed files by their content's hash,
+        # each kept once by content (a correction replaces a file under its name), its books
+        # and raw days by copy (DuckDB's on either engine).
         arguments = {"feed": feed.name, "partitions": sorted(partitions or [])}
+        step = f"ingest_{feed.name}"
         with (
-            warehouse.recording(context, f"ingest_{feed.name}", arguments) as rec,
             warehouse.connect() as con,
+            warehouse.recording(context, step, arguments, duckdb_only=True) as rec,
         ):
             loader = Loader(
                 con,
@@ -157,16 +159,24 @@ def build_ingest_asset(feed: FeedSpec) -> AssetsDefinition:
                 settings.quarantine,
                 batch_id=context.run_id,
                 quality=settings.quality,
+                on_staged=lambda o: rec.keep_landed(o.path, o.content_hash),
             )
+            for relation, where, params in Loader.reads(feed, partitions):
+                rec.copy_rows(con, relation, where, params)
             try:
                 result = loader.load(feed, partitions)
-            except BaseException:
-                rec.references["landed_files"] = [{"source": s} for s in loader.discovered]
-                raise
-            rec.references["landed_files"] = [
-                {"source": o.source, "content_hash": o.content_hash, "status": o.status}
-                for o in result.outcomes
-            ]
+            finally:  # a file not read (refused, changed while hashed): its status already
+                landed = rec.references["landed_files"] = [
+                    {
+                        "source": o.source,
+                        "content_hash": None if o.staged is None else o.content_hash,
+                        "status": o.status if o.staged is None else None,
+                    }
+                    for o in loader.discovered
+                ]
+            statuses = {o.source: o.status for o in result.outcomes}
+            for file in landed:
+                file["status"] = file["status"] or statuses.get(file["source"], "unchanged")
             if settings.engine == "spark":  # Spark reads what this load committed
                 publish_raw_parquet(con, settings.spark / "raw", [feed])
         for outcome in result.files_quarantined:
