@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 from sklearn.inspection import permutation_importance
+from sklearn.pipeline import Pipeline
 
 from ml.candidates import SEED, candidates
 from ml.features import FEATURES, KEY_COLUMNS, LABEL
@@ -176,11 +177,22 @@ def feature_importance(
     trees' own predict ~10 us a row. On the 2013 champion, 5,000 rows (5.0 s) rank the
     features as 10,000 did (9.4 s; the same top three, the same top five, Spearman 0.93 over
     the 36), as 10,000 had ranked them as 20,000 (27 s; Spearman 0.92). It describes the
-    model (the card's top features); it decides nothing."""
+    model (the card's top features); it decides nothing.
+
+    A pipeline whose preprocessing gives each feature one column of its own name (the
+    boosted trees' ordinal encoding) is scored as its classifier on the encoded sample: the
+    same importances (each column is encoded row by row, and permutation_importance shuffles
+    every column with the same seed; tests/ml/test_importance.py), without encoding the
+    sample again for each of the 108 shuffles: ~13% less CPU on the 2013 champion."""
     sample = x.sample(n=min(rows, len(x)), random_state=SEED)
+    scored, rows_scored = model, sample
+    if isinstance(model, Pipeline) and len(model) > 1:
+        encoded = model[:-1].transform(sample)
+        if isinstance(encoded, pd.DataFrame) and sorted(encoded.columns) == sorted(FEATURES):
+            scored, rows_scored = model[-1], encoded[FEATURES]
     result = permutation_importance(
-        model,
-        sample,
+        scored,
+        rows_scored,
         y[x.index.get_indexer(sample.index)],
         scoring="roc_auc",
         n_repeats=3,
