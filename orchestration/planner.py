@@ -26,7 +26,6 @@ is retried by Dagster's run retries, or by new data.
 from __future__ import annotations
 
 import hashlib
-import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -134,53 +133,6 @@ def next_runs(instance, landed: Landed = Landed(), policy: Policy = Policy()) ->
             return Plan(plan.stage, plan.requests, [*notes, *plan.notes], held)
         notes += plan.notes
     return Plan("done", [], notes, held)
-
-
-def landed_since_loads(instance, landing) -> Landed:
-    """The sensor's question of landing/: files modified after the load that last covered
-    their day (or their reference table) began, read from the ingest assets' records, so no
-    state of its own. A daily file not named by a pipeline day counts under the latest day
-    loaded (the load of that day quarantines it by its name)."""
-    from ingest.catalog import FEEDS
-    from ingest.landing import discover, partition_key
-
-    records = Records(instance)
-    days: set[str] = set()
-    reference = False
-    newest = 0.0
-    now = time.time()
-    for feed in FEEDS:
-        began = _load_starts(records, AssetKey(["raw", feed.name]))
-        suffix = feed.pattern.rsplit("*", 1)[-1]
-        for path in discover(landing, feed):
-            modified = path.lstat().st_mtime  # a link is not followed (the loader refuses it)
-            if not feed.is_daily:
-                if modified > began.get(None, 0.0):
-                    reference = True
-                    newest = max(newest, modified) if modified <= now else newest
-                continue
-            day = partition_key(path.name.removesuffix(suffix))
-            if day is None:
-                day = max(began, default=None, key=lambda k: k or "")
-                if not day or modified <= began[day]:
-                    continue
-            elif modified <= began.get(day, 0.0):
-                continue
-            days.add(day)
-            if modified <= now:  # a file dated in the future tells nothing of the landing
-                newest = max(newest, modified)
-    return Landed(frozenset(days), reference, newest)
-
-
-def _load_starts(records: Records, key: AssetKey) -> dict[str | None, float]:
-    """partition (None when unpartitioned) -> when the load of its newest materialization
-    began (its `started_at`; the event's time for records written before it was kept)."""
-    starts = {}
-    for partition, record in records.latest_records(key).items():
-        metadata = record.asset_materialization.metadata
-        began = metadata["started_at"].value if "started_at" in metadata else record.timestamp
-        starts[partition] = float(began)
-    return starts
 
 
 def _key(*parts: object) -> str:

@@ -8,6 +8,7 @@ import os
 import time
 
 from dagster import (
+    AssetKey,
     DagsterRunStatus,
     DefaultSensorStatus,
     RunRequest,
@@ -26,6 +27,8 @@ from orchestration.jobs import (
     scoring_gate_job,
     training_pipeline_job,
 )
+from orchestration.planner import Landed
+from orchestration.records import Records
 
 # How often the daily loop looks for work (read when the code location loads).
 LOOP_SECONDS = int(os.environ.get("FLIGHTLINE_LOOP_SECONDS", "15"))
@@ -50,7 +53,7 @@ SETTLE_SECONDS = float(os.environ.get("FLIGHTLINE_LANDING_SETTLE_SECONDS", "10")
     ),
 )
 def daily_loop(context: SensorEvaluationContext):
-    from orchestration.planner import held_note, landed_since_loads, next_runs
+    from orchestration.planner import held_note, next_runs
     from orchestration.records import unfinished_runs
 
     busy = unfinished_runs(context.instance)
@@ -110,3 +113,50 @@ def publish_after_pipeline_runs(context: RunStatusSensorContext):
         run_config={"ops": {"analytics__snapshot": {"config": {"runs": [run.run_id]}}}},
         tags={"flightline/trigger": "publish_after_pipeline_runs"},
     )
+
+
+def landed_since_loads(instance, landing) -> Landed:
+    """The loop's question of landing/: files modified after the load that last covered
+    their day (or their reference table) began, read from the ingest assets' records, so no
+    state of its own. A daily file not named by a pipeline day counts under the latest day
+    loaded (the load of that day quarantines it by its name)."""
+    from ingest.catalog import FEEDS
+    from ingest.landing import discover, partition_key
+
+    records = Records(instance)
+    days: set[str] = set()
+    reference = False
+    newest = 0.0
+    now = time.time()
+    for feed in FEEDS:
+        began = _load_starts(records, AssetKey(["raw", feed.name]))
+        suffix = feed.pattern.rsplit("*", 1)[-1]
+        for path in discover(landing, feed):
+            modified = path.lstat().st_mtime  # a link is not followed (the loader refuses it)
+            if not feed.is_daily:
+                if modified <= began.get(None, 0.0):
+                    continue
+                reference = True
+            else:
+                day = partition_key(path.name.removesuffix(suffix))
+                if day is None:
+                    day = max(began, default=None, key=lambda k: k or "")
+                    if not day or modified <= began[day]:
+                        continue
+                elif modified <= began.get(day, 0.0):
+                    continue
+                days.add(day)
+            if modified <= now:  # a file dated in the future tells nothing of the landing
+                newest = max(newest, modified)
+    return Landed(frozenset(days), reference, newest)
+
+
+def _load_starts(records: Records, key: AssetKey) -> dict[str | None, float]:
+    """partition (None when unpartitioned) -> when the load of its newest materialization
+    began (its `started_at`; the event's time for records written before it was kept)."""
+    starts = {}
+    for partition, record in records.latest_records(key).items():
+        metadata = record.asset_materialization.metadata
+        began = metadata["started_at"].value if "started_at" in metadata else record.timestamp
+        starts[partition] = float(began)
+    return starts

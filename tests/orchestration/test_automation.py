@@ -235,7 +235,8 @@ def test_the_ui_runs_the_evening_alone_and_the_cli_route_agrees(
 
 def _settled(home: Path) -> bool:
     """No run queued or running, and the planner asks for nothing: the loop is done."""
-    from orchestration.planner import landed_since_loads, next_runs
+    from orchestration.planner import next_runs
+    from orchestration.sensors import landed_since_loads
 
     with DagsterInstance.from_ref(_instance_ref(home)) as instance:
         if any(not run.is_finished for run in instance.get_runs(limit=20)):

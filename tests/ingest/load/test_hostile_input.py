@@ -126,8 +126,8 @@ def test_partition_names_are_ascii_calendar_days_of_the_pipeline():
 def test_the_cli_plan_takes_only_real_days_and_still_quarantines_the_rest(home, source):
     from dagster import DagsterInstance
 
-    from orchestration.planner import landed_since_loads
     from orchestration.runner import landed_files
+    from orchestration.sensors import landed_since_loads
 
     export_feeds(home.landing, until=date(2013, 1, 2), source=source)
     (home.landing / "actuals" / "2013-02-30.csv").write_text("x\n")
