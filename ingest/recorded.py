@@ -82,6 +82,24 @@ class Recording:
         self.seconds += time.perf_counter() - started
         return rows.num_rows
 
+    def _kept(self, name: str, write) -> bool:
+        """The shared `files/` copy `name`, touched when it is there (in use: kept for the
+        retention from now, prune), else made by `write(partial)` and renamed in; `write`
+        returns False to keep nothing. Whether the copy is there."""
+        kept = self.directory.parent.parent / SHARED_FILES / name
+        try:
+            os.utime(kept)
+            return True
+        except FileNotFoundError:
+            pass
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        partial = kept.with_name(f".{name}.{os.getpid()}")
+        if not write(partial):
+            partial.unlink(missing_ok=True)
+            return False
+        partial.replace(kept)
+        return True
+
     def keep_file(self, path: Path) -> None:
         """A file that will be rewritten but is the same for many steps (dbt's manifest: one
         per code version), kept once by its content, gzipped, in the recordings' shared
@@ -89,14 +107,7 @@ class Recording:
         started = time.perf_counter()
         content = path.read_bytes()
         name = f"{hashlib.sha256(content).hexdigest()[:16]}-{path.name}.gz"
-        kept = self.directory.parent.parent / SHARED_FILES / name
-        try:
-            os.utime(kept)  # in use: kept for the retention from now (prune)
-        except FileNotFoundError:
-            kept.parent.mkdir(parents=True, exist_ok=True)
-            partial = kept.with_name(f".{name}.{os.getpid()}")
-            partial.write_bytes(gzip.compress(content, compresslevel=6))
-            partial.replace(kept)
+        self._kept(name, lambda partial: partial.write_bytes(gzip.compress(content, 6)) > 0)
         self.files[path.name] = f"{SHARED_FILES}/{name}"
         self.seconds += time.perf_counter() - started
 
@@ -107,24 +118,15 @@ class Recording:
         in landing/. False when the file no longer has that content."""
         from ingest.landing import digest_of
 
-        started = time.perf_counter()
-        kept = self.directory.parent.parent / SHARED_FILES / f"{digest}.landed"
-        try:
-            try:
-                os.utime(kept)  # in use: kept for the retention from now (prune)
-                return True
-            except FileNotFoundError:
-                pass
+        def copy(partial: Path) -> bool:
             if path.is_symlink():  # the loader refuses links; one swapped in is not followed
                 return False
-            kept.parent.mkdir(parents=True, exist_ok=True)
-            partial = kept.with_name(f".{kept.name}.{os.getpid()}")
             shutil.copyfile(path, partial)
-            if digest_of(partial) != digest:  # rewritten since it was hashed
-                partial.unlink()
-                return False
-            partial.replace(kept)
-            return True
+            return digest_of(partial) == digest  # else rewritten since it was hashed
+
+        started = time.perf_counter()
+        try:
+            return self._kept(f"{digest}.landed", copy)
         except OSError:
             return False
         finally:
