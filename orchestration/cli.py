@@ -192,6 +192,33 @@ def cmd_debug(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_spark_env(args: argparse.Namespace) -> int:
+    """The environment flightline gives dbt on the Spark engine, as shell exports: dbt run
+    by hand then joins the data directory's Connect server instead of opening its
+    metastore beside it (ingest/spark_session.py)."""
+    import shlex
+
+    from ingest.spark_session import spark_environment
+
+    settings = get_settings()
+    environment = {
+        "FLIGHTLINE_HOME": str(settings.home),
+        "FLIGHTLINE_ENGINE": "spark",
+        **spark_environment(settings),
+    }
+    for name, value in environment.items():
+        print(f"export {name}={shlex.quote(value)}")
+    return 0
+
+
+def cmd_spark_stop(args: argparse.Namespace) -> int:
+    from ingest.spark_session import stop_connect_server
+
+    stopped = stop_connect_server(get_settings())
+    print("flightline spark: " + ("stopped the Connect server" if stopped else "none running"))
+    return 0
+
+
 SCORE_FLAGS = ("--score-from", "--score-to")
 
 
@@ -356,6 +383,17 @@ def parser() -> argparse.ArgumentParser:
     debugger.add_argument("run_id", help="the Dagster run's id (the UI shows it)")
     debugger.add_argument("step", nargs="?", help="the step (default: the one that failed)")
     debugger.set_defaults(handler=cmd_debug)
+    spark = commands.add_parser("spark", help="the Spark engine's Connect server")
+    spark_commands = spark.add_subparsers(dest="spark_command", required=True)
+    _command(
+        spark_commands,
+        "env",
+        "print the environment that joins dbt run by hand to this data directory's Spark "
+        "Connect server",
+    ).set_defaults(handler=cmd_spark_env)
+    _command(
+        spark_commands, "stop", "stop this data directory's Spark Connect server, if one runs"
+    ).set_defaults(handler=cmd_spark_stop)
     for command in (export, synth, run, replay):
         for action in command._actions:
             if action.type in (_date, _iso):
@@ -368,8 +406,9 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=".*is currently in beta.*")
     warnings.filterwarnings("ignore", message=".*is currently in preview.*")
     args = parser().parse_args(argv)
-    if args.handler in (cmd_ui, cmd_serve, cmd_debug):  # dagster dev's runs take the
-        return args.handler(args)  # warehouse pool; serve and debug never open the warehouse
+    # dagster dev's runs take the warehouse pool; the others never open the warehouse.
+    if args.handler in (cmd_ui, cmd_serve, cmd_debug, cmd_spark_env, cmd_spark_stop):
+        return args.handler(args)
     from ingest.datadir import DataDirBusy, hold
     from ingest.landing import LandingRefused
     from ingest.warehouse import WarehouseBusy

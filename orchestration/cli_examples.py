@@ -24,6 +24,11 @@ EXAMPLES = {
         "flightline debug 5f0c…   # the run's failed step, on its recorded inputs",
         "python -m pdb -m orchestration.cli debug 5f0c… predictions   # stop where it fails",
     ],
+    "env": [
+        "flightline spark env   # exports; for dbt by hand on Spark:",
+        'eval "$(flightline spark env)" && cd dbt_project && dbt build',
+    ],
+    "stop": ["flightline spark stop   # the JVM goes; the next Spark step starts it again"],
     "serve": [
         "flightline serve   # then curl localhost:8000/flights/<flight_id>/score",
     ],

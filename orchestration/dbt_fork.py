@@ -26,11 +26,13 @@ Only the standard library is imported here before the fork: the caller starts in
 from __future__ import annotations
 
 import atexit
+import builtins
 import contextlib
 import fcntl
 import hashlib
 import json
 import os
+import re
 import signal
 import socket
 import struct
@@ -38,6 +40,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 
 IDLE_SECONDS = 900
@@ -286,6 +289,7 @@ def _child(conn: socket.socket, fds: list[int], request: dict) -> None:
         os.environ.clear()
         os.environ.update(request["env"])
         time.tzset()
+        _warning_options(os.environ.get("PYTHONWARNINGS", ""))
         # As a process started on these streams would buffer them: by line on a terminal.
         unbuffered = bool(os.environ.get("PYTHONUNBUFFERED"))
         sys.stdout.reconfigure(
@@ -322,6 +326,26 @@ def _child(conn: socket.socket, fds: list[int], request: dict) -> None:
         if run_exit_handlers is None:  # not CPython: the interpreter's own exit
             sys.exit(code)
         os._exit(code)
+
+
+def _warning_options(value: str) -> None:
+    """The caller's PYTHONWARNINGS (`action:message:category:module:line`, comma-separated),
+    which an interpreter reads once as it starts and a fork does not: the Spark engine's dbt
+    is asked to ignore PySpark's "Failed to set" (ingest/spark_session.py). As Python reads
+    them: the message a literal prefix, the later entries first; a malformed one ignored."""
+    for entry in filter(str.strip, value.split(",")):
+        action, message, category, module, line = ([*entry.split(":"), "", "", "", ""])[:5]
+        kind = getattr(builtins, category.strip(), None) if category.strip() else Warning
+        if not (isinstance(kind, type) and issubclass(kind, Warning)):
+            continue
+        with contextlib.suppress(ValueError, AssertionError):
+            warnings.filterwarnings(
+                action.strip() or "default",
+                re.escape(message.strip()),
+                kind,
+                re.escape(module.strip()) + r"\Z" if module.strip() else "",
+                int(line.strip() or 0),
+            )
 
 
 FINISHED = threading.Event()

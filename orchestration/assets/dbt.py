@@ -25,6 +25,7 @@ from dagster_shared.record import replace
 from ingest.recorded import record_step
 from ingest.settings import Settings, get_settings
 from ingest.spark_raw import publish_missing_raw_parquet
+from ingest.spark_session import spark_environment, spark_session, uses_connect_server
 from ingest.spark_session import table_counts as spark_table_counts
 from ingest.warehouse import connect
 from ingest.windows import dbt_window_env
@@ -132,6 +133,11 @@ def _build(
     settings = get_settings()
     if settings.engine == "spark":
         publish_missing_raw_parquet(settings.warehouse, settings.spark / "raw")
+        # The Connect server started (or found) here, with flightline's settings, before dbt
+        # connects to it (ingest/spark_session.py); dbt's environment says where it is.
+        if uses_connect_server():
+            spark_session(settings)
+        environment = {**(environment or {}), **spark_environment(settings)}
     saved = {name: os.environ.get(name) for name in environment or {}}
     os.environ.update(environment or {})
     # What it ran, kept for `flightline debug`: the command (its selection), the window and

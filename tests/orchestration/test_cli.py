@@ -46,6 +46,8 @@ def test_an_unknown_engine_is_refused_before_anything_runs(home, capsys, monkeyp
         ["serve"],
         ["feeds", "export"],
         ["feeds", "synth"],
+        ["spark", "env"],
+        ["spark", "stop"],
     ],
 )
 def test_every_command_explains_itself_with_defaults_formats_and_an_example(argv, capsys):

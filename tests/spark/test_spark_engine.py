@@ -5,6 +5,8 @@ DuckDB's give, its predictions on Spark and their evaluation equal DuckDB's, and
 file replaces its day on both engines alike (Spark's insert_overwrite by date partition,
 DuckDB's delete+insert by date)."""
 
+import os
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -109,8 +111,32 @@ def correct_actuals(home: Settings, day: str) -> None:
     actuals.to_csv(corrected, index=False)
 
 
+@pytest.fixture
+def on_spark(tmp_path: Path) -> Iterator[Settings]:
+    """A data directory for the Spark engine; its Connect server (one JVM for every dbt
+    invocation and step, ingest/spark_session.py) stopped at the end, and the environment
+    the session set restored."""
+    # Here, not at import: `make test-fast` deselects this file without a skip to report.
+    pytest.importorskip("pyspark", reason="the Spark engine's packages: make install-spark")
+    environment = dict(os.environ)
+    home = Settings(home=tmp_path / "spark")
+    try:
+        yield home
+    finally:
+        from pyspark.sql import SparkSession
+
+        from ingest.spark_session import stop_connect_server
+
+        session = SparkSession.getActiveSession()
+        if session is not None:
+            session.stop()
+        stop_connect_server(home)
+        os.environ.clear()
+        os.environ.update(environment)
+
+
 def test_the_pipelines_on_spark_build_train_and_score_as_on_duckdb_and_take_a_correction_alike(
-    tmp_path: Path, source, dbt_manifest, monkeypatch, capsys
+    tmp_path: Path, on_spark: Settings, source, dbt_manifest, monkeypatch, capsys
 ):
     """DuckDB's side by the loader, dbt and the scoring by hand; Spark's by the Dagster
     pipelines with FLIGHTLINE_ENGINE=spark, the one setting: the ingest assets copy the raw
@@ -118,8 +144,6 @@ def test_the_pipelines_on_spark_build_train_and_score_as_on_duckdb_and_take_a_co
     from Spark, the scoring gate judges Spark's rows, the champion scores on Spark
     (mapInPandas) into Spark's ml.predictions, the evaluation models build there, and drift
     and the retraining decision read them."""
-    # Here, not at import: `make test-fast` deselects this file without a skip to report.
-    pytest.importorskip("pyspark", reason="the Spark engine's packages: make install-spark")
     from ingest.provider.export import export_feeds
     from ingest.warehouse import connect
     from ml import registry
@@ -130,7 +154,6 @@ def test_the_pipelines_on_spark_build_train_and_score_as_on_duckdb_and_take_a_co
     from orchestration.runner import RunOptions, run_pipeline
 
     on_duckdb = Settings(home=tmp_path / "duckdb")
-    on_spark = Settings(home=tmp_path / "spark")
     for home in (on_duckdb, on_spark):
         export_feeds(home.landing, until=date(2013, 1, 7), source=source)
     ingest(on_duckdb)
@@ -222,10 +245,11 @@ def test_the_pipelines_on_spark_build_train_and_score_as_on_duckdb_and_take_a_co
         assert spark_rows == duckdb_rows, f"{table} after the correction: Spark differs"
     assert rebuilt["marts.fct_flights"][0] != built["marts.fct_flights"][0]
     assert rebuilt["marts.fct_flights"][0][0] == built["marts.fct_flights"][0][0]
-    late = duckdb.execute(
-        f"select avg(is_delayed::int) from {spark_table(on_spark, 'marts.fct_flights')} "
-        "where flight_date = '2013-01-05' and has_actuals"
-    ).fetchone()[0]
+    with duckdb.connect() as con:  # not the module's default connection (test_recorded.py)
+        ((late,),) = con.execute(
+            f"select avg(is_delayed::int) from {spark_table(on_spark, 'marts.fct_flights')} "
+            "where flight_date = '2013-01-05' and has_actuals"
+        ).fetchall()
     assert late > 0.5  # 30 minutes later: most of the day's flights are now late
 
 

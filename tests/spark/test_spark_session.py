@@ -1,0 +1,64 @@
+"""The Spark engine's environment (ingest/spark_session.py): one Connect server per data
+directory, joined by dbt and the steps alike; no PySpark needed to check it."""
+
+import warnings
+from pathlib import Path
+
+from ingest.settings import Settings
+from ingest.spark_session import connect_discovery, spark_environment
+from orchestration.dbt_fork import _warning_options
+
+
+def test_dbt_and_the_steps_join_the_data_directorys_connect_server(tmp_path: Path, monkeypatch):
+    for name in ("FLIGHTLINE_SPARK_MASTER", "FLIGHTLINE_SPARK_SERVER", "PYTHONWARNINGS"):
+        monkeypatch.delenv(name, raising=False)
+    one, other = Settings(home=tmp_path / "one"), Settings(home=tmp_path / "other")
+    environment = spark_environment(one)
+    assert environment["SPARK_REMOTE"] == "local[2]"
+    assert environment["SPARK_LOCAL_CONNECT_REUSE"] == "1"
+    assert "MASTER" not in environment  # PySpark refuses a master beside a Connect URL
+    # A server per data directory: its warehouse folder and metastore are fixed at its start.
+    assert environment["SPARK_LOCAL_CONNECT_DISCOVERY"] == str(connect_discovery(one))
+    assert connect_discovery(one) != connect_discovery(other)
+    assert connect_discovery(one).is_relative_to(one.spark)
+    assert environment["PYTHONWARNINGS"] == "ignore:Failed to set"
+
+    monkeypatch.setenv("PYTHONWARNINGS", "error::DeprecationWarning")
+    assert spark_environment(one)["PYTHONWARNINGS"] == (
+        "error::DeprecationWarning,ignore:Failed to set"
+    )
+
+
+def test_without_the_server_each_process_starts_its_own_jvm(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("FLIGHTLINE_SPARK_SERVER", "0")
+    monkeypatch.setenv("FLIGHTLINE_SPARK_MASTER", "local[1]")
+    environment = spark_environment(Settings(home=tmp_path))
+    assert environment["MASTER"] == "local[1]"
+    assert not {"SPARK_REMOTE", "SPARK_LOCAL_CONNECT_REUSE"} & set(environment)
+
+
+def test_a_cluster_master_is_never_a_local_server(tmp_path: Path, monkeypatch):
+    monkeypatch.delenv("FLIGHTLINE_SPARK_SERVER", raising=False)
+    monkeypatch.setenv("FLIGHTLINE_SPARK_MASTER", "spark://spark-master:7077")
+    environment = spark_environment(Settings(home=tmp_path))
+    assert environment["MASTER"] == "spark://spark-master:7077"
+    assert "SPARK_REMOTE" not in environment and "SPARK_LOCAL_IP" not in environment
+
+
+def test_forked_dbt_applies_the_callers_warning_options_as_python_would():
+    """flightline-dbt's child is a fork: Python read PYTHONWARNINGS when the server started,
+    not the caller's; the child applies the caller's (later entries first, the message a
+    literal prefix, case-insensitive; a malformed entry ignored)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.resetwarnings()
+        warnings.simplefilter("always")
+        _warning_options("error::DeprecationWarning,ignore:failed to set (x):UserWarning,bad:x")
+        warnings.warn("Failed to set (x) spark.ui.enabled", UserWarning, stacklevel=1)
+        warnings.warn("something else", UserWarning, stacklevel=1)
+        try:
+            warnings.warn("old", DeprecationWarning, stacklevel=1)
+        except DeprecationWarning:
+            raised = True
+        else:
+            raised = False
+    assert [str(w.message) for w in caught] == ["something else"] and raised
