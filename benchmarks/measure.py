@@ -27,10 +27,14 @@ def median(values: list[float]) -> float:
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
+CONNECT_SERVER = b"org.apache.spark.sql.connect.service.SparkConnectServer"
+
+
 def _tree_rss_mb(root: int) -> float:
     """Resident memory of `root` and all its descendants, and of the dbt fork server and
     the dbt processes it forks (orchestration/dbt_fork.py: the run's dbt invocations are
-    its children, not the run's), in MB."""
+    its children, not the run's) and of the Spark engine's Connect server with its Python
+    workers (ingest/spark_session.py), in MB."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
     servers: dict[int, int] = {}  # dbt fork server (or a fork of it) -> its parent
@@ -45,7 +49,7 @@ def _tree_rss_mb(root: int) -> float:
         pid = int(entry.name)
         children.setdefault(int(fields[1]), []).append(pid)
         rss[pid] = int(fields[21])
-        if b"orchestration.dbt_fork\x00serve" in command:
+        if b"orchestration.dbt_fork\x00serve" in command or CONNECT_SERVER in command:
             servers[pid] = int(fields[1])
     # The servers themselves (their forks, the dbt processes, are counted below them).
     roots = [root, *(pid for pid, parent in servers.items() if parent not in servers)]

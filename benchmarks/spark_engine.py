@@ -25,6 +25,7 @@ def bench_spark(work: Path, sizes: list[int]) -> dict:
     import duckdb
 
     from ingest.settings import Settings
+    from ingest.spark_session import stop_connect_server
     from tests.spark.test_spark_engine import relation_digest, spark_table, without_scored_at
 
     month = {"engines": {}}
@@ -51,6 +52,7 @@ def bench_spark(work: Path, sizes: list[int]) -> dict:
     finally:
         con.close()
     print(json.dumps(month), flush=True)
+    stop_connect_server(on_spark)  # its JVM holds the home's metastore and 8 GB
     for home in homes.values():
         shutil.rmtree(home)
     years = []
@@ -71,6 +73,8 @@ def bench_spark(work: Path, sizes: list[int]) -> dict:
                 "stages": stages(run.out),
             }
             print(f"{flights:,} flights on {engine}: {run.seconds:.0f} s", flush=True)
+            if engine == "spark":
+                stop_connect_server(Settings(base / engine))
         years.append(result)
         print(json.dumps(result), flush=True)
         shutil.rmtree(base)
