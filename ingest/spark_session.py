@@ -25,9 +25,12 @@ never a data file's. Where a name is the data directory's, it is quoted as a lit
 from __future__ import annotations
 
 import functools
+import json
 import os
 import sys
+import time
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -135,15 +138,30 @@ def connect_discovery(settings: Settings) -> Path:
     return settings.spark / "connect" / "connect-local.json"
 
 
-def spark_environment(settings: Settings) -> dict[str, str]:
+# Variables that choose a mode, which a process of the other mode must not carry: PySpark
+# refuses a master beside a Connect URL (CANNOT_CONFIGURE_SPARK_CONNECT_MASTER), and a shell
+# that once ran `eval "$(flightline spark env)"` keeps them.
+_CONNECT_VARIABLES = (
+    "SPARK_REMOTE",
+    "SPARK_LOCAL_CONNECT_REUSE",
+    "SPARK_LOCAL_CONNECT_DISCOVERY",
+    "SPARK_CONNECT_MODE_ENABLED",
+)
+
+
+def spark_environment(settings: Settings) -> dict[str, str | None]:
     """The environment of every process that opens a session on the local engine:
     flightline's steps, and dbt (dbt-spark's `session` method calls the same
-    `SparkSession.builder.getOrCreate()`). With the Connect server (`uses_connect_server`)
-    PySpark's own opt-in (`SPARK_LOCAL_CONNECT_REUSE`, pyspark.sql.connect.local_server,
-    PySpark 4.3) makes that call reconnect to one long-lived server, started by the first
-    caller, instead of starting a JVM (~20 s on 2 cores) in every process."""
+    `SparkSession.builder.getOrCreate()`); None is a variable to unset. With the Connect
+    server (`uses_connect_server`) PySpark's own opt-in (`SPARK_LOCAL_CONNECT_REUSE`,
+    pyspark.sql.connect.local_server, PySpark 4.3) makes that call reconnect to one
+    long-lived server, started by the first caller, instead of starting a JVM (~20 s on 2
+    cores) in every process."""
     master = os.environ.get("FLIGHTLINE_SPARK_MASTER", "local[2]")
-    environment = {
+    environment: dict[str, str | None] = {
+        # Absolute: the profile's paths are FLIGHTLINE_HOME's, else the relative '../data',
+        # which the server would read from the folder it started in, not dbt_project/.
+        "FLIGHTLINE_HOME": str(settings.home.absolute()),
         # The Python workers that score (mapInPandas) run this interpreter, with its
         # packages: PySpark's default is the `python3` on the PATH.
         "PYSPARK_PYTHON": os.environ.get("PYSPARK_PYTHON", sys.executable),
@@ -154,7 +172,9 @@ def spark_environment(settings: Settings) -> dict[str, str]:
         environment |= {
             "SPARK_REMOTE": master,
             "SPARK_LOCAL_CONNECT_REUSE": "1",
-            "SPARK_LOCAL_CONNECT_DISCOVERY": str(connect_discovery(settings)),
+            "SPARK_LOCAL_CONNECT_DISCOVERY": str(connect_discovery(settings).absolute()),
+            "SPARK_CONNECT_MODE_ENABLED": None,  # PySpark sets it itself
+            "MASTER": None,
             # A client's static settings (dbt's server_side_parameters: the warehouse
             # folder, the metastore, the memory) are the server's since it started; PySpark
             # warns once per setting at every connection that it cannot change them.
@@ -163,19 +183,30 @@ def spark_environment(settings: Settings) -> dict[str, str]:
             ),
         }
     else:  # a JVM in each process: spark-submit reads its master from MASTER
-        environment["MASTER"] = master
+        environment |= dict.fromkeys(_CONNECT_VARIABLES) | {"MASTER": master}
     return environment
+
+
+def set_environment(environment: Mapping[str, str | None]) -> None:
+    """Set the variables of `environment` in this process's, unsetting those it maps to
+    None."""
+    for name, value in environment.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def _spark_conf(settings: Settings) -> dict[str, str]:
     """The session's settings: profiles.yml's spark target's (the same environment variables
-    and defaults), so that whichever of dbt and flightline starts the Connect server, it
-    starts alike. Python workers are not reused: a long-lived server's worker would keep
-    the flightline code it imported first (the scoring's `predict`). The JIT: a JVM per
-    process compiles quickly only (profiles.yml's default); the long-lived server is left
-    its optimising compiler (a warm one-week daily build 52-55 s -> 35-38 s, the first
-    after its start 67-87 s -> 82 s on 2 cores)."""
-    quick = "" if uses_connect_server() else "-XX:TieredStopAtLevel=1 "
+    and defaults), which start the Connect server when flightline starts it (dbt starting it,
+    by hand, passes the profile's: the same but for the JIT). Python workers are not reused
+    by the server: a long-lived worker would keep the flightline code it imported first (the
+    scoring's `predict`). The JIT: a JVM per process compiles quickly only (profiles.yml's
+    default); the long-lived server is left its optimising compiler (a warm one-week daily
+    build 52-55 s -> 35-38 s, the first after its start 67-87 s -> 82 s on 2 cores)."""
+    server = uses_connect_server()
+    quick = "" if server else "-XX:TieredStopAtLevel=1 "
     java = os.environ.get("FLIGHTLINE_SPARK_JAVA_OPTIONS", f"{quick}-XX:+UseSerialGC")
     return {
         "spark.sql.warehouse.dir": str(settings.spark / "warehouse"),
@@ -191,8 +222,28 @@ def _spark_conf(settings: Settings) -> dict[str, str]:
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
-        "spark.python.worker.reuse": "false",
+        "spark.python.worker.reuse": "false" if server else "true",
     }
+
+
+def running_server(settings: Settings) -> tuple[int, int] | None:
+    """(pid, port) of the data directory's Connect server when its process is alive."""
+    try:
+        recorded = json.loads(connect_discovery(settings).read_text())
+        pid, port = int(recorded["pid"]), int(recorded["port"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass
+    return pid, port
+
+
+_connected: tuple[int, int] | None = None
+"""The server this process's session is a client of (`spark_session`)."""
 
 
 def spark_session(settings: Settings) -> SparkSession:
@@ -200,6 +251,12 @@ def spark_session(settings: Settings) -> SparkSession:
     Connect server, which shares dbt's catalogue (`uses_connect_server`); else a JVM of
     its own, whose catalogue is in memory (dbt's Derby metastore is a database one JVM at a
     time may open) and whose tables `open_spark` declares over their folders."""
+    global _connected
+    if not uses_connect_server() and running_server(settings) is not None:
+        raise RuntimeError(
+            f"FLIGHTLINE_SPARK_SERVER=0, but {settings.home}'s Spark Connect server holds the "
+            "metastore (Derby takes one JVM at a time): `flightline spark stop` first"
+        )
     # PySpark 4 warns on every conversion that it "does not yet fully support pandas >= 3":
     # the conversions flightline makes are proved equal to DuckDB's (tests/spark), so an
     # operator's output does not carry it (pyproject's filterwarnings does the same in tests).
@@ -210,11 +267,20 @@ def spark_session(settings: Settings) -> SparkSession:
     from pyspark.sql import SparkSession
 
     environment = spark_environment(settings)
-    os.environ.update({k: v for k, v in environment.items() if k != "PYTHONWARNINGS"})
+    set_environment({k: v for k, v in environment.items() if k != "PYTHONWARNINGS"})
     conf = _spark_conf(settings)
     builder = SparkSession.builder.appName("flightline")
     if uses_connect_server():
         connect_discovery(settings).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # A session made before the server stopped (or was replaced) would keep talking to
+        # the old port: PySpark's getOrCreate() returns it while it starts a new server.
+        session = SparkSession.getActiveSession()
+        if (
+            session is not None
+            and _connected is not None
+            and running_server(settings) != _connected
+        ):
+            session.stop()
         builder = builder.enableHiveSupport()  # dbt's catalogue: the server's metastore
     else:
         builder = builder.master(os.environ.get("FLIGHTLINE_SPARK_MASTER", "local[2]"))
@@ -222,11 +288,15 @@ def spark_session(settings: Settings) -> SparkSession:
         del conf["spark.hadoop.javax.jdo.option.ConnectionURL"]
     for key, value in conf.items():
         builder = builder.config(key, value)
-    return builder.getOrCreate()
+    session = builder.getOrCreate()
+    if uses_connect_server():
+        _connected = running_server(settings)
+    return session
 
 
-def stop_connect_server(settings: Settings) -> bool:
-    """Stop the data directory's Connect server, if one runs; True if one was stopped."""
+def stop_connect_server(settings: Settings, wait: float = 60) -> bool | None:
+    """Stop the data directory's Connect server and wait for its process to end: True if
+    one was stopped, False if none ran, None if its process could not be inspected."""
     discovery = connect_discovery(settings)
     if not discovery.exists():
         return False
@@ -235,15 +305,22 @@ def stop_connect_server(settings: Settings) -> bool:
     )
     from pyspark.sql.connect.local_server import stop_local_connect_server
 
+    server = running_server(settings)
     saved = os.environ.get("SPARK_LOCAL_CONNECT_DISCOVERY")
     os.environ["SPARK_LOCAL_CONNECT_DISCOVERY"] = str(discovery)
     try:
-        return bool(stop_local_connect_server())
+        stopped = stop_local_connect_server()
     finally:
-        if saved is None:
-            os.environ.pop("SPARK_LOCAL_CONNECT_DISCOVERY")
-        else:
-            os.environ["SPARK_LOCAL_CONNECT_DISCOVERY"] = saved
+        set_environment({"SPARK_LOCAL_CONNECT_DISCOVERY": saved})
+    if stopped and server is not None:  # its shutdown still writes the metastore and logs
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            try:
+                os.kill(server[0], 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.2)
+    return stopped
 
 
 class _Result:

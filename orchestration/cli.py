@@ -201,20 +201,20 @@ def cmd_spark_env(args: argparse.Namespace) -> int:
     from ingest.spark_session import spark_environment
 
     settings = get_settings()
-    environment = {
-        "FLIGHTLINE_HOME": str(settings.home),
-        "FLIGHTLINE_ENGINE": "spark",
-        **spark_environment(settings),
-    }
+    environment = {"FLIGHTLINE_ENGINE": "spark", **spark_environment(settings)}
     for name, value in environment.items():
-        print(f"export {name}={shlex.quote(value)}")
+        print(f"unset {name}" if value is None else f"export {name}={shlex.quote(value)}")
     return 0
 
 
 def cmd_spark_stop(args: argparse.Namespace) -> int:
+    """Under the data directory's lock (main): never in the middle of a run's step."""
     from ingest.spark_session import stop_connect_server
 
     stopped = stop_connect_server(get_settings())
+    if stopped is None:
+        print("flightline spark: could not inspect the server's process", file=sys.stderr)
+        return 1
     print("flightline spark: " + ("stopped the Connect server" if stopped else "none running"))
     return 0
 
@@ -407,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=".*is currently in preview.*")
     args = parser().parse_args(argv)
     # dagster dev's runs take the warehouse pool; the others never open the warehouse.
-    if args.handler in (cmd_ui, cmd_serve, cmd_debug, cmd_spark_env, cmd_spark_stop):
+    if args.handler in (cmd_ui, cmd_serve, cmd_debug, cmd_spark_env):
         return args.handler(args)
     from ingest.datadir import DataDirBusy, hold
     from ingest.landing import LandingRefused

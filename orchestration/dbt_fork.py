@@ -126,6 +126,8 @@ def _connect() -> socket.socket:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
             cwd="/",
+            # Its forks take each caller's warning options (_warning_options), not the first's.
+            env={name: value for name, value in os.environ.items() if name != "PYTHONWARNINGS"},
         )
         deadline = time.monotonic() + START_TIMEOUT
         while True:
@@ -332,15 +334,22 @@ def _warning_options(value: str) -> None:
     """The caller's PYTHONWARNINGS (`action:message:category:module:line`, comma-separated),
     which an interpreter reads once as it starts and a fork does not: the Spark engine's dbt
     is asked to ignore PySpark's "Failed to set" (ingest/spark_session.py). As Python reads
-    them: the message a literal prefix, the later entries first; a malformed one ignored."""
+    them: the message a literal prefix, the later entries first, an action abbreviated; a
+    malformed entry, or a category that is not a built-in warning, ignored."""
+    actions = ("default", "error", "ignore", "always", "module", "once")
     for entry in filter(str.strip, value.split(",")):
-        action, message, category, module, line = ([*entry.split(":"), "", "", "", ""])[:5]
-        kind = getattr(builtins, category.strip(), None) if category.strip() else Warning
-        if not (isinstance(kind, type) and issubclass(kind, Warning)):
+        fields = entry.split(":")
+        if len(fields) > 5:
             continue
-        with contextlib.suppress(ValueError, AssertionError):
+        action, message, category, module, line = [*fields, "", "", "", ""][:5]
+        # An action may be abbreviated (`i` for ignore), as on Python's -W.
+        action = next((a for a in actions if a.startswith(action.strip() or "default")), "")
+        kind = getattr(builtins, category.strip(), None) if category.strip() else Warning
+        if not action or not (isinstance(kind, type) and issubclass(kind, Warning)):
+            continue
+        with contextlib.suppress(ValueError):
             warnings.filterwarnings(
-                action.strip() or "default",
+                action,
                 re.escape(message.strip()),
                 kind,
                 re.escape(module.strip()) + r"\Z" if module.strip() else "",

@@ -25,7 +25,12 @@ from dagster_shared.record import replace
 from ingest.recorded import record_step
 from ingest.settings import Settings, get_settings
 from ingest.spark_raw import publish_missing_raw_parquet
-from ingest.spark_session import spark_environment, spark_session, uses_connect_server
+from ingest.spark_session import (
+    set_environment,
+    spark_environment,
+    spark_session,
+    uses_connect_server,
+)
 from ingest.spark_session import table_counts as spark_table_counts
 from ingest.warehouse import connect
 from ingest.windows import dbt_window_env
@@ -131,15 +136,16 @@ def _build(
     """Run dbt with `environment` added to this process's (dagster-dbt passes os.environ
     to the dbt subprocess as it starts, and has no parameter for more)."""
     settings = get_settings()
+    added: dict[str, str | None] = dict(environment or {})
     if settings.engine == "spark":
         publish_missing_raw_parquet(settings.warehouse, settings.spark / "raw")
         # The Connect server started (or found) here, with flightline's settings, before dbt
         # connects to it (ingest/spark_session.py); dbt's environment says where it is.
         if uses_connect_server():
             spark_session(settings)
-        environment = {**(environment or {}), **spark_environment(settings)}
-    saved = {name: os.environ.get(name) for name in environment or {}}
-    os.environ.update(environment or {})
+        added |= spark_environment(settings)
+    saved = {name: os.environ.get(name) for name in added}
+    set_environment(added)
     # What it ran, kept for `flightline debug`: the command (its selection), the window and
     # the manifest, to run the same build against a restored copy of the inputs.
     step = context.op_def.name
@@ -149,11 +155,7 @@ def _build(
         try:
             invocation = dbt.cli(args, context=context)
         finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
+            set_environment(saved)
         rec.arguments["command"] = [str(arg) for arg in invocation.process.args]
         events = list(invocation.stream())
     yield from _with_row_counts(context, events, settings)

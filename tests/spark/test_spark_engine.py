@@ -118,8 +118,16 @@ def on_spark(tmp_path: Path) -> Iterator[Settings]:
     the session set restored."""
     # Here, not at import: `make test-fast` deselects this file without a skip to report.
     pytest.importorskip("pyspark", reason="the Spark engine's packages: make install-spark")
-    environment = dict(os.environ)
+    from ingest.spark_session import set_environment, spark_environment
+
     home = Settings(home=tmp_path / "spark")
+    # What the session sets in this process (and PySpark beside it), restored at the end.
+    names = [
+        *spark_environment(home),
+        "SPARK_CONNECT_MODE_ENABLED",
+        "SPARK_CONNECT_AUTHENTICATE_TOKEN",
+    ]
+    environment = {name: os.environ.get(name) for name in names}
     try:
         yield home
     finally:
@@ -131,8 +139,7 @@ def on_spark(tmp_path: Path) -> Iterator[Settings]:
         if session is not None:
             session.stop()
         stop_connect_server(home)
-        os.environ.clear()
-        os.environ.update(environment)
+        set_environment(environment)
 
 
 def test_the_pipelines_on_spark_build_train_and_score_as_on_duckdb_and_take_a_correction_alike(
@@ -145,6 +152,7 @@ def test_the_pipelines_on_spark_build_train_and_score_as_on_duckdb_and_take_a_co
     (mapInPandas) into Spark's ml.predictions, the evaluation models build there, and drift
     and the retraining decision read them."""
     from ingest.provider.export import export_feeds
+    from ingest.spark_session import running_server
     from ingest.warehouse import connect
     from ml import registry
     from ml.scoring import score_days
@@ -180,6 +188,8 @@ def test_the_pipelines_on_spark_build_train_and_score_as_on_duckdb_and_take_a_co
     )
     for run in ("feature_pipeline run", "training_pipeline run", "inference_pipeline run"):
         assert run in out, out
+    # One JVM for dbt and the steps: the data directory's Connect server.
+    assert running_server(on_spark) is not None
     # The operator's report reads Spark's tables too (from their files, without a JVM).
     assert "out-of-time ROC AUC" in out and "ml.predictions (Spark)" in out, out
 

@@ -1,11 +1,15 @@
 """The Spark engine's environment (ingest/spark_session.py): one Connect server per data
 directory, joined by dbt and the steps alike; no PySpark needed to check it."""
 
+import json
+import os
 import warnings
 from pathlib import Path
 
+import pytest
+
 from ingest.settings import Settings
-from ingest.spark_session import connect_discovery, spark_environment
+from ingest.spark_session import connect_discovery, running_server, spark_environment, spark_session
 from orchestration.dbt_fork import _warning_options
 
 
@@ -16,7 +20,10 @@ def test_dbt_and_the_steps_join_the_data_directorys_connect_server(tmp_path: Pat
     environment = spark_environment(one)
     assert environment["SPARK_REMOTE"] == "local[2]"
     assert environment["SPARK_LOCAL_CONNECT_REUSE"] == "1"
-    assert "MASTER" not in environment  # PySpark refuses a master beside a Connect URL
+    # PySpark refuses a master beside a Connect URL: a MASTER the shell had is unset.
+    assert environment["MASTER"] is None
+    # The profile's paths are FLIGHTLINE_HOME's: absolute, whichever folder started the server.
+    assert environment["FLIGHTLINE_HOME"] == str(one.home.absolute())
     # A server per data directory: its warehouse folder and metastore are fixed at its start.
     assert environment["SPARK_LOCAL_CONNECT_DISCOVERY"] == str(connect_discovery(one))
     assert connect_discovery(one) != connect_discovery(other)
@@ -34,7 +41,22 @@ def test_without_the_server_each_process_starts_its_own_jvm(tmp_path: Path, monk
     monkeypatch.setenv("FLIGHTLINE_SPARK_MASTER", "local[1]")
     environment = spark_environment(Settings(home=tmp_path))
     assert environment["MASTER"] == "local[1]"
-    assert not {"SPARK_REMOTE", "SPARK_LOCAL_CONNECT_REUSE"} & set(environment)
+    # A shell that once joined the server (`flightline spark env`) has them: unset.
+    assert environment["SPARK_REMOTE"] is None and environment["SPARK_LOCAL_CONNECT_REUSE"] is None
+
+
+def test_a_jvm_of_its_own_is_refused_while_the_server_holds_the_metastore(
+    tmp_path: Path, monkeypatch
+):
+    home = Settings(home=tmp_path)
+    assert running_server(home) is None
+    connect_discovery(home).parent.mkdir(parents=True)
+    # A recorded server whose process is alive (this one stands in for it).
+    connect_discovery(home).write_text(json.dumps({"pid": os.getpid(), "port": 15002}))
+    assert running_server(home) == (os.getpid(), 15002)
+    monkeypatch.setenv("FLIGHTLINE_SPARK_SERVER", "0")
+    with pytest.raises(RuntimeError, match="flightline spark stop"):
+        spark_session(home)
 
 
 def test_a_cluster_master_is_never_a_local_server(tmp_path: Path, monkeypatch):
@@ -42,7 +64,7 @@ def test_a_cluster_master_is_never_a_local_server(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("FLIGHTLINE_SPARK_MASTER", "spark://spark-master:7077")
     environment = spark_environment(Settings(home=tmp_path))
     assert environment["MASTER"] == "spark://spark-master:7077"
-    assert "SPARK_REMOTE" not in environment and "SPARK_LOCAL_IP" not in environment
+    assert environment["SPARK_REMOTE"] is None and "SPARK_LOCAL_IP" not in environment
 
 
 def test_forked_dbt_applies_the_callers_warning_options_as_python_would():
@@ -52,7 +74,9 @@ def test_forked_dbt_applies_the_callers_warning_options_as_python_would():
     with warnings.catch_warnings(record=True) as caught:
         warnings.resetwarnings()
         warnings.simplefilter("always")
-        _warning_options("error::DeprecationWarning,ignore:failed to set (x):UserWarning,bad:x")
+        _warning_options(
+            "error::DeprecationWarning,i:failed to set (x):UserWarning,bad:x,e:a:b:c:d:e:f"
+        )
         warnings.warn("Failed to set (x) spark.ui.enabled", UserWarning, stacklevel=1)
         warnings.warn("something else", UserWarning, stacklevel=1)
         try:
