@@ -152,7 +152,7 @@ def test_the_pipelines_on_spark_build_train_and_score_as_on_duckdb_and_take_a_co
     (mapInPandas) into Spark's ml.predictions, the evaluation models build there, and drift
     and the retraining decision read them."""
     from ingest.provider.export import export_feeds
-    from ingest.spark_session import running_server
+    from ingest.spark_session import running_server, uses_connect_server
     from ingest.warehouse import connect
     from ml import registry
     from ml.scoring import score_days
@@ -188,8 +188,9 @@ def test_the_pipelines_on_spark_build_train_and_score_as_on_duckdb_and_take_a_co
     )
     for run in ("feature_pipeline run", "training_pipeline run", "inference_pipeline run"):
         assert run in out, out
-    # One JVM for dbt and the steps: the data directory's Connect server.
-    assert running_server(on_spark) is not None
+    # One JVM for dbt and the steps, the data directory's Connect server (unless
+    # FLIGHTLINE_SPARK_SERVER=0: a JVM in each process).
+    assert (running_server(on_spark) is not None) == uses_connect_server()
     # The operator's report reads Spark's tables too (from their files, without a JVM).
     assert "out-of-time ROC AUC" in out and "ml.predictions (Spark)" in out, out
 
