@@ -25,7 +25,7 @@ def bench_spark(work: Path, sizes: list[int]) -> dict:
     import duckdb
 
     from ingest.settings import Settings
-    from ingest.spark_session import stop_connect_server
+    from ingest.spark_server import stop_connect_server
     from tests.spark.test_spark_engine import relation_digest, spark_table, without_scored_at
 
     month = {"engines": {}}

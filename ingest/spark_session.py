@@ -25,12 +25,8 @@ never a data file's. Where a name is the data directory's, it is quoted as a lit
 from __future__ import annotations
 
 import functools
-import json
 import os
-import sys
-import time
 import warnings
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +35,13 @@ import numpy as np
 import pandas as pd
 
 from ingest.settings import Settings
+from ingest.spark_server import (
+    connect_discovery,
+    running_server,
+    set_environment,
+    spark_environment,
+    uses_connect_server,
+)
 from ingest.tables import PREDICTIONS_DDL
 from ingest.warehouse import quote_name, sql_glob
 
@@ -123,80 +126,6 @@ def table_counts(settings: Settings) -> list[tuple[str, int]]:
         con.close()
 
 
-def uses_connect_server() -> bool:
-    """Whether the local engine runs in one Spark Connect server per data directory (the
-    default for a `local[...]` master; FLIGHTLINE_SPARK_SERVER=0 starts a JVM in every
-    process instead, as before)."""
-    master = os.environ.get("FLIGHTLINE_SPARK_MASTER", "local[2]")
-    return master.startswith("local") and os.environ.get("FLIGHTLINE_SPARK_SERVER", "1") != "0"
-
-
-def connect_discovery(settings: Settings) -> Path:
-    """Where PySpark records the data directory's Connect server (host, port, token, pid),
-    beside its pid file and logs: one server per data directory, since the warehouse folder
-    and the metastore are the server's settings, fixed when it starts."""
-    return settings.spark / "connect" / "connect-local.json"
-
-
-# Variables that choose a mode, which a process of the other mode must not carry: PySpark
-# refuses a master beside a Connect URL (CANNOT_CONFIGURE_SPARK_CONNECT_MASTER), and a shell
-# that once ran `eval "$(flightline spark env)"` keeps them.
-_CONNECT_VARIABLES = (
-    "SPARK_REMOTE",
-    "SPARK_LOCAL_CONNECT_REUSE",
-    "SPARK_LOCAL_CONNECT_DISCOVERY",
-    "SPARK_CONNECT_MODE_ENABLED",
-)
-
-
-def spark_environment(settings: Settings) -> dict[str, str | None]:
-    """The environment of every process that opens a session on the local engine:
-    flightline's steps, and dbt (dbt-spark's `session` method calls the same
-    `SparkSession.builder.getOrCreate()`); None is a variable to unset. With the Connect
-    server (`uses_connect_server`) PySpark's own opt-in (`SPARK_LOCAL_CONNECT_REUSE`,
-    pyspark.sql.connect.local_server, PySpark 4.3) makes that call reconnect to one
-    long-lived server, started by the first caller, instead of starting a JVM (~20 s on 2
-    cores) in every process."""
-    master = os.environ.get("FLIGHTLINE_SPARK_MASTER", "local[2]")
-    environment: dict[str, str | None] = {
-        # Absolute: the profile's paths are FLIGHTLINE_HOME's, else the relative '../data',
-        # which the server would read from the folder it started in, not dbt_project/.
-        "FLIGHTLINE_HOME": str(settings.home.absolute()),
-        # The Python workers that score (mapInPandas) run this interpreter, with its
-        # packages: PySpark's default is the `python3` on the PATH.
-        "PYSPARK_PYTHON": os.environ.get("PYSPARK_PYTHON", sys.executable),
-    }
-    if master.startswith("local"):  # one machine: no "hostname resolves to a loopback" warning
-        environment["SPARK_LOCAL_IP"] = os.environ.get("SPARK_LOCAL_IP", "127.0.0.1")
-    if uses_connect_server():
-        environment |= {
-            "SPARK_REMOTE": master,
-            "SPARK_LOCAL_CONNECT_REUSE": "1",
-            "SPARK_LOCAL_CONNECT_DISCOVERY": str(connect_discovery(settings).absolute()),
-            "SPARK_CONNECT_MODE_ENABLED": None,  # PySpark sets it itself
-            "MASTER": None,
-            # A client's static settings (dbt's server_side_parameters: the warehouse
-            # folder, the metastore, the memory) are the server's since it started; PySpark
-            # warns once per setting at every connection that it cannot change them.
-            "PYTHONWARNINGS": ",".join(
-                filter(None, [os.environ.get("PYTHONWARNINGS"), "ignore:Failed to set"])
-            ),
-        }
-    else:  # a JVM in each process: spark-submit reads its master from MASTER
-        environment |= dict.fromkeys(_CONNECT_VARIABLES) | {"MASTER": master}
-    return environment
-
-
-def set_environment(environment: Mapping[str, str | None]) -> None:
-    """Set the variables of `environment` in this process's, unsetting those it maps to
-    None."""
-    for name, value in environment.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-
-
 def _spark_conf(settings: Settings) -> dict[str, str]:
     """The session's settings: profiles.yml's spark target's (the same environment variables
     and defaults), which start the Connect server when flightline starts it (dbt starting it,
@@ -226,22 +155,6 @@ def _spark_conf(settings: Settings) -> dict[str, str]:
     }
 
 
-def running_server(settings: Settings) -> tuple[int, int] | None:
-    """(pid, port) of the data directory's Connect server when its process is alive."""
-    try:
-        recorded = json.loads(connect_discovery(settings).read_text())
-        pid, port = int(recorded["pid"]), int(recorded["port"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        pass
-    return pid, port
-
-
 _connected: tuple[int, int] | None = None
 """The server this process's session is a client of (`spark_session`)."""
 
@@ -252,7 +165,8 @@ def spark_session(settings: Settings) -> SparkSession:
     its own, whose catalogue is in memory (dbt's Derby metastore is a database one JVM at a
     time may open) and whose tables `open_spark` declares over their folders."""
     global _connected
-    if not uses_connect_server() and running_server(settings) is not None:
+    server = uses_connect_server()
+    if not server and running_server(settings) is not None:
         raise RuntimeError(
             f"FLIGHTLINE_SPARK_SERVER=0, but {settings.home}'s Spark Connect server holds the "
             "metastore (Derby takes one JVM at a time): `flightline spark stop` first"
@@ -270,7 +184,7 @@ def spark_session(settings: Settings) -> SparkSession:
     set_environment({k: v for k, v in environment.items() if k != "PYTHONWARNINGS"})
     conf = _spark_conf(settings)
     builder = SparkSession.builder.appName("flightline")
-    if uses_connect_server():
+    if server:
         connect_discovery(settings).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         # A session made before the server stopped (or was replaced) would keep talking to
         # the old port: PySpark's getOrCreate() returns it while it starts a new server.
@@ -289,38 +203,9 @@ def spark_session(settings: Settings) -> SparkSession:
     for key, value in conf.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
-    if uses_connect_server():
+    if server:
         _connected = running_server(settings)
     return session
-
-
-def stop_connect_server(settings: Settings, wait: float = 60) -> bool | None:
-    """Stop the data directory's Connect server and wait for its process to end: True if
-    one was stopped, False if none ran, None if its process could not be inspected."""
-    discovery = connect_discovery(settings)
-    if not discovery.exists():
-        return False
-    warnings.filterwarnings(
-        "ignore", "PySpark does not yet fully support pandas", category=FutureWarning
-    )
-    from pyspark.sql.connect.local_server import stop_local_connect_server
-
-    server = running_server(settings)
-    saved = os.environ.get("SPARK_LOCAL_CONNECT_DISCOVERY")
-    os.environ["SPARK_LOCAL_CONNECT_DISCOVERY"] = str(discovery)
-    try:
-        stopped = stop_local_connect_server()
-    finally:
-        set_environment({"SPARK_LOCAL_CONNECT_DISCOVERY": saved})
-    if stopped and server is not None:  # its shutdown still writes the metastore and logs
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            try:
-                os.kill(server[0], 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.2)
-    return stopped
 
 
 class _Result:

@@ -14,6 +14,7 @@ from pathlib import Path
 from ingest.settings import Settings, get_settings
 from ml.training_config import DEFAULT_CUTOFF, VALIDATION_DAYS
 from orchestration.cli_examples import EXAMPLES
+from orchestration.cli_spark import add_spark_commands, cmd_spark_env
 from orchestration.instance import prepare_dagster_home
 
 
@@ -192,33 +193,6 @@ def cmd_debug(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_spark_env(args: argparse.Namespace) -> int:
-    """The environment flightline gives dbt on the Spark engine, as shell exports: dbt run
-    by hand then joins the data directory's Connect server instead of opening its
-    metastore beside it (ingest/spark_session.py)."""
-    import shlex
-
-    from ingest.spark_session import spark_environment
-
-    settings = get_settings()
-    environment = {"FLIGHTLINE_ENGINE": "spark", **spark_environment(settings)}
-    for name, value in environment.items():
-        print(f"unset {name}" if value is None else f"export {name}={shlex.quote(value)}")
-    return 0
-
-
-def cmd_spark_stop(args: argparse.Namespace) -> int:
-    """Under the data directory's lock (main): never in the middle of a run's step."""
-    from ingest.spark_session import stop_connect_server
-
-    stopped = stop_connect_server(get_settings())
-    if stopped is None:
-        print("flightline spark: could not inspect the server's process", file=sys.stderr)
-        return 1
-    print("flightline spark: " + ("stopped the Connect server" if stopped else "none running"))
-    return 0
-
-
 SCORE_FLAGS = ("--score-from", "--score-to")
 
 
@@ -383,17 +357,7 @@ def parser() -> argparse.ArgumentParser:
     debugger.add_argument("run_id", help="the Dagster run's id (the UI shows it)")
     debugger.add_argument("step", nargs="?", help="the step (default: the one that failed)")
     debugger.set_defaults(handler=cmd_debug)
-    spark = commands.add_parser("spark", help="the Spark engine's Connect server")
-    spark_commands = spark.add_subparsers(dest="spark_command", required=True)
-    _command(
-        spark_commands,
-        "env",
-        "print the environment that joins dbt run by hand to this data directory's Spark "
-        "Connect server",
-    ).set_defaults(handler=cmd_spark_env)
-    _command(
-        spark_commands, "stop", "stop this data directory's Spark Connect server, if one runs"
-    ).set_defaults(handler=cmd_spark_stop)
+    add_spark_commands(commands, _command)
     for command in (export, synth, run, replay):
         for action in command._actions:
             if action.type in (_date, _iso):

@@ -333,7 +333,7 @@ def _child(conn: socket.socket, fds: list[int], request: dict) -> None:
 def _warning_options(value: str) -> None:
     """The caller's PYTHONWARNINGS (`action:message:category:module:line`, comma-separated),
     which an interpreter reads once as it starts and a fork does not: the Spark engine's dbt
-    is asked to ignore PySpark's "Failed to set" (ingest/spark_session.py). As Python reads
+    is asked to ignore PySpark's "Failed to set" (ingest/spark_server.py). As Python reads
     them: the message a literal prefix, the later entries first, an action abbreviated; a
     malformed entry, or a category that is not a built-in warning, ignored."""
     actions = ("default", "error", "ignore", "always", "module", "once")

@@ -25,12 +25,8 @@ from dagster_shared.record import replace
 from ingest.recorded import record_step
 from ingest.settings import Settings, get_settings
 from ingest.spark_raw import publish_missing_raw_parquet
-from ingest.spark_session import (
-    set_environment,
-    spark_environment,
-    spark_session,
-    uses_connect_server,
-)
+from ingest.spark_server import set_environment, spark_environment, uses_connect_server
+from ingest.spark_session import spark_session
 from ingest.spark_session import table_counts as spark_table_counts
 from ingest.warehouse import connect
 from ingest.windows import dbt_window_env
@@ -140,7 +136,7 @@ def _build(
     if settings.engine == "spark":
         publish_missing_raw_parquet(settings.warehouse, settings.spark / "raw")
         # The Connect server started (or found) here, with flightline's settings, before dbt
-        # connects to it (ingest/spark_session.py); dbt's environment says where it is.
+        # connects to it (ingest/spark_server.py); dbt's environment says where it is.
         if uses_connect_server():
             spark_session(settings)
         added |= spark_environment(settings)

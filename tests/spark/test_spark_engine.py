@@ -114,11 +114,11 @@ def correct_actuals(home: Settings, day: str) -> None:
 @pytest.fixture
 def on_spark(tmp_path: Path) -> Iterator[Settings]:
     """A data directory for the Spark engine; its Connect server (one JVM for every dbt
-    invocation and step, ingest/spark_session.py) stopped at the end, and the environment
+    invocation and step, ingest/spark_server.py) stopped at the end, and the environment
     the session set restored."""
     # Here, not at import: `make test-fast` deselects this file without a skip to report.
     pytest.importorskip("pyspark", reason="the Spark engine's packages: make install-spark")
-    from ingest.spark_session import set_environment, spark_environment
+    from ingest.spark_server import set_environment, spark_environment
 
     home = Settings(home=tmp_path / "spark")
     # What the session sets in this process (and PySpark beside it), restored at the end.
@@ -133,7 +133,7 @@ def on_spark(tmp_path: Path) -> Iterator[Settings]:
     finally:
         from pyspark.sql import SparkSession
 
-        from ingest.spark_session import stop_connect_server
+        from ingest.spark_server import stop_connect_server
 
         session = SparkSession.getActiveSession()
         if session is not None:
@@ -152,7 +152,7 @@ def test_the_pipelines_on_spark_build_train_and_score_as_on_duckdb_and_take_a_co
     (mapInPandas) into Spark's ml.predictions, the evaluation models build there, and drift
     and the retraining decision read them."""
     from ingest.provider.export import export_feeds
-    from ingest.spark_session import running_server, uses_connect_server
+    from ingest.spark_server import running_server, uses_connect_server
     from ingest.warehouse import connect
     from ml import registry
     from ml.scoring import score_days

@@ -1,4 +1,4 @@
-"""The Spark engine's environment (ingest/spark_session.py): one Connect server per data
+"""The Spark engine's environment (ingest/spark_server.py): one Connect server per data
 directory, joined by dbt and the steps alike; no PySpark needed to check it."""
 
 import json
@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from ingest.settings import Settings
-from ingest.spark_session import connect_discovery, running_server, spark_environment, spark_session
+from ingest.spark_server import connect_discovery, running_server, spark_environment
+from ingest.spark_session import spark_session
 from orchestration.dbt_fork import _warning_options
 
 
