@@ -63,6 +63,12 @@ class Settings:
         "and the partial-parse state they start from (orchestration/dbt_manifest.py).",
     )
 
+    @classmethod
+    def of_warehouse(cls, path: Path) -> Settings:
+        """The data directory a warehouse file belongs to: the warehouse and the analysts'
+        snapshot both live in its warehouse/ folder."""
+        return cls(home=path.resolve().parent.parent)
+
     @property
     def engine(self) -> str:
         """Where dbt builds the warehouse's models: duckdb (the default) or spark

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 import joblib
 
+from ingest.settings import Settings
 from ingest.tables import REGISTRY_DDL
 from ml.features import FEATURES
 
@@ -27,6 +28,9 @@ class RegistryError(Exception):
 
 @dataclass(frozen=True)
 class RegisteredModel:
+    """A row of ml.model_registry; `artifact_path` absolute (the registry keeps it relative
+    to the data directory, so that a moved or copied data directory keeps its models)."""
+
     model_version: str
     status: str
     threshold: float
@@ -86,12 +90,28 @@ _COLUMNS = (
 )
 
 
+def _data_directory(con: duckdb.DuckDBPyConnection) -> Path | None:
+    """The data directory of the warehouse file `con` has open (None in memory)."""
+    (path,) = con.execute(
+        "select path from duckdb_databases() where database_name = current_database()"
+    ).fetchone()
+    return Settings.of_warehouse(Path(path)).home if path else None
+
+
+def _model(con: duckdb.DuckDBPyConnection, row: tuple) -> RegisteredModel:
+    model = RegisteredModel(*row)
+    home = _data_directory(con)
+    if home is None or Path(model.artifact_path).is_absolute():
+        return model  # registered before artifact paths were kept relative, or in memory
+    return replace(model, artifact_path=str(home / model.artifact_path))
+
+
 def get(con: duckdb.DuckDBPyConnection, version: str) -> RegisteredModel | None:
     ensure_registry(con)
     row = con.execute(
         f"select {_COLUMNS} from ml.model_registry where model_version = ?", [version]
     ).fetchone()
-    return RegisteredModel(*row) if row else None
+    return _model(con, row) if row else None
 
 
 def champion(con: duckdb.DuckDBPyConnection, read_only: bool = False) -> RegisteredModel | None:
@@ -104,7 +124,7 @@ def champion(con: duckdb.DuckDBPyConnection, read_only: bool = False) -> Registe
     ).fetchall()
     if len(rows) > 1:
         raise RegistryError(f"{len(rows)} champions in ml.model_registry; there must be one")
-    return RegisteredModel(*rows[0]) if rows else None
+    return _model(con, rows[0]) if rows else None
 
 
 def require_champion(con: duckdb.DuckDBPyConnection) -> RegisteredModel:
@@ -115,6 +135,15 @@ def require_champion(con: duckdb.DuckDBPyConnection) -> RegisteredModel:
             "the first model; the promotion gate makes it champion)"
         )
     return model
+
+
+def _stored(con: duckdb.DuckDBPyConnection, artifact_dir: Path) -> str:
+    """An artifact folder as the registry keeps it: relative to the warehouse's data
+    directory when it is inside it."""
+    home = _data_directory(con)
+    if home is not None and artifact_dir.resolve().is_relative_to(home):
+        return str(artifact_dir.resolve().relative_to(home))
+    return str(artifact_dir)
 
 
 def register(
@@ -155,7 +184,7 @@ def register(
             json.dumps(record["metrics"], sort_keys=True),
             record["metrics"]["roc_auc"],
             record["threshold"],
-            str(artifact_dir),
+            _stored(con, artifact_dir),
         ],
     )
     registered = get(con, record["model_version"])

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -145,12 +146,17 @@ def six_weeks(request, tmp_path_factory, source, dbt_manifest) -> Settings:
 def _shared(request, tmp_path_factory, name: str, build) -> Settings:
     """A data directory built once per session by `build(home)`. Under pytest-xdist the
     first worker to need it builds it in the session's shared temporary folder and the
-    others wait for it (xdist's own recipe)."""
-    if not hasattr(request.config, "workerinput"):  # no xdist worker: this process alone
-        return build(tmp_path_factory.mktemp(name))
+    others wait for it (xdist's own recipe). $FLIGHTLINE_TEST_SHARED, a folder, shares it
+    with other pytest processes too (`make test` runs the hands-off test in one of its
+    own)."""
     from filelock import FileLock
 
-    shared = tmp_path_factory.getbasetemp().parent / name
+    if os.environ.get("FLIGHTLINE_TEST_SHARED"):
+        shared = Path(os.environ["FLIGHTLINE_TEST_SHARED"]) / name
+    elif hasattr(request.config, "workerinput"):
+        shared = tmp_path_factory.getbasetemp().parent / name
+    else:  # this process alone
+        return build(tmp_path_factory.mktemp(name))
     with FileLock(f"{shared}.lock"):
         if (shared / "failed").exists():
             pytest.fail(f"{name} failed to build in the other worker: see its error")
@@ -214,6 +220,52 @@ def _train(six_weeks: Settings, home: Path) -> Settings:
     return settings
 
 
+JANUARY_LAST, JANUARY_CUTOFF, JANUARY_VALIDATION_DAYS = date(2013, 1, 20), date(2013, 1, 15), 4
+
+
+@pytest.fixture(scope="session")
+def january(request, tmp_path_factory, source, dbt_manifest) -> Settings:
+    """A data directory after `flightline run` on the feeds through 2013-01-20 with a
+    cutoff on the 15th and 4 validation days: a champion trained and promoted, the 15th to
+    the 21st scored, the snapshot published. The forecast for the 21st arrived with half
+    its readings missing (the loader quarantines it). What the run printed is in its
+    `run.out`. Read-only: copy it whole (`copy_home`). The hands-off test and the
+    training and inference pipelines' test both start here."""
+    return _shared(request, tmp_path_factory, "january", lambda home: _january(home, source))
+
+
+def _january(home: Path, source) -> Settings:
+    import contextlib
+    import io
+
+    from ingest.provider.export import export_feeds
+    from orchestration.runner import RunOptions, run_pipeline
+
+    settings = Settings(home=home)
+    export_feeds(settings.landing, until=JANUARY_LAST, source=source)
+    forecast = settings.landing / "forecasts" / "2013-01-21.jsonl"
+    readings = pd.read_json(forecast, lines=True, dtype=False)
+    readings.loc[readings.index[::2], "temp"] = None
+    forecast.write_text(readings.to_json(orient="records", lines=True))
+    printed = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(printed):
+        patch.setenv("FLIGHTLINE_HOME", str(home))
+        patch.setenv("DAGSTER_HOME", str(settings.dagster_home))
+        patch.delenv("FLIGHTLINE_WAREHOUSE", raising=False)
+        options = RunOptions(cutoff=JANUARY_CUTOFF, validation_days=JANUARY_VALIDATION_DAYS)
+        code = run_pipeline(settings, options)
+    (home / "run.out").write_text(printed.getvalue())
+    assert code == 0, printed.getvalue()[-4000:]
+    return settings
+
+
+def copy_home(settings: Settings, home: Path) -> Settings:
+    """A whole data directory copied to `home`, the files' modification times kept (the
+    automation compares them with the loads)."""
+    shutil.copytree(settings.home, home, symlinks=True)
+    return Settings(home=home)
+
+
 def champion_run(settings: Settings) -> tuple[str, str]:
     """six_weeks_champion's training run id and model version."""
     import json
@@ -223,8 +275,6 @@ def champion_run(settings: Settings) -> tuple[str, str]:
 
 
 def _build_six_weeks(home: Path, source) -> Settings:
-    from datetime import date
-
     from ingest.load.loader import ingest_all
     from ingest.provider.export import export_feeds
     from ingest.warehouse import connect
@@ -242,9 +292,13 @@ def _build_six_weeks(home: Path, source) -> Settings:
 
 
 def copy_of(settings: Settings, tmp_path: Path) -> Settings:
+    """The warehouse and the models of a data directory, copied (the registry finds a
+    model's files relative to the data directory)."""
     copy = Settings(home=tmp_path / "copy")
     copy.warehouse_dir.mkdir(parents=True)
     shutil.copy(settings.warehouse, copy.warehouse)
+    if settings.models.exists():
+        shutil.copytree(settings.models, copy.models)
     return copy
 
 

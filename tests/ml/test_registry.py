@@ -1,0 +1,75 @@
+"""The registry keeps a model's folder relative to the data directory: a data directory moved
+or copied (a backup restored, a second copy of the pipeline) keeps its models."""
+
+import shutil
+
+import duckdb
+import pytest
+
+from ingest.settings import Settings
+from ml import registry
+
+
+def _record(version: str, artifacts) -> dict:
+    windows = ("2013-01-01", "2013-01-10", "2013-01-11", "2013-01-14")
+    return {
+        "model_version": version,
+        "trigger": "test",
+        "cutoff_date": "2013-01-15",
+        **dict(
+            zip(
+                ("training_start", "training_end", "validation_start", "validation_end"),
+                windows,
+                strict=True,
+            )
+        ),
+        "training_rows": 10,
+        "validation_rows": 5,
+        "code_version": "test",
+        "data_fingerprint": "f",
+        "algorithm": "constant",
+        "params": {},
+        "metrics": {"roc_auc": 0.5},
+        "threshold": 0.5,
+        "artifact_path": str(artifacts),
+    }
+
+
+def test_a_moved_data_directory_keeps_its_models(tmp_path):
+    home = Settings(home=tmp_path / "home")
+    home.warehouse_dir.mkdir(parents=True)
+    con = duckdb.connect(str(home.warehouse))
+    registry.register(con, _record("v1", home.models / "v1"), {"kind": "model"}, {"a.txt": b"x"})
+    outside = tmp_path / "elsewhere" / "v2"
+    registry.register(con, _record("v2", outside), {"kind": "other"}, {})
+    stored = dict(
+        con.execute("select model_version, artifact_path from ml.model_registry").fetchall()
+    )
+    con.close()
+    assert stored == {"v1": "models/v1", "v2": str(outside)}
+
+    moved = Settings(home=tmp_path / "moved")
+    shutil.move(home.home, moved.home)
+    con = duckdb.connect(str(moved.warehouse))
+    model = registry.get(con, "v1")
+    assert model.artifact_path == str(moved.models / "v1")
+    assert model.load() == {"kind": "model"}
+    assert registry.get(con, "v2").artifact_path == str(outside)  # outside: as registered
+    con.close()
+
+
+def test_a_registry_in_memory_keeps_the_path_as_given(tmp_path):
+    con = duckdb.connect()
+    model = registry.register(con, _record("v1", tmp_path / "v1"), [1, 2], {})
+    assert model.artifact_path == str(tmp_path / "v1") and model.load() == [1, 2]
+
+
+def test_a_model_whose_folder_is_gone_says_where_it_looked(tmp_path):
+    home = Settings(home=tmp_path / "home")
+    home.warehouse_dir.mkdir(parents=True)
+    con = duckdb.connect(str(home.warehouse))
+    model = registry.register(con, _record("v1", home.models / "v1"), [1], {})
+    shutil.rmtree(home.models)
+    with pytest.raises(registry.RegistryError, match=str(home.models / "v1")):
+        model.load()
+    con.close()
