@@ -67,7 +67,10 @@ test: lint install-spark
 	@# The hands-off test starts first: it is the longest. The CI slice (dbt build in a
 	@# target path of its own) runs beside it, then the rest. Lint runs before all of them:
 	@# sqlfluff's dbt templater writes dbt_project/target, which the tests read.
-	@$(PYTHON) -m pytest -q -p no:cacheprovider $(AUTOMATION_TEST) > $(AUTOMATION_LOG) 2>&1 & \
+	@# Both pytest processes build the data directories they share once (tests/conftest.py's
+	@# _shared): the hands-off test and the pipelines' test start from the same one.
+	@export FLIGHTLINE_TEST_SHARED=$$(mktemp -d); \
+	$(PYTHON) -m pytest -q -p no:cacheprovider $(AUTOMATION_TEST) > $(AUTOMATION_LOG) 2>&1 & \
 	automation=$$!; \
 	if $(MAKE) --no-print-directory dbt-slice; then \
 	  $(PYTHON) -m pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=8 --ignore=$(AUTOMATION_TEST); \
@@ -75,6 +78,7 @@ test: lint install-spark
 	rest=$$?; \
 	wait $$automation; hands_off=$$?; \
 	$(VENV)/bin/flightline-dbt stop-server || true; \
+	rm -rf $$FLIGHTLINE_TEST_SHARED; \
 	echo "--- $(AUTOMATION_TEST) (beside the rest):"; tail -n 30 $(AUTOMATION_LOG); \
 	exit $$(( rest || hands_off ))
 

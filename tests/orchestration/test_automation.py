@@ -1,14 +1,13 @@
 """Hands-off, on the real `dagster dev` (webserver, daemon and code server as subprocesses):
-on a home that `flightline run` built through a day, the UI re-executes one of the
-command's runs and lists its runs under their jobs; then the next evening's feeds land and,
-with no other command, the automation builds, gates, scores and publishes the day after.
-The same files given to `flightline run` on a copy of the home lead to the same runs and
-the same warehouse."""
+on a home that `flightline run`'s pipeline built through a day (tests/conftest.py's
+`january`), the UI re-executes one of the command's runs and lists its runs under their
+jobs; then the next evening's feeds land and, with no other command, the automation builds,
+gates, scores and publishes the day after. The same files given to `flightline run` on a
+copy of the home lead to the same runs and the same warehouse."""
 
 import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -26,11 +25,12 @@ from ingest.provider.export import export_feeds
 from ingest.publish import snapshot_path
 from ingest.settings import REPO_ROOT, Settings
 from orchestration.keys import PIPELINE_JOBS
+from tests.conftest import copy_home
 
 pytestmark = pytest.mark.e2e  # the whole pipeline: `make test`, not `make test-fast`
 
 FLIGHTLINE = str(Path(sys.executable).parent / "flightline")
-LAST_BUILT, EVENING, TOMORROW = date(2013, 1, 20), date(2013, 1, 21), "2013-01-22"
+EVENING, TOMORROW = date(2013, 1, 21), "2013-01-22"
 TIMEOUT = 420
 
 
@@ -163,15 +163,13 @@ def dagster_dev(tmp_path):
 
 
 def test_the_ui_runs_the_evening_alone_and_the_cli_route_agrees(
-    tmp_path, source, dbt_manifest, dagster_dev
+    january, tmp_path, source, dbt_manifest, dagster_dev
 ):
-    cli_home = tmp_path / "cli"
-    export_feeds(Settings(home=cli_home).landing, until=LAST_BUILT, source=source)
-    _flightline(cli_home, "run", "--cutoff", "2013-01-15", "--validation-days", "4")
-    # The UI gets a copy (copytree keeps the files' modification times, which the
-    # automation compares with the loads; the loader records files inside landing/).
-    home = tmp_path / "ui"
-    shutil.copytree(cli_home, home)
+    # `january`: the feeds through the 20th, built by `flightline run`'s pipeline. The
+    # command's route and the UI each get a copy (which keeps the files' modification times:
+    # the automation compares them with the loads; the loader records files inside landing/).
+    cli_home = copy_home(january, tmp_path / "cli").home
+    home = copy_home(january, tmp_path / "ui").home
     settings = Settings(home=home)
 
     ui_started = time.time()

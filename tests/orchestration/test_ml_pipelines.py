@@ -3,40 +3,35 @@
 import json
 import subprocess
 from datetime import date
-from pathlib import Path
 
 import duckdb
-import pandas as pd
 import pytest
 from dagster import DagsterInstance, materialize
 
-from ingest.provider.export import export_feeds
 from ingest.publish import snapshot_path
 from ingest.settings import DBT_PROJECT_DIR
 from ml.features import FEATURES
 from orchestration.replay import replay
 from orchestration.runner import RunOptions, run_pipeline
-from tests.conftest import fetch
+from tests.conftest import JANUARY_CUTOFF, JANUARY_VALIDATION_DAYS, copy_home, fetch
 
 pytestmark = pytest.mark.e2e  # the whole pipeline: `make test`, not `make test-fast`
 
 
 def test_train_promote_score_evaluate_and_a_blocked_promotion(
-    home, source, dbt_manifest, monkeypatch, capsys, duckdb_lts_python
+    january, home, dbt_manifest, monkeypatch, capsys, duckdb_lts_python
 ):
+    # `january`: the feeds through the 20th, run with a cutoff on the 15th. The forecast for
+    # the 21st arrived with half its readings missing: the loader quarantined it, and the
+    # 21st was scored without a forecast, flagged, with a warning.
+    copy_home(january, home.home)
     monkeypatch.setenv("DAGSTER_HOME", str(home.dagster_home))
-    export_feeds(home.landing, until=date(2013, 1, 20), source=source)
-    # The forecast for the 21st arrives with half its readings missing: the loader
-    # quarantines it, and the 21st is scored without a forecast, flagged, with a warning.
-    forecast = home.landing / "forecasts" / "2013-01-21.jsonl"
-    readings = pd.read_json(forecast, lines=True, dtype=False)
-    readings.loc[readings.index[::2], "temp"] = None
-    forecast.write_text(readings.to_json(orient="records", lines=True))
     options = RunOptions(
-        cutoff=date(2013, 1, 15), validation_days=4, scoring_range=("2013-01-15", "2013-01-21")
+        cutoff=JANUARY_CUTOFF,
+        validation_days=JANUARY_VALIDATION_DAYS,
+        scoring_range=("2013-01-15", "2013-01-21"),
     )
-    assert run_pipeline(home, options) == 0
-    out = capsys.readouterr().out
+    out = (home.home / "run.out").read_text()
     assert "out-of-time ROC AUC" in out and "validation ROC AUC" in out
     assert "NOT SCORED" not in out
     assert "check did not pass (warn): features/flight_features ready_to_score [2013-01-21]" in out
@@ -55,7 +50,7 @@ def test_train_promote_score_evaluate_and_a_blocked_promotion(
     )
     assert status == "champion" and decision == "promote"
     # Its card got the out-of-time figures of the days whose outcomes arrived.
-    card = (Path(artifacts) / "model_card.md").read_text()
+    card = (home.home / artifacts / "model_card.md").read_text()  # relative to the home
     assert "Not scored yet" not in card and card.count("## Out-of-time performance") == 1
     assert "2013-01-15 .. 2013-01-20" in card and "| ROC AUC, pooled | 0." in card
     scheduled = fetch(
