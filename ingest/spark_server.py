@@ -98,13 +98,18 @@ def running_server(settings: Settings) -> tuple[int, int] | None:
         pid, port = int(recorded["pid"]), int(recorded["port"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
+    return (pid, port) if _alive(pid) else None
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process of this id exists (another user's too)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return None
+        return False
     except PermissionError:
-        pass
-    return pid, port
+        return True
+    return True
 
 
 def stop_connect_server(settings: Settings, wait: float = 60) -> bool | None:
@@ -127,10 +132,6 @@ def stop_connect_server(settings: Settings, wait: float = 60) -> bool | None:
         set_environment({"SPARK_LOCAL_CONNECT_DISCOVERY": saved})
     if stopped and server is not None:  # its shutdown still writes the metastore and logs
         deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            try:
-                os.kill(server[0], 0)
-            except ProcessLookupError:
-                break
+        while time.monotonic() < deadline and _alive(server[0]):
             time.sleep(0.2)
     return stopped

@@ -87,3 +87,48 @@ def test_forked_dbt_applies_the_callers_warning_options_as_python_would():
         else:
             raised = False
     assert [str(w.message) for w in caught] == ["something else"] and raised
+
+
+@pytest.mark.parametrize("server", ["1", "0"])
+def test_the_steps_session_has_the_settings_of_dbts_profile(tmp_path: Path, monkeypatch, server):
+    """ingest/spark_session.py's `_spark_conf` and profiles.yml's spark target declare the
+    same Spark settings twice (dbt renders its profile with its own Jinja; the steps start
+    the same server): held equal here, profiles.yml rendered as dbt renders its env_var()."""
+    import jinja2
+    import yaml
+
+    from ingest.settings import DBT_PROJECT_DIR
+    from ingest.spark_session import _spark_conf
+
+    for name in ("FLIGHTLINE_SPARK_MEMORY", "FLIGHTLINE_SPARK_PARTITIONS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("FLIGHTLINE_SPARK_JAVA_OPTIONS", raising=False)
+    monkeypatch.setenv("FLIGHTLINE_SPARK_SERVER", server)
+    settings = Settings(home=tmp_path / "home")
+    variables = {"FLIGHTLINE_HOME": str(settings.home)}
+
+    def env_var(name: str, default: str | None = None) -> str:
+        return variables.get(name, default)
+
+    rendered = jinja2.Template((DBT_PROJECT_DIR / "profiles.yml").read_text()).render(
+        env_var=env_var
+    )
+    profile = yaml.safe_load(rendered)["flightline"]["outputs"]["spark"]
+    declared = {k: str(v) for k, v in profile["server_side_parameters"].items()}
+    conf = _spark_conf(settings)
+    # The differences, each on purpose: the JIT (a long-lived server keeps the optimising
+    # compiler), Python workers reused only by a JVM of the process's own, Arrow for the
+    # steps' pandas conversions (dbt converts none).
+    java = "-XX:+UseSerialGC" if server == "1" else "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+    assert (
+        conf.pop("spark.driver.extraJavaOptions") == f"-Dderby.system.home={settings.spark} {java}"
+    )
+    assert declared.pop("spark.driver.extraJavaOptions").split() == [
+        f"-Dderby.system.home={settings.spark}",
+        "-XX:TieredStopAtLevel=1",
+        "-XX:+UseSerialGC",
+    ]
+    assert declared.pop("spark.python.worker.reuse") == "false"  # dbt's JVM: the server's
+    assert conf.pop("spark.python.worker.reuse") == ("false" if server == "1" else "true")
+    assert conf.pop("spark.sql.execution.arrow.pyspark.enabled") == "true"
+    assert conf == declared
