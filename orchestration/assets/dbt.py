@@ -161,16 +161,8 @@ def _build(
 # data: their inputs are fixed, so dbt runs them where the SQL changes (`dbt build` in CI and
 # locally, tests/dbt), not every evening (dagster-dbt shows no check for them either). And no
 # manifest.json or run_results.json per invocation: Dagster records every node's result from
-# dbt's event stream, and the files cost ~0.6 s a build (measured, dbt 1.11). The log file
-# beside them (dbt.log in the invocation's folder) keeps warnings and errors, not dbt's
-# debug events: a day's build 6.7 s -> 6.35 s (medians of 4, alternating); the SQL each
-# node ran stays in the folder's run/ and compiled/, its result in the run's log.
-BUILD = [
-    "build",
-    *("--exclude-resource-type", "unit_test"),
-    "--no-write-json",
-    *("--log-level-file", "warn"),
-]
+# dbt's event stream, and the files cost ~0.6 s a build (measured, dbt 1.11).
+BUILD = ["build", "--exclude-resource-type", "unit_test", "--no-write-json"]
 
 # What every dbt asset shares: the manifest, the asset keys and checks, and the one-writer pool.
 DBT_ASSETS = {
