@@ -70,6 +70,7 @@ test: lint install-spark
 	@# Both pytest processes build the data directories they share once (tests/conftest.py's
 	@# _shared): the hands-off test and the pipelines' test start from the same one.
 	@export FLIGHTLINE_TEST_SHARED=$$(mktemp -d); \
+	trap 'rm -rf -- "$$FLIGHTLINE_TEST_SHARED"' EXIT; trap 'exit 130' INT TERM; \
 	$(PYTHON) -m pytest -q -p no:cacheprovider $(AUTOMATION_TEST) > $(AUTOMATION_LOG) 2>&1 & \
 	automation=$$!; \
 	if $(MAKE) --no-print-directory dbt-slice; then \
@@ -78,7 +79,6 @@ test: lint install-spark
 	rest=$$?; \
 	wait $$automation; hands_off=$$?; \
 	$(VENV)/bin/flightline-dbt stop-server || true; \
-	rm -rf $$FLIGHTLINE_TEST_SHARED; \
 	echo "--- $(AUTOMATION_TEST) (beside the rest):"; tail -n 30 $(AUTOMATION_LOG); \
 	exit $$(( rest || hands_off ))
 

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from ingest.settings import Settings
 from ml import registry
 from ml.drift import DriftThresholds, drift_for_days, model_scores, warehouse_reference
 from ml.features import read_features
@@ -158,8 +159,13 @@ def main() -> None:
     parser.add_argument("--to", dest="last", default="2013-12-31", type=date.fromisoformat)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
-        copy = Path(scratch) / "warehouse.duckdb"
+        # The registry finds a model's files relative to the warehouse's data directory
+        # (<home>/warehouse/warehouse.duckdb): the copy keeps that layout, models linked.
+        home = Settings.of_warehouse(Path(args.warehouse)).home
+        copy = Path(scratch) / "warehouse" / "warehouse.duckdb"
+        copy.parent.mkdir()
         shutil.copy(args.warehouse, copy)
+        (Path(scratch) / "models").symlink_to(home / "models")
         with duckdb.connect(str(copy)) as con:
             report(
                 f"Clean feeds, {args.first} .. {args.last}", judge(con, args.first, args.last), True

@@ -140,10 +140,10 @@ def require_champion(con: duckdb.DuckDBPyConnection) -> RegisteredModel:
 def _stored(con: duckdb.DuckDBPyConnection, artifact_dir: Path) -> str:
     """An artifact folder as the registry keeps it: relative to the warehouse's data
     directory when it is inside it."""
-    home = _data_directory(con)
-    if home is not None and artifact_dir.resolve().is_relative_to(home):
-        return str(artifact_dir.resolve().relative_to(home))
-    return str(artifact_dir)
+    home, path = _data_directory(con), artifact_dir.resolve()
+    if home is not None and path.is_relative_to(home):
+        return str(path.relative_to(home))
+    return str(path)
 
 
 def register(

@@ -159,7 +159,10 @@ def _shared(request, tmp_path_factory, name: str, build) -> Settings:
         return build(tmp_path_factory.mktemp(name))
     with FileLock(f"{shared}.lock"):
         if (shared / "failed").exists():
-            pytest.fail(f"{name} failed to build in the other worker: see its error")
+            pytest.fail(
+                f"{name} failed to build in another worker or pytest process: see its error "
+                f"(make test's hands-off test writes {AUTOMATION_LOG})"
+            )
         if not (shared / "built").exists():
             try:
                 build(shared)
@@ -170,6 +173,8 @@ def _shared(request, tmp_path_factory, name: str, build) -> Settings:
             (shared / "built").touch()
     return Settings(home=shared)
 
+
+AUTOMATION_LOG = "dbt_project/target/automation-test.log"  # the Makefile's
 
 CHAMPION_CUTOFF, CHAMPION_VALIDATION_DAYS = "2013-02-07", 7
 
@@ -248,13 +253,19 @@ def _january(home: Path, source) -> Settings:
     readings.loc[readings.index[::2], "temp"] = None
     forecast.write_text(readings.to_json(orient="records", lines=True))
     printed = io.StringIO()
-    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(printed):
-        patch.setenv("FLIGHTLINE_HOME", str(home))
-        patch.setenv("DAGSTER_HOME", str(settings.dagster_home))
-        patch.delenv("FLIGHTLINE_WAREHOUSE", raising=False)
-        options = RunOptions(cutoff=JANUARY_CUTOFF, validation_days=JANUARY_VALIDATION_DAYS)
-        code = run_pipeline(settings, options)
-    (home / "run.out").write_text(printed.getvalue())
+    # The run sets variables of its own (dbt's target path in this home, Dagster's): the
+    # process's environment is put back as it was, so that nothing later writes here.
+    environment = dict(os.environ)
+    try:
+        with contextlib.redirect_stdout(printed):
+            os.environ.update(FLIGHTLINE_HOME=str(home), DAGSTER_HOME=str(settings.dagster_home))
+            os.environ.pop("FLIGHTLINE_WAREHOUSE", None)
+            options = RunOptions(cutoff=JANUARY_CUTOFF, validation_days=JANUARY_VALIDATION_DAYS)
+            code = run_pipeline(settings, options)
+    finally:
+        os.environ.clear()
+        os.environ.update(environment)
+        (home / "run.out").write_text(printed.getvalue())
     assert code == 0, printed.getvalue()[-4000:]
     return settings
 

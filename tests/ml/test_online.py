@@ -154,7 +154,7 @@ def test_without_a_snapshot_a_champion_or_its_artifact_the_service_says_why(six_
 
 def test_a_missing_model_artifact_is_a_503_naming_it(served, tmp_path):
     settings, batch, _ = served
-    copy = copy_of(settings, tmp_path)  # its registry points at the served models; none here
+    copy = copy_of(settings, tmp_path)  # with its models; its registry row is pointed away
     con = duckdb.connect(str(copy.warehouse))
     con.execute("update ml.model_registry set artifact_path = ?", [str(tmp_path / "gone")])
     con.close()
@@ -166,7 +166,7 @@ def test_a_missing_model_artifact_is_a_503_naming_it(served, tmp_path):
 
 def test_a_new_snapshot_and_champion_are_picked_up_without_a_restart(served, tmp_path):
     settings, before, _ = served
-    copy = copy_of(settings, tmp_path)  # its registry still finds the first model's artifact
+    copy = copy_of(settings, tmp_path)  # with the first model, copied beside it
     publish_snapshot(copy.warehouse)
     client = TestClient(create_app(OnlineScorer(snapshot_path(copy.warehouse))))
     flight_ids = before.flight_id.tolist()

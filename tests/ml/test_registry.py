@@ -2,6 +2,7 @@
 or copied (a backup restored, a second copy of the pipeline) keeps its models."""
 
 import shutil
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -35,18 +36,20 @@ def _record(version: str, artifacts) -> dict:
     }
 
 
-def test_a_moved_data_directory_keeps_its_models(tmp_path):
+def test_a_moved_data_directory_keeps_its_models(tmp_path, monkeypatch):
     home = Settings(home=tmp_path / "home")
     home.warehouse_dir.mkdir(parents=True)
     con = duckdb.connect(str(home.warehouse))
     registry.register(con, _record("v1", home.models / "v1"), {"kind": "model"}, {"a.txt": b"x"})
     outside = tmp_path / "elsewhere" / "v2"
     registry.register(con, _record("v2", outside), {"kind": "other"}, {})
+    monkeypatch.chdir(tmp_path)  # a relative folder outside: kept as the absolute one it is
+    registry.register(con, _record("v3", Path("aside/v3")), {"kind": "third"}, {})
     stored = dict(
         con.execute("select model_version, artifact_path from ml.model_registry").fetchall()
     )
     con.close()
-    assert stored == {"v1": "models/v1", "v2": str(outside)}
+    assert stored == {"v1": "models/v1", "v2": str(outside), "v3": str(tmp_path / "aside/v3")}
 
     moved = Settings(home=tmp_path / "moved")
     shutil.move(home.home, moved.home)
@@ -55,6 +58,7 @@ def test_a_moved_data_directory_keeps_its_models(tmp_path):
     assert model.artifact_path == str(moved.models / "v1")
     assert model.load() == {"kind": "model"}
     assert registry.get(con, "v2").artifact_path == str(outside)  # outside: as registered
+    assert registry.get(con, "v3").load() == {"kind": "third"}
     con.close()
 
 

@@ -3,7 +3,9 @@ on a home that `flightline run`'s pipeline built through a day (tests/conftest.p
 `january`), the UI re-executes one of the command's runs and lists its runs under their
 jobs; then the next evening's feeds land and, with no other command, the automation builds,
 gates, scores and publishes the day after. The same files given to `flightline run` on a
-copy of the home lead to the same runs and the same warehouse."""
+copy of the home lead to the same runs and the same warehouse. (The January home's forecast
+for the 21st was quarantined; the evening's files bring it again whole, a late correction
+both routes load alike.)"""
 
 import contextlib
 import json

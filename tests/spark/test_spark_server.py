@@ -100,7 +100,11 @@ def test_the_steps_session_has_the_settings_of_dbts_profile(tmp_path: Path, monk
     from ingest.settings import DBT_PROJECT_DIR
     from ingest.spark_session import _spark_conf
 
-    for name in ("FLIGHTLINE_SPARK_MEMORY", "FLIGHTLINE_SPARK_PARTITIONS"):
+    for name in (
+        "FLIGHTLINE_SPARK_MEMORY",
+        "FLIGHTLINE_SPARK_PARTITIONS",
+        "FLIGHTLINE_SPARK_MASTER",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv("FLIGHTLINE_SPARK_JAVA_OPTIONS", raising=False)
     monkeypatch.setenv("FLIGHTLINE_SPARK_SERVER", server)
