@@ -55,6 +55,26 @@ class RegisteredModel:
 
 def ensure_registry(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(REGISTRY_DDL)
+    _relative_artifacts(con)
+
+
+def _relative_artifacts(con: duckdb.DuckDBPyConnection) -> None:
+    """Rows registered before artifact folders were kept relative (absolute paths): each
+    whose folder this data directory has (models/<version>) is rewritten to it, once. A copy
+    of a data directory made before then used its original's folders (and wrote the
+    original's model card); a warehouse copied without its models keeps the path it has."""
+    home = _data_directory(con)
+    if home is None:
+        return
+    for version, path in con.execute(
+        "select model_version, artifact_path from ml.model_registry where artifact_path like '/%'"
+    ).fetchall():
+        mine = Path("models") / version
+        if Path(path).name == version and (home / mine).is_dir():
+            con.execute(
+                "update ml.model_registry set artifact_path = ? where model_version = ?",
+                [str(mine), version],
+            )
 
 
 def code_version(repo: Path) -> str:

@@ -77,3 +77,32 @@ def test_a_model_whose_folder_is_gone_says_where_it_looked(tmp_path):
     with pytest.raises(registry.RegistryError, match=str(home.models / "v1")):
         model.load()
     con.close()
+
+
+def test_a_copy_made_before_paths_were_relative_uses_its_own_models(tmp_path):
+    """A row with an absolute path (registered before 2026-12-03) in a copied data
+    directory: its own models/<version> from then on, not its original's."""
+    original = Settings(home=tmp_path / "original")
+    original.warehouse_dir.mkdir(parents=True)
+    con = duckdb.connect(str(original.warehouse))
+    registry.register(con, _record("v1", original.models / "v1"), "original", {})
+    registry.register(con, _record("v2", tmp_path / "kept" / "v2"), "elsewhere", {})
+    con.execute(
+        "update ml.model_registry set artifact_path = ? where model_version = 'v1'",
+        [str(original.models / "v1")],
+    )
+    con.close()
+    copy = Settings(home=tmp_path / "copy")
+    shutil.copytree(original.home, copy.home)
+    registry.register(  # the copy's own file, told apart from its original's
+        duckdb.connect(":memory:"), _record("v1", copy.models / "v1"), "the copy's", {}
+    )
+
+    con = duckdb.connect(str(copy.warehouse))
+    assert registry.get(con, "v1").load() == "the copy's"
+    assert registry.get(con, "v2").load() == "elsewhere"  # not in the copy: kept as it was
+    stored = dict(
+        con.execute("select model_version, artifact_path from ml.model_registry").fetchall()
+    )
+    con.close()
+    assert stored == {"v1": "models/v1", "v2": str(tmp_path / "kept" / "v2")}
