@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ingest.processes import process_alive
 from ingest.warehouse import connect, quote_name
 
 # DuckDB 2.0 writes files (storage version 69+) that DuckDB 1.4 (the long-term-support line
@@ -34,16 +35,6 @@ class Published:
     published_at: datetime
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def snapshot_path(warehouse: Path) -> Path:
     return warehouse.with_name("analytics.duckdb")
 
@@ -57,7 +48,7 @@ def publish_snapshot(warehouse: Path, runs: list[str] | None = None) -> Publishe
     # gone (a publish run from the UI may be writing its own right now).
     for leftover in target.parent.glob(f".{target.name}.*.tmp"):
         pid = leftover.name.removesuffix(".tmp").rsplit(".", 1)[-1]
-        if not pid.isdigit() or not _alive(int(pid)):
+        if not pid.isdigit() or not process_alive(int(pid)):
             leftover.unlink(missing_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:

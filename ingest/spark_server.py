@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
+from ingest.processes import process_alive
 from ingest.settings import Settings
 
 
@@ -91,6 +92,16 @@ def set_environment(environment: Mapping[str, str | None]) -> None:
             os.environ[name] = value
 
 
+def quiet_pyspark_pandas_warning() -> None:
+    """PySpark 4 warns at its import and on every conversion that it "does not yet fully
+    support pandas >= 3": the conversions flightline makes are proved equal to DuckDB's
+    (tests/spark), so an operator's output does not carry it (pyproject's filterwarnings
+    does the same in tests)."""
+    warnings.filterwarnings(
+        "ignore", "PySpark does not yet fully support pandas", category=FutureWarning
+    )
+
+
 def running_server(settings: Settings) -> tuple[int, int] | None:
     """(pid, port) of the data directory's Connect server when its process is alive."""
     try:
@@ -98,18 +109,7 @@ def running_server(settings: Settings) -> tuple[int, int] | None:
         pid, port = int(recorded["pid"]), int(recorded["port"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return (pid, port) if _alive(pid) else None
-
-
-def _alive(pid: int) -> bool:
-    """Whether a process of this id exists (another user's too)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return (pid, port) if process_alive(pid) else None
 
 
 def stop_connect_server(settings: Settings, wait: float = 60) -> bool | None:
@@ -118,9 +118,7 @@ def stop_connect_server(settings: Settings, wait: float = 60) -> bool | None:
     discovery = connect_discovery(settings)
     if not discovery.exists():
         return False
-    warnings.filterwarnings(
-        "ignore", "PySpark does not yet fully support pandas", category=FutureWarning
-    )
+    quiet_pyspark_pandas_warning()
     from pyspark.sql.connect.local_server import stop_local_connect_server
 
     server = running_server(settings)
@@ -132,6 +130,6 @@ def stop_connect_server(settings: Settings, wait: float = 60) -> bool | None:
         set_environment({"SPARK_LOCAL_CONNECT_DISCOVERY": saved})
     if stopped and server is not None:  # its shutdown still writes the metastore and logs
         deadline = time.monotonic() + wait
-        while time.monotonic() < deadline and _alive(server[0]):
+        while time.monotonic() < deadline and process_alive(server[0]):
             time.sleep(0.2)
     return stopped

@@ -37,6 +37,7 @@ import pandas as pd
 from ingest.settings import Settings
 from ingest.spark_server import (
     connect_discovery,
+    quiet_pyspark_pandas_warning,
     running_server,
     set_environment,
     spark_environment,
@@ -171,12 +172,7 @@ def spark_session(settings: Settings) -> SparkSession:
             f"FLIGHTLINE_SPARK_SERVER=0, but {settings.home}'s Spark Connect server holds the "
             "metastore (Derby takes one JVM at a time): `flightline spark stop` first"
         )
-    # PySpark 4 warns on every conversion that it "does not yet fully support pandas >= 3":
-    # the conversions flightline makes are proved equal to DuckDB's (tests/spark), so an
-    # operator's output does not carry it (pyproject's filterwarnings does the same in tests).
-    warnings.filterwarnings(
-        "ignore", "PySpark does not yet fully support pandas", category=FutureWarning
-    )
+    quiet_pyspark_pandas_warning()
     warnings.filterwarnings("ignore", "Failed to set", category=UserWarning)
     from pyspark.sql import SparkSession
 
