@@ -72,9 +72,18 @@ def spark_environment(settings: Settings) -> dict[str, str | None]:
             "MASTER": None,
             # A client's static settings (dbt's server_side_parameters: the warehouse
             # folder, the metastore, the memory) are the server's since it started; PySpark
-            # warns once per setting at every connection that it cannot change them.
+            # warns once per setting at every connection that it cannot change them. And
+            # dbt-spark's import of PySpark warns about pandas 3 (quiet_pyspark_pandas_warning,
+            # for dbt's process): two lines of noise in every Spark build's output.
             "PYTHONWARNINGS": ",".join(
-                filter(None, [os.environ.get("PYTHONWARNINGS"), "ignore:Failed to set"])
+                filter(
+                    None,
+                    [
+                        os.environ.get("PYTHONWARNINGS"),
+                        "ignore:Failed to set",
+                        f"ignore:{PANDAS_WARNING}:FutureWarning",
+                    ],
+                )
             ),
         }
     else:  # a JVM in each process: spark-submit reads its master from MASTER
@@ -92,14 +101,16 @@ def set_environment(environment: Mapping[str, str | None]) -> None:
             os.environ[name] = value
 
 
+PANDAS_WARNING = "PySpark does not yet fully support pandas"
+"""The start of the warning PySpark 4 gives at its import (and on conversions) with pandas 3."""
+
+
 def quiet_pyspark_pandas_warning() -> None:
     """PySpark 4 warns at its import and on every conversion that it "does not yet fully
     support pandas >= 3": the conversions flightline makes are proved equal to DuckDB's
     (tests/spark), so an operator's output does not carry it (pyproject's filterwarnings
     does the same in tests)."""
-    warnings.filterwarnings(
-        "ignore", "PySpark does not yet fully support pandas", category=FutureWarning
-    )
+    warnings.filterwarnings("ignore", PANDAS_WARNING, category=FutureWarning)
 
 
 def running_server(settings: Settings) -> tuple[int, int] | None:

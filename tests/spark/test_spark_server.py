@@ -3,6 +3,8 @@ directory, joined by dbt and the steps alike; no PySpark needed to check it."""
 
 import json
 import os
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -29,12 +31,27 @@ def test_dbt_and_the_steps_join_the_data_directorys_connect_server(tmp_path: Pat
     assert environment["SPARK_LOCAL_CONNECT_DISCOVERY"] == str(connect_discovery(one))
     assert connect_discovery(one) != connect_discovery(other)
     assert connect_discovery(one).is_relative_to(one.spark)
-    assert environment["PYTHONWARNINGS"] == "ignore:Failed to set"
+    quiet = "ignore:Failed to set,ignore:PySpark does not yet fully support pandas:FutureWarning"
+    assert environment["PYTHONWARNINGS"] == quiet
+    # As Python reads it in dbt's process: neither warning is shown, others are.
+    shown = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import warnings; "
+            "warnings.warn('Failed to set spark.ui.enabled', UserWarning); "
+            "warnings.warn('PySpark does not yet fully support pandas >= 3.0.0.', FutureWarning); "
+            "warnings.warn('something else', FutureWarning)",
+        ],
+        env={**os.environ, "PYTHONWARNINGS": quiet},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stderr
+    assert "something else" in shown and "Failed to set" not in shown and "PySpark" not in shown
 
     monkeypatch.setenv("PYTHONWARNINGS", "error::DeprecationWarning")
-    assert spark_environment(one)["PYTHONWARNINGS"] == (
-        "error::DeprecationWarning,ignore:Failed to set"
-    )
+    assert spark_environment(one)["PYTHONWARNINGS"] == f"error::DeprecationWarning,{quiet}"
 
 
 def test_without_the_server_each_process_starts_its_own_jvm(tmp_path: Path, monkeypatch):
