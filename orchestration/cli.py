@@ -7,7 +7,6 @@ import importlib.util
 import os
 import sys
 import time
-import warnings
 from datetime import date
 from pathlib import Path
 
@@ -366,9 +365,6 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # Dagster marks single-run backfill policies and pools as beta; we rely on them knowingly.
-    warnings.filterwarnings("ignore", message=".*is currently in beta.*")
-    warnings.filterwarnings("ignore", message=".*is currently in preview.*")
     args = parser().parse_args(argv)
     # dagster dev's runs take the warehouse pool; the others never open the warehouse.
     if args.handler in (cmd_ui, cmd_serve, cmd_debug, cmd_spark_env):

@@ -1,3 +1,12 @@
+"""The Definitions: every asset, check, job, schedule and sensor, and their resources.
+
+Importing this module is what each run started from the UI pays before its first step:
+`dagster dev`'s code server starts every run in a new Python process, which loads these
+Definitions again. So the asset modules import the ML code that brings scikit-learn and
+matplotlib (ml.report, ml.training, ml.selection, ml.promotion) inside the steps that use
+it: a feature run, a publish or the evaluation models never import them
+(tests/orchestration/test_definitions.py holds it)."""
+
 from dagster import Definitions, in_process_executor
 
 from orchestration.assets.dbt import dbt_daily_models, dbt_evaluation_models, dbt_reference_models

@@ -22,7 +22,6 @@ from ingest.quality import validate
 from ingest.quality_sql import validate_sql
 from ml import registry
 from ml.features import FEATURE_RELATION, FEATURES, KEY_COLUMNS, LABEL, read_features
-from ml.report import score_histogram
 from ml.scoring import score_days, score_days_on_spark
 from orchestration.checks import per_partition, verdict
 from orchestration.keys import CHAMPION, FLIGHT_FEATURES, GATE_JOB, PREDICTIONS
@@ -120,6 +119,8 @@ def ready_to_score(context: AssetCheckExecutionContext, warehouse: WarehouseReso
     ),
 )
 def predictions(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+    from ml.report import score_histogram  # scikit-learn: orchestration/definitions.py
+
     days = context.partition_keys
     with warehouse.connect() as con:
         model = registry.require_champion(con)

@@ -26,7 +26,6 @@ from ml.drift import (
 )
 from ml.features import FEATURE_RELATION
 from ml.monitoring import decide_retraining, decision_inputs, gather_evidence
-from ml.report import update_model_cards
 from orchestration.checks import per_partition
 from orchestration.keys import DECISION, DRIFT, MODEL_CARD, PERFORMANCE, PREDICTIONS
 from orchestration.partitions import WAREHOUSE_POOL, daily_partitions, single_run
@@ -230,6 +229,8 @@ def retraining_decision(
     ),
 )
 def model_card(warehouse: WarehouseResource) -> MaterializeResult:
+    from ml.report import update_model_cards  # scikit-learn: orchestration/definitions.py
+
     with warehouse.connect() as con:
         written = update_model_cards(con, outcomes=warehouse.data(con))
         model = registry.champion(con)

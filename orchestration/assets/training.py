@@ -26,11 +26,6 @@ from ingest.quality import validate
 from ingest.settings import REPO_ROOT
 from ml import registry
 from ml.features import LABEL, prepare
-from ml.promotion import evaluate_gate, promote, record_decision
-from ml.report import importance_markdown
-from ml.selection import fingerprint
-from ml.training import train_and_register
-from ml.training import training_set as read_training_set
 from ml.training_config import DEFAULT_CUTOFF, VALIDATION_DAYS, TrainingConfig
 from orchestration.checks import single_result, verdict
 from orchestration.keys import CANDIDATE, CHAMPION, FLIGHT_FEATURES, TRAINING_SET
@@ -90,6 +85,9 @@ def _window(windows: dict[str, str], name: str) -> str:
     ),
 )
 def training_set(config: TrainingRunConfig, warehouse: WarehouseResource) -> Output[dict]:
+    from ml.selection import fingerprint
+    from ml.training import training_set as read_training_set
+
     with warehouse.connect() as con:
         frame = read_training_set(warehouse.data(con), config.training_config())
     digest = fingerprint(frame) if len(frame) else "empty"
@@ -162,6 +160,9 @@ def training_set_expectations(
 def candidate_model(
     context: AssetExecutionContext, training_set: dict, warehouse: WarehouseResource
 ) -> Output[dict]:
+    from ml.report import importance_markdown
+    from ml.training import train_and_register
+
     settings = warehouse.settings
     inputs = training_set
     config = TrainingRunConfig(
@@ -239,6 +240,8 @@ def beats_champion(
     warehouse: WarehouseResource,
     ml: MlSettings,
 ) -> AssetCheckResult:
+    from ml.promotion import evaluate_gate, record_decision
+
     version = candidate_model["model_version"]
     with warehouse.connect() as con:
         decision = evaluate_gate(con, version, ml.promotion_margin, features=warehouse.data(con))
@@ -273,6 +276,8 @@ def beats_champion(
 def champion_model(
     context: AssetExecutionContext, candidate_model: dict, warehouse: WarehouseResource
 ) -> MaterializeResult:
+    from ml.promotion import promote
+
     version = candidate_model["model_version"]
     with warehouse.connect() as con:
         previous = registry.champion(con)
