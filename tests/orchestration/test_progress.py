@@ -23,6 +23,12 @@ def second_step(first_step):
     return first_step + 1
 
 
+# On a temporary instance on disk, as a command's runs are: the progress line reads the run's
+# events from a thread while the run writes them, and an ephemeral instance's in-memory
+# SQLite refused that now and then ("database table is locked: runs", once in a
+# `make test-fast`).
+
+
 def _run(instance, progress):
     with progress:
         materialize(
@@ -35,7 +41,7 @@ def _run(instance, progress):
 
 def test_a_terminal_sees_the_step_steps_done_of_total_and_seconds_then_a_clean_line():
     out = io.StringIO()
-    with DagsterInstance.ephemeral() as instance:
+    with DagsterInstance.local_temp() as instance:
         progress = RunProgress(instance, JOB, None, out, interval=0.1, force_terminal=True)
         _run(instance, progress)
     shown = out.getvalue()
@@ -46,6 +52,6 @@ def test_a_terminal_sees_the_step_steps_done_of_total_and_seconds_then_a_clean_l
 
 def test_no_terminal_no_progress_line():
     out = io.StringIO()
-    with DagsterInstance.ephemeral() as instance:
+    with DagsterInstance.local_temp() as instance:
         _run(instance, RunProgress(instance, JOB, ("2013-01-01", "2013-01-02"), out))
     assert out.getvalue() == ""
