@@ -149,6 +149,9 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return 0
 
 
+SUPERSEDED_DEV_WARNING = "ignore:Function `dev_command` is superseded"
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     from ingest.datadir import prepare_home
     from orchestration.dbt_manifest import ensure_manifest, prepare_partial_parse
@@ -162,6 +165,13 @@ def cmd_ui(args: argparse.Namespace) -> int:
     command = [str(dagster), "dev", "-m", "orchestration.definitions", "-p", str(args.port)]
     if args.host:
         command += ["-h", args.host]
+    # Dagster 1.13 says at every start that `dagster dev` is superseded by `dg dev`, which
+    # wants a project laid out for `dg` (a [tool.dg] table, a defs folder); `dagster dev`
+    # is still Dagster's documented command for one module of Definitions. The console
+    # starts with flightline's own lines instead (the message's start, as -W reads it).
+    os.environ["PYTHONWARNINGS"] = ",".join(
+        filter(None, [os.environ.get("PYTHONWARNINGS"), SUPERSEDED_DEV_WARNING])
+    )
     os.execv(command[0], command)
     return 0
 
