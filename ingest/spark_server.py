@@ -63,31 +63,26 @@ def spark_environment(settings: Settings) -> dict[str, str | None]:
     }
     if master.startswith("local"):  # one machine: no "hostname resolves to a loopback" warning
         environment["SPARK_LOCAL_IP"] = os.environ.get("SPARK_LOCAL_IP", "127.0.0.1")
+    # dbt-spark's import of PySpark warns about pandas 3 (quiet_pyspark_pandas_warning, for
+    # dbt's process): two lines of noise in every Spark build's output, server or not.
+    quiet = [f"ignore:{PANDAS_WARNING}:FutureWarning"]
     if uses_connect_server():
+        # A client's static settings (dbt's server_side_parameters: the warehouse folder,
+        # the metastore, the memory) are the server's since it started; PySpark warns once
+        # per setting at every connection that it cannot change them.
+        quiet.insert(0, "ignore:Failed to set")
         environment |= {
             "SPARK_REMOTE": master,
             "SPARK_LOCAL_CONNECT_REUSE": "1",
             "SPARK_LOCAL_CONNECT_DISCOVERY": str(connect_discovery(settings).absolute()),
             "SPARK_CONNECT_MODE_ENABLED": None,  # PySpark sets it itself
             "MASTER": None,
-            # A client's static settings (dbt's server_side_parameters: the warehouse
-            # folder, the metastore, the memory) are the server's since it started; PySpark
-            # warns once per setting at every connection that it cannot change them. And
-            # dbt-spark's import of PySpark warns about pandas 3 (quiet_pyspark_pandas_warning,
-            # for dbt's process): two lines of noise in every Spark build's output.
-            "PYTHONWARNINGS": ",".join(
-                filter(
-                    None,
-                    [
-                        os.environ.get("PYTHONWARNINGS"),
-                        "ignore:Failed to set",
-                        f"ignore:{PANDAS_WARNING}:FutureWarning",
-                    ],
-                )
-            ),
         }
     else:  # a JVM in each process: spark-submit reads its master from MASTER
         environment |= dict.fromkeys(_CONNECT_VARIABLES) | {"MASTER": master}
+    environment["PYTHONWARNINGS"] = ",".join(
+        filter(None, [os.environ.get("PYTHONWARNINGS"), *quiet])
+    )
     return environment
 
 

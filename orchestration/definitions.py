@@ -4,8 +4,8 @@ Importing this module is what each run started from the UI pays before its first
 `dagster dev`'s code server starts every run in a new Python process, which loads these
 Definitions again. So the asset modules import the ML code that brings scikit-learn and
 matplotlib (ml.report, ml.training, ml.selection, ml.promotion) inside the steps that use
-it: a feature run, a publish or the evaluation models never import them
-(tests/orchestration/test_definitions.py holds it)."""
+it: a feature run or a publish never imports them (tests/orchestration/
+test_definitions.py holds the Definitions to it)."""
 
 from dagster import Definitions, in_process_executor
 

@@ -85,7 +85,7 @@ def _window(windows: dict[str, str], name: str) -> str:
     ),
 )
 def training_set(config: TrainingRunConfig, warehouse: WarehouseResource) -> Output[dict]:
-    from ml.selection import fingerprint
+    from ml.selection import fingerprint  # scikit-learn: orchestration/definitions.py
     from ml.training import training_set as read_training_set
 
     with warehouse.connect() as con:
@@ -160,7 +160,7 @@ def training_set_expectations(
 def candidate_model(
     context: AssetExecutionContext, training_set: dict, warehouse: WarehouseResource
 ) -> Output[dict]:
-    from ml.report import importance_markdown
+    from ml.report import importance_markdown  # scikit-learn: orchestration/definitions.py
     from ml.training import train_and_register
 
     settings = warehouse.settings
@@ -240,7 +240,10 @@ def beats_champion(
     warehouse: WarehouseResource,
     ml: MlSettings,
 ) -> AssetCheckResult:
-    from ml.promotion import evaluate_gate, record_decision
+    from ml.promotion import (
+        evaluate_gate,
+        record_decision,
+    )  # scikit-learn: orchestration/definitions.py
 
     version = candidate_model["model_version"]
     with warehouse.connect() as con:
@@ -276,7 +279,7 @@ def beats_champion(
 def champion_model(
     context: AssetExecutionContext, candidate_model: dict, warehouse: WarehouseResource
 ) -> MaterializeResult:
-    from ml.promotion import promote
+    from ml.promotion import promote  # scikit-learn: orchestration/definitions.py
 
     version = candidate_model["model_version"]
     with warehouse.connect() as con:

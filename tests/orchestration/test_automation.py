@@ -236,7 +236,8 @@ def test_the_ui_runs_the_evening_alone_and_the_cli_route_agrees(
     # beta notices, `dagster dev`'s superseded notice, PySpark's pandas notice were ~100
     # lines): dbt's own "Warning in test ..." lines are results, not these.
     console = (tmp_path / "dagster-dev.log").read_text()
-    assert not re.findall(r"\.py:\d+: \w*Warning: .*", console), console[-4000:]
+    # Python's format, `<file>:<line>: <Category>: <message>`, also behind a logger's prefix.
+    assert not re.findall(r"\S+:\d+: \w*Warning: .*", console), console[-4000:]
 
 
 def _settled(home: Path) -> bool:

@@ -23,13 +23,11 @@ def second_step(first_step):
     return first_step + 1
 
 
-# On a temporary instance on disk, as a command's runs are: the progress line reads the run's
-# events from a thread while the run writes them, and an ephemeral instance's in-memory
-# SQLite refused that now and then ("database table is locked: runs", once in a
-# `make test-fast`).
-
-
 def _run(instance, progress):
+    """Two steps under the progress line. The tests give it a temporary instance on disk, as
+    a command's runs have: the line reads the run's events from a thread while the run
+    writes them, which an ephemeral instance's in-memory SQLite refused now and then
+    ("database table is locked: runs", once in a `make test-fast`)."""
     with progress:
         materialize(
             [first_step, second_step],

@@ -57,8 +57,13 @@ def test_dbt_and_the_steps_join_the_data_directorys_connect_server(tmp_path: Pat
 def test_without_the_server_each_process_starts_its_own_jvm(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("FLIGHTLINE_SPARK_SERVER", "0")
     monkeypatch.setenv("FLIGHTLINE_SPARK_MASTER", "local[1]")
+    monkeypatch.delenv("PYTHONWARNINGS", raising=False)
     environment = spark_environment(Settings(home=tmp_path))
     assert environment["MASTER"] == "local[1]"
+    # dbt's own JVM: no static settings to warn about, PySpark's pandas notice all the same.
+    assert environment["PYTHONWARNINGS"] == (
+        "ignore:PySpark does not yet fully support pandas:FutureWarning"
+    )
     # A shell that once joined the server (`flightline spark env`) has them: unset.
     assert environment["SPARK_REMOTE"] is None and environment["SPARK_LOCAL_CONNECT_REUSE"] is None
 
