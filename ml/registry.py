@@ -63,12 +63,15 @@ def _relative_artifacts(con: duckdb.DuckDBPyConnection) -> None:
     whose folder this data directory has (models/<version>) is rewritten to it, once. A copy
     of a data directory made before then used its original's folders (and wrote the
     original's model card); a warehouse copied without its models keeps the path it has."""
-    home = _data_directory(con)
+    absolute = con.execute(
+        "select model_version, artifact_path from ml.model_registry where artifact_path like '/%'"
+    ).fetchall()
+    # Asked only when there is a row to rewrite: every registry read calls this, and
+    # _model resolves the data directory again for the rows it returns.
+    home = _data_directory(con) if absolute else None
     if home is None:
         return
-    for version, path in con.execute(
-        "select model_version, artifact_path from ml.model_registry where artifact_path like '/%'"
-    ).fetchall():
+    for version, path in absolute:
         mine = Path("models") / version
         if Path(path).name == version and (home / mine).is_dir():
             con.execute(
