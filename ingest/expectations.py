@@ -13,14 +13,14 @@ from __future__ import annotations
 
 from ingest.catalog import FEEDS_BY_NAME
 from ingest.quality import CRITICAL, WARNING, Suite
-from ingest.spark_server import quiet_pyspark_pandas_warning
+from ingest.spark_server import quiet_spark_warnings
 
 # Great Expectations imports PySpark where it is installed (`make install-spark`), and
 # PySpark warns at its import that it "does not yet fully support pandas >= 3": in the
 # operator's `flightline ingest` output, on an ingest that has nothing to do with Spark.
 # Filtered before that import, here: the first import of GX in every flightline process
 # (ml/expectations.py takes `gxe` from this module).
-quiet_pyspark_pandas_warning()
+quiet_spark_warnings()
 
 import great_expectations.expectations as gxe  # noqa: E402
 

@@ -63,14 +63,10 @@ def spark_environment(settings: Settings) -> dict[str, str | None]:
     }
     if master.startswith("local"):  # one machine: no "hostname resolves to a loopback" warning
         environment["SPARK_LOCAL_IP"] = os.environ.get("SPARK_LOCAL_IP", "127.0.0.1")
-    # dbt-spark's import of PySpark warns about pandas 3 (quiet_pyspark_pandas_warning, for
-    # dbt's process): two lines of noise in every Spark build's output, server or not.
-    quiet = [f"ignore:{PANDAS_WARNING}:FutureWarning"]
+    # The warnings of a Spark client that say nothing to an operator (QUIET_WARNINGS), for
+    # dbt's process as Python reads PYTHONWARNINGS: dbt-spark imports PySpark (pandas 3).
+    quiet = [f"ignore:{message}:{category.__name__}" for message, category in QUIET_WARNINGS]
     if uses_connect_server():
-        # A client's static settings (dbt's server_side_parameters: the warehouse folder,
-        # the metastore, the memory) are the server's since it started; PySpark warns once
-        # per setting at every connection that it cannot change them.
-        quiet.insert(0, "ignore:Failed to set")
         environment |= {
             "SPARK_REMOTE": master,
             "SPARK_LOCAL_CONNECT_REUSE": "1",
@@ -97,15 +93,27 @@ def set_environment(environment: Mapping[str, str | None]) -> None:
 
 
 PANDAS_WARNING = "PySpark does not yet fully support pandas"
-"""The start of the warning PySpark 4 gives at its import (and on conversions) with pandas 3."""
+"""The start of the warning PySpark 4 gives at its import (and on conversions) with pandas 3:
+the conversions flightline makes are proved equal to DuckDB's (tests/spark)."""
+
+QUIET_WARNINGS: tuple[tuple[str, type[Warning]], ...] = (
+    # A Connect client's static settings (dbt's server_side_parameters: the warehouse
+    # folder, the metastore, the memory) are the server's since it started; PySpark warns
+    # once per setting at every connection that it cannot change them.
+    ("Failed to set", UserWarning),
+    (PANDAS_WARNING, FutureWarning),
+)
+"""The Spark client's warnings an operator's output does not carry (the start of the
+message, its category): filtered in flightline's processes (`quiet_spark_warnings`), in
+dbt's through PYTHONWARNINGS (`spark_environment`), and in tests by pyproject's
+filterwarnings."""
 
 
-def quiet_pyspark_pandas_warning() -> None:
-    """PySpark 4 warns at its import and on every conversion that it "does not yet fully
-    support pandas >= 3": the conversions flightline makes are proved equal to DuckDB's
-    (tests/spark), so an operator's output does not carry it (pyproject's filterwarnings
-    does the same in tests)."""
-    warnings.filterwarnings("ignore", PANDAS_WARNING, category=FutureWarning)
+def quiet_spark_warnings() -> None:
+    """Filter QUIET_WARNINGS in this process: before PySpark's first import (Great
+    Expectations imports it too, where it is installed) and before a session connects."""
+    for message, category in QUIET_WARNINGS:
+        warnings.filterwarnings("ignore", message, category=category)
 
 
 def running_server(settings: Settings) -> tuple[int, int] | None:
@@ -124,7 +132,7 @@ def stop_connect_server(settings: Settings, wait: float = 60) -> bool | None:
     discovery = connect_discovery(settings)
     if not discovery.exists():
         return False
-    quiet_pyspark_pandas_warning()
+    quiet_spark_warnings()
     from pyspark.sql.connect.local_server import stop_local_connect_server
 
     server = running_server(settings)

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import functools
 import os
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +36,7 @@ import pandas as pd
 from ingest.settings import Settings
 from ingest.spark_server import (
     connect_discovery,
-    quiet_pyspark_pandas_warning,
+    quiet_spark_warnings,
     running_server,
     set_environment,
     spark_environment,
@@ -172,8 +171,7 @@ def spark_session(settings: Settings) -> SparkSession:
             f"FLIGHTLINE_SPARK_SERVER=0, but {settings.home}'s Spark Connect server holds the "
             "metastore (Derby takes one JVM at a time): `flightline spark stop` first"
         )
-    quiet_pyspark_pandas_warning()
-    warnings.filterwarnings("ignore", "Failed to set", category=UserWarning)
+    quiet_spark_warnings()
     from pyspark.sql import SparkSession
 
     environment = spark_environment(settings)

@@ -31,7 +31,10 @@ def test_dbt_and_the_steps_join_the_data_directorys_connect_server(tmp_path: Pat
     assert environment["SPARK_LOCAL_CONNECT_DISCOVERY"] == str(connect_discovery(one))
     assert connect_discovery(one) != connect_discovery(other)
     assert connect_discovery(one).is_relative_to(one.spark)
-    quiet = "ignore:Failed to set,ignore:PySpark does not yet fully support pandas:FutureWarning"
+    quiet = (
+        "ignore:Failed to set:UserWarning,"
+        "ignore:PySpark does not yet fully support pandas:FutureWarning"
+    )
     assert environment["PYTHONWARNINGS"] == quiet
     # As Python reads it in dbt's process: neither warning is shown, others are.
     shown = subprocess.run(
@@ -60,8 +63,9 @@ def test_without_the_server_each_process_starts_its_own_jvm(tmp_path: Path, monk
     monkeypatch.delenv("PYTHONWARNINGS", raising=False)
     environment = spark_environment(Settings(home=tmp_path))
     assert environment["MASTER"] == "local[1]"
-    # dbt's own JVM: no static settings to warn about, PySpark's pandas notice all the same.
+    # The same filters as a client of the server's (dbt's own JVM gives no "Failed to set").
     assert environment["PYTHONWARNINGS"] == (
+        "ignore:Failed to set:UserWarning,"
         "ignore:PySpark does not yet fully support pandas:FutureWarning"
     )
     # A shell that once joined the server (`flightline spark env`) has them: unset.
