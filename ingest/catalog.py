@@ -65,6 +65,25 @@ HOUR_KEY = (
     Column("origin", "VARCHAR", required=True),
     Column("time_hour", "TIMESTAMPTZ", required=True),
 )
+# An hour's weather as measured; a forecast carries the same measures but the dew point,
+# the humidity and the wind's direction (stg_ops__forecasts renames them alike).
+WEATHER_MEASURES = tuple(
+    Column(name, "DOUBLE")
+    for name in (
+        "temp",
+        "dewp",
+        "humid",
+        "wind_dir",
+        "wind_speed",
+        "wind_gust",
+        "precip",
+        "pressure",
+        "visib",
+    )
+)
+FORECAST_MEASURES = tuple(
+    column for column in WEATHER_MEASURES if column.name not in ("dewp", "humid", "wind_dir")
+)
 
 FEEDS: tuple[FeedSpec, ...] = (
     FeedSpec(
@@ -110,15 +129,7 @@ FEEDS: tuple[FeedSpec, ...] = (
             *HOUR_KEY,
             Column("obs_date", "DATE", required=True),
             Column("hour", "TINYINT", required=True),
-            Column("temp", "DOUBLE"),
-            Column("dewp", "DOUBLE"),
-            Column("humid", "DOUBLE"),
-            Column("wind_dir", "DOUBLE"),
-            Column("wind_speed", "DOUBLE"),
-            Column("wind_gust", "DOUBLE"),
-            Column("precip", "DOUBLE"),
-            Column("pressure", "DOUBLE"),
-            Column("visib", "DOUBLE"),
+            *WEATHER_MEASURES,
         ),
         natural_key=_names(HOUR_KEY),
         partition_column="obs_date",
@@ -133,12 +144,7 @@ FEEDS: tuple[FeedSpec, ...] = (
             *HOUR_KEY,
             Column("forecast_date", "DATE", required=True),
             Column("hour", "TINYINT", required=True),
-            Column("temp", "DOUBLE"),
-            Column("wind_speed", "DOUBLE"),
-            Column("wind_gust", "DOUBLE"),
-            Column("precip", "DOUBLE"),
-            Column("pressure", "DOUBLE"),
-            Column("visib", "DOUBLE"),
+            *FORECAST_MEASURES,
         ),
         natural_key=_names(HOUR_KEY),
         partition_column="forecast_date",

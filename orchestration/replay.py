@@ -16,7 +16,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 
-from ingest.provider.export import LAST_DAY, export_feeds, load_source
+from ingest.catalog import LAST_DAY
+from ingest.provider.export import export_feeds, load_source
 from ingest.settings import Settings
 from ingest.warehouse import connect
 from ml.replay_report import (

@@ -21,58 +21,13 @@ from pathlib import Path
 
 import pandas as pd
 
-FIRST_DAY = date(2013, 1, 1)
-LAST_DAY = date(2013, 12, 31)
+from ingest.catalog import FEEDS_BY_NAME, FIRST_DAY, LAST_DAY
 
-SCHEDULE_COLUMNS = [
-    "flight_date",
-    "carrier",
-    "flight",
-    "origin",
-    "dest",
-    "tailnum",
-    "sched_dep_time",
-    "sched_arr_time",
-    "distance",
-]
-ACTUAL_COLUMNS = [
-    "flight_date",
-    "carrier",
-    "flight",
-    "origin",
-    "dep_time",
-    "dep_delay",
-    "arr_time",
-    "arr_delay",
-    "air_time",
-]
-WEATHER_COLUMNS = [
-    "origin",
-    "time_hour",
-    "obs_date",
-    "hour",
-    "temp",
-    "dewp",
-    "humid",
-    "wind_dir",
-    "wind_speed",
-    "wind_gust",
-    "precip",
-    "pressure",
-    "visib",
-]
-FORECAST_COLUMNS = [
-    "origin",
-    "time_hour",
-    "forecast_date",
-    "hour",
-    "temp",
-    "wind_speed",
-    "wind_gust",
-    "precip",
-    "pressure",
-    "visib",
-]
+# The files carry their feed's columns as the feed's contract declares them, in its order.
+SCHEDULE_COLUMNS = FEEDS_BY_NAME["schedules"].column_names
+ACTUAL_COLUMNS = FEEDS_BY_NAME["actuals"].column_names
+WEATHER_COLUMNS = FEEDS_BY_NAME["weather"].column_names
+FORECAST_COLUMNS = FEEDS_BY_NAME["forecasts"].column_names
 
 
 @dataclass
