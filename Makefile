@@ -83,13 +83,11 @@ test: lint install-spark
 	exit $$(( rest || hands_off ))
 
 # The inner loop of a change: ruff and every test but the end-to-end ones (marked e2e: the
-# whole pipeline, weeks of real data); `make test` runs them all. A file's tests in one
-# worker, as in `make test`: xdist's default hands out single tests, and a module fixture
-# (test_dbt_build.py's warehouse, test_dbt_fork.py's server) was then built in both workers.
+# whole pipeline, weeks of real data); `make test` runs them all.
 test-fast: export OMP_NUM_THREADS = 1
 test-fast: install
 	$(VENV)/bin/ruff check .
-	$(PYTHON) -m pytest -n 2 --dist loadfile --no-loadscope-reorder -m "not e2e" -p no:cacheprovider --durations=5
+	$(PYTHON) -m pytest -n 2 -m "not e2e" -p no:cacheprovider --durations=5
 
 # The loader's fuzzer for FUZZ_MINUTES (make test runs 25 examples of it): batches of
 # FUZZ_BATCH examples, each batch with a new seed; stops at the first failing example.
