@@ -104,9 +104,8 @@ QUIET_WARNINGS: tuple[tuple[str, type[Warning]], ...] = (
     (PANDAS_WARNING, FutureWarning),
 )
 """The Spark client's warnings an operator's output does not carry (the start of the
-message, its category): filtered in flightline's processes (`quiet_spark_warnings`), in
-dbt's through PYTHONWARNINGS (`spark_environment`), and in tests by pyproject's
-filterwarnings."""
+message, its category): filtered in flightline's processes (`quiet_spark_warnings`) and in
+dbt's through PYTHONWARNINGS (`spark_environment`)."""
 
 
 def quiet_spark_warnings() -> None:

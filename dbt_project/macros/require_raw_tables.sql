@@ -32,10 +32,10 @@
     under <data>/spark/raw/ after each load): declared here over their folders, again at
     every invocation (it keeps up with a column the loader added: Spark takes a table's
     columns from its files when it is declared, and keeps them; dropping a table declared
-    over a location leaves its files alone). A file replaced under a declared table is read
-    as it is now: Spark lists the folder again at each query (tested on the Connect server).
-    Every declaration goes to Spark as one SQL script (BEGIN ... END, Spark 4's SQL
-    scripting): sent one by one, the 19 statements cost 3.5-8.5 s of every Spark invocation
+    over a location leaves its files alone), and each dbt invocation's session lists the
+    folders afresh (one session may keep a listing: a file removed under it fails until
+    REFRESH TABLE). Every declaration goes to Spark as one SQL script (BEGIN ... END: SQL
+    scripting, on by default from Spark 4.2; pyproject asks for 4.3): sent one by one, the 19 statements cost 3.5-8.5 s of every Spark invocation
     on 2 cores, dbt's round trip and log lines included; as one script 1.6-6.4 s. -#}
 {% macro spark__require_raw_tables() %}
     {#- Only for profiles.yml's local `spark` target (dbt's `target` does not show the
