@@ -1,5 +1,6 @@
-"""Whether a process still runs, for the files that name one: the snapshot's publisher
-(ingest/publish.py) and the Spark Connect server (ingest/spark_server.py)."""
+"""What flightline asks of other processes: whether one still runs, for the files that name
+one (the snapshot's publisher, ingest/publish.py; the Spark Connect server,
+ingest/spark_server.py), and the warning filters a child process starts with."""
 
 from __future__ import annotations
 
@@ -15,3 +16,9 @@ def process_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def python_warnings(*entries: str) -> str:
+    """PYTHONWARNINGS for a child process: this process's, then `entries` (each
+    `action:message[:category]`, as Python's -W reads it; a later entry takes precedence)."""
+    return ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), *entries]))

@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
-from ingest.processes import process_alive
+from ingest.processes import process_alive, python_warnings
 from ingest.settings import Settings
 
 
@@ -76,9 +76,7 @@ def spark_environment(settings: Settings) -> dict[str, str | None]:
         }
     else:  # a JVM in each process: spark-submit reads its master from MASTER
         environment |= dict.fromkeys(_CONNECT_VARIABLES) | {"MASTER": master}
-    environment["PYTHONWARNINGS"] = ",".join(
-        filter(None, [os.environ.get("PYTHONWARNINGS"), *quiet])
-    )
+    environment["PYTHONWARNINGS"] = python_warnings(*quiet)
     return environment
 
 

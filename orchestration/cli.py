@@ -154,6 +154,7 @@ SUPERSEDED_DEV_WARNING = "ignore:Function `dev_command` is superseded"
 
 def cmd_ui(args: argparse.Namespace) -> int:
     from ingest.datadir import prepare_home
+    from ingest.processes import python_warnings
     from orchestration.dbt_manifest import ensure_manifest, prepare_partial_parse
 
     settings = get_settings()
@@ -169,9 +170,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     # wants a project laid out for `dg` (a [tool.dg] table, a defs folder); `dagster dev`
     # is still Dagster's documented command for one module of Definitions. The console
     # starts with flightline's own lines instead (the message's start, as -W reads it).
-    os.environ["PYTHONWARNINGS"] = ",".join(
-        filter(None, [os.environ.get("PYTHONWARNINGS"), SUPERSEDED_DEV_WARNING])
-    )
+    os.environ["PYTHONWARNINGS"] = python_warnings(SUPERSEDED_DEV_WARNING)
     os.execv(command[0], command)
     return 0
 

@@ -240,10 +240,8 @@ def beats_champion(
     warehouse: WarehouseResource,
     ml: MlSettings,
 ) -> AssetCheckResult:
-    from ml.promotion import (
-        evaluate_gate,
-        record_decision,
-    )  # scikit-learn: orchestration/definitions.py
+    # scikit-learn: orchestration/definitions.py
+    from ml.promotion import evaluate_gate, record_decision
 
     version = candidate_model["model_version"]
     with warehouse.connect() as con:
