@@ -85,15 +85,14 @@ def test_same_output_and_exit_code_as_dbt_and_the_callers_environment_and_folder
 def test_the_warmed_server_has_one_thread_and_its_forks_parse_in_full(runtime, tmp_path):
     """The server parsed the project before it listened (dbt_fork._warm_up); no thread of
     that parse is left to a fork: a full parse with the static parser (its Rust thread pool,
-    which a fork would inherit without its threads) ends, twice."""
+    which a fork would inherit without its threads) ends."""
     assert run([FORKED, "--version"]).returncode == 0
     (server,) = processes_of(runtime)
     assert len(list(Path(f"/proc/{server}/task").iterdir())) == 1
     env = {**os.environ, "FLIGHTLINE_WAREHOUSE": ":memory:"}
-    for target in ("a", "b"):
-        args = [FORKED, "parse", "--profiles-dir", ".", "--target-path", str(tmp_path / target)]
-        parsed = run(args, cwd=DBT_PROJECT_DIR, env=env, timeout=240)
-        assert parsed.returncode == 0, parsed.stdout[-3000:]
+    args = [FORKED, "parse", "--profiles-dir", ".", "--target-path", str(tmp_path / "t")]
+    parsed = run(args, cwd=DBT_PROJECT_DIR, env=env, timeout=240)
+    assert parsed.returncode == 0, parsed.stdout[-3000:]
     assert len(list(Path(f"/proc/{server}/task").iterdir())) == 1
 
 
