@@ -13,6 +13,8 @@ call connects to its Unix socket (a folder only this user can enter; the server 
 the caller's uid), hands over its three standard streams' descriptors, its arguments,
 environment and working directory; the server forks, and the child runs dbt's own command
 line (`dbt.cli.main.cli`, what the `dbt` script runs) on them and reports its exit code.
+Before it listens, the server parses the project twice (`_warm_up`): dbt's first invocation
+in a process costs ~1 s more than the next, which every child paid before.
 The caller forwards SIGINT and SIGTERM to the child (dagster-dbt stops a cancelled dbt with
 SIGINT), and a child whose caller died stops itself.
 
@@ -26,13 +28,11 @@ Only the standard library is imported here before the fork: the caller starts in
 from __future__ import annotations
 
 import atexit
-import builtins
 import contextlib
 import fcntl
 import hashlib
 import json
 import os
-import re
 import signal
 import socket
 import struct
@@ -40,8 +40,9 @@ import subprocess
 import sys
 import threading
 import time
-import warnings
 from pathlib import Path
+
+from ingest.processes import apply_python_warnings
 
 IDLE_SECONDS = 900
 START_TIMEOUT = 120
@@ -126,7 +127,7 @@ def _connect() -> socket.socket:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
             cwd="/",
-            # Its forks take each caller's warning options (_warning_options), not the first's.
+            # Its forks take each caller's warning options (apply_python_warnings), not the first's.
             env={name: value for name, value in os.environ.items() if name != "PYTHONWARNINGS"},
         )
         deadline = time.monotonic() + START_TIMEOUT
@@ -335,7 +336,7 @@ def _child(conn: socket.socket, fds: list[int], request: dict) -> None:
         os.environ.clear()
         os.environ.update(request["env"])
         time.tzset()
-        _warning_options(os.environ.get("PYTHONWARNINGS", ""))
+        apply_python_warnings(os.environ.get("PYTHONWARNINGS", ""))
         # As a process started on these streams would buffer them: by line on a terminal.
         unbuffered = bool(os.environ.get("PYTHONUNBUFFERED"))
         sys.stdout.reconfigure(
@@ -372,33 +373,6 @@ def _child(conn: socket.socket, fds: list[int], request: dict) -> None:
         if run_exit_handlers is None:  # not CPython: the interpreter's own exit
             sys.exit(code)
         os._exit(code)
-
-
-def _warning_options(value: str) -> None:
-    """The caller's PYTHONWARNINGS (`action:message:category:module:line`, comma-separated),
-    which an interpreter reads once as it starts and a fork does not: the Spark engine's dbt
-    is asked to ignore PySpark's "Failed to set" (ingest/spark_server.py). As Python reads
-    them: the message a literal prefix, the later entries first, an action abbreviated; a
-    malformed entry, or a category that is not a built-in warning, ignored."""
-    actions = ("default", "error", "ignore", "always", "module", "once")
-    for entry in filter(str.strip, value.split(",")):
-        fields = entry.split(":")
-        if len(fields) > 5:
-            continue
-        action, message, category, module, line = [*fields, "", "", "", ""][:5]
-        # An action may be abbreviated (`i` for ignore), as on Python's -W.
-        action = next((a for a in actions if a.startswith(action.strip() or "default")), "")
-        kind = getattr(builtins, category.strip(), None) if category.strip() else Warning
-        if not action or not (isinstance(kind, type) and issubclass(kind, Warning)):
-            continue
-        with contextlib.suppress(ValueError):
-            warnings.filterwarnings(
-                action,
-                re.escape(message.strip()),
-                kind,
-                re.escape(module.strip()) + r"\Z" if module.strip() else "",
-                int(line.strip() or 0),
-            )
 
 
 FINISHED = threading.Event()

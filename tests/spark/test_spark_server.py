@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from ingest.processes import apply_python_warnings
 from ingest.settings import Settings
 from ingest.spark_server import connect_discovery, running_server, spark_environment
 from ingest.spark_session import spark_session
-from orchestration.dbt_fork import _warning_options
 
 
 def test_dbt_and_the_steps_join_the_data_directorys_connect_server(tmp_path: Path, monkeypatch):
@@ -101,7 +101,7 @@ def test_forked_dbt_applies_the_callers_warning_options_as_python_would():
     with warnings.catch_warnings(record=True) as caught:
         warnings.resetwarnings()
         warnings.simplefilter("always")
-        _warning_options(
+        apply_python_warnings(
             "error::DeprecationWarning,i:failed to set (x):UserWarning,bad:x,e:a:b:c:d:e:f"
         )
         warnings.warn("Failed to set (x) spark.ui.enabled", UserWarning, stacklevel=1)
