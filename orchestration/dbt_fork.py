@@ -13,16 +13,17 @@ call connects to its Unix socket (a folder only this user can enter; the server 
 the caller's uid), hands over its three standard streams' descriptors, its arguments,
 environment and working directory; the server forks, and the child runs dbt's own command
 line (`dbt.cli.main.cli`, what the `dbt` script runs) on them and reports its exit code.
-Before it listens, the server parses the project twice (`_warm_up`): dbt's first invocation
-in a process costs ~1 s more than the next, which every child paid before.
+Before it listens, the server parses the project twice (orchestration/dbt_warm.py): dbt's
+first invocation in a process costs ~1 s more than the next, which every child paid before.
 The caller forwards SIGINT and SIGTERM to the child (dagster-dbt stops a cancelled dbt with
 SIGINT), and a child whose caller died stops itself.
 
-The server is keyed by this interpreter, the installed dbt-core and dbt-duckdb and this file:
+The server is keyed by this interpreter, the installed dbt-core and dbt-duckdb and its code:
 an upgrade starts a new one. Where it cannot start, or with FLIGHTLINE_DBT_FORK=0, the
 caller runs the real `dbt` in its place (exec): the same command, the import paid.
 
-Only the standard library is imported here before the fork: the caller starts in ~50 ms.
+Only the standard library is imported here before the fork (and ingest/processes.py and
+orchestration/dbt_warm.py, which import only the standard library): the caller starts in ~50 ms.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import fcntl
+import gc
 import hashlib
 import json
 import os
@@ -43,11 +45,13 @@ import time
 from pathlib import Path
 
 from ingest.processes import apply_python_warnings
+from orchestration import dbt_warm
+from orchestration.dbt_warm import threads, warm_up
 
 IDLE_SECONDS = 900
 START_TIMEOUT = 120
-"""Seconds a caller waits for a server it started to listen (importing dbt on a busy
-machine: ~4 s alone, ~30 s beside two test workers)."""
+"""Seconds a caller waits for a server it started to listen (importing dbt and parsing the
+project on a busy machine: ~6 s alone, ~30 s and more beside two test workers)."""
 HEADER = struct.Struct("!I")
 
 
@@ -60,11 +64,12 @@ def enabled() -> bool:
 
 
 def _key() -> str:
-    """What the server's imports depend on: this interpreter, dbt's packages, this file."""
+    """What the server depends on: this interpreter, dbt's packages, this file, its warm-up."""
     import importlib.metadata as metadata
 
     # sys.prefix, not the interpreter's real path: two venvs share their base Python.
     parts = [sys.prefix, str(Path(__file__).stat().st_mtime_ns)]
+    parts.append(str(Path(dbt_warm.__file__).stat().st_mtime_ns))
 
     for package in ("dbt-core", "dbt-duckdb", "dbt-adapters", "dbt-common", "duckdb"):
         try:
@@ -212,8 +217,14 @@ def serve(path: Path) -> None:
     import dbt.adapters.duckdb.impl  # the adapter a duckdb target loads
     import dbt.cli.main  # noqa: F401
 
-    if not os.environ.pop(NO_WARM_UP, None):
-        _warm_up()
+    # Warmed only where nothing has started a thread yet; a server the warm-up left with a
+    # thread (a fork would inherit none of it) starts again as itself, cold.
+    if os.environ.pop(NO_WARM_UP, "") != "1" and threads() == 1:
+        warm_up()
+        if threads() > 1:
+            os.environ[NO_WARM_UP] = "1"
+            os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
+    gc.freeze()  # the children's collections leave the server's objects (and pages) alone
     idle = float(os.environ.get("FLIGHTLINE_DBT_SERVER_IDLE", IDLE_SECONDS))
     server = os.getpid()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -255,45 +266,8 @@ def serve(path: Path) -> None:
                 pass
 
 
-def _warm_up() -> None:
-    """Two `dbt parse` of the project into a folder thrown away, before the server listens,
-    so that no child forks from the middle of one. dbt's first invocation in a process
-    generates the (de)serialisation code of its artifacts' dataclasses (mashumaro: the
-    manifest, the partial-parse state, the run results) and reads its global project's
-    macros: ~1 s of CPU that every child paid again. Forked after it, they start from it
-    (the evaluation models' build, 2 models and 4 tests: 2.05 -> 1.07 s in process). Parse
-    opens no connection (the profile's duckdb target, an in-memory database); what an
-    invocation sets globally (flags, the adapter, the event loggers) each child's own
-    invocation sets again. Without the static parser: dbt-extractor parses on a pool of
-    Rust threads that stays, and a fork of a process with threads inherits none of them
-    (a child's full parse waited forever on the pool); a server left with a thread
-    anyway starts again as itself, unwarmed. A failure leaves the server as it was."""
-    import tempfile
-
-    from dbt.cli.main import dbtRunner
-
-    project = Path(__file__).resolve().parents[1] / "dbt_project"
-    saved = dict(os.environ)
-    os.environ.update(DBT_TARGET="dev", FLIGHTLINE_WAREHOUSE=":memory:")
-    try:
-        with tempfile.TemporaryDirectory(prefix="flightline-dbt-warm-up-") as folder:
-            args = ["parse", "--quiet", "--no-static-parser", "--project-dir", str(project)]
-            args += ["--profiles-dir", str(project), "--target-path", folder, "--log-path", folder]
-            for _ in range(2):  # the second reads the first's partial-parse state
-                dbtRunner().invoke(args)
-    except Exception:  # a warm-up: the children parse for themselves
-        pass
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    threads = Path("/proc/self/task")  # Linux's; elsewhere the parse above left none
-    if threads.is_dir() and len(list(threads.iterdir())) > 1:
-        os.environ[NO_WARM_UP] = "1"
-        os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
-
-
 NO_WARM_UP = "FLIGHTLINE_DBT_SERVER_COLD"
-"""Set by a server that found itself with a thread after its warm-up, for the one it
+"""1: set by a server that found itself with a thread after its warm-up, for the one it
 execs in its place."""
 
 

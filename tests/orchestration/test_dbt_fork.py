@@ -82,12 +82,21 @@ def test_same_output_and_exit_code_as_dbt_and_the_callers_environment_and_folder
     assert "No dbt_project.yml found" in elsewhere.stdout + elsewhere.stderr
 
 
+def test_the_warm_up_parses_and_leaves_no_thread():
+    """orchestration/dbt_warm.py in a process of its own, as the server runs it: both parses
+    succeed and no thread is left (dbt's static parser would leave its Rust pool: 3)."""
+    code = "from orchestration import dbt_warm; print(dbt_warm.warm_up(), dbt_warm.threads())"
+    done = run([sys.executable, "-c", code], env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.stdout.split() == ["True", "1"], done.stdout[-2000:] + done.stderr[-2000:]
+
+
 def test_the_warmed_server_has_one_thread_and_its_forks_parse_in_full(runtime, tmp_path):
-    """The server parsed the project before it listened (dbt_fork._warm_up); no thread of
-    that parse is left to a fork: a full parse with the static parser (its Rust thread pool,
-    which a fork would inherit without its threads) ends."""
+    """The server warmed up before it listened (not started again cold) and has one thread;
+    a fork's full parse with the static parser (whose Rust thread pool a fork of a threaded
+    server would inherit without its threads) ends."""
     assert run([FORKED, "--version"]).returncode == 0
     (server,) = processes_of(runtime)
+    assert b"FLIGHTLINE_DBT_SERVER_COLD=" not in Path(f"/proc/{server}/environ").read_bytes()
     assert len(list(Path(f"/proc/{server}/task").iterdir())) == 1
     env = {**os.environ, "FLIGHTLINE_WAREHOUSE": ":memory:"}
     args = [FORKED, "parse", "--profiles-dir", ".", "--target-path", str(tmp_path / "t")]
@@ -97,6 +106,9 @@ def test_the_warmed_server_has_one_thread_and_its_forks_parse_in_full(runtime, t
 
 
 def test_an_interrupt_stops_dbt_and_a_dead_caller_leaves_no_dbt_behind(runtime, tmp_path):
+    # The server started here if no earlier test of this worker started it (xdist's `load`
+    # hands this file's tests to both workers, each with its own server).
+    assert run([FORKED, "--version"]).returncode == 0
     (server,) = processes_of(runtime)
     # A full parse of the project into an empty target: seconds of work to interrupt.
     args = [FORKED, "parse", "--profiles-dir", ".", "--target-path", str(tmp_path / "t")]
