@@ -46,7 +46,6 @@ from pathlib import Path
 
 from ingest.processes import apply_python_warnings
 from orchestration import dbt_warm
-from orchestration.dbt_warm import threads, warm_up
 
 IDLE_SECONDS = 900
 START_TIMEOUT = 120
@@ -219,9 +218,9 @@ def serve(path: Path) -> None:
 
     # Warmed only where nothing has started a thread yet; a server the warm-up left with a
     # thread (a fork would inherit none of it) starts again as itself, cold.
-    if os.environ.pop(NO_WARM_UP, "") != "1" and threads() == 1:
-        warm_up()
-        if threads() > 1:
+    if os.environ.pop(NO_WARM_UP, "") != "1" and dbt_warm.threads() == 1:
+        dbt_warm.warm_up()
+        if dbt_warm.threads() > 1:
             os.environ[NO_WARM_UP] = "1"
             os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
     gc.freeze()  # the children's collections leave the server's objects (and pages) alone

@@ -27,7 +27,8 @@ def warm_up() -> bool:
     from dbt.cli.main import dbtRunner
     from dbt_common.events.event_manager_client import cleanup_event_logger
 
-    project = Path(__file__).resolve().parents[1] / "dbt_project"
+    from ingest.settings import DBT_PROJECT_DIR as project
+
     saved = dict(os.environ)
     os.environ.update(DBT_TARGET="dev", FLIGHTLINE_WAREHOUSE=":memory:")
     parsed = []
@@ -50,7 +51,7 @@ def warm_up() -> bool:
     return len(parsed) == 2 and all(parsed)
 
 
-def threads() -> int:
-    """This process's threads (1 where /proc does not say)."""
-    tasks = Path("/proc/self/task")
+def threads(pid: int | str = "self") -> int:
+    """A process's threads, this one's by default (1 where /proc does not say)."""
+    tasks = Path(f"/proc/{pid}/task")
     return len(list(tasks.iterdir())) if tasks.is_dir() else 1

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from ingest.settings import DBT_PROJECT_DIR
+from orchestration.dbt_warm import threads
 
 FORKED = str(Path(sys.executable).parent / "flightline-dbt")
 REAL = str(Path(sys.executable).parent / "dbt")
@@ -19,13 +20,15 @@ REAL = str(Path(sys.executable).parent / "dbt")
 
 @pytest.fixture(scope="module")
 def runtime(tmp_path_factory):
-    """A private server for this file's tests: its socket under a folder of their own,
-    stopped after the last."""
+    """A private server for this file's tests, started here (under xdist's `load` each worker
+    runs some of them, in any order): its socket under a folder of their own, stopped after
+    the last."""
     folder = tmp_path_factory.mktemp("run")
     folder.chmod(0o700)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("XDG_RUNTIME_DIR", str(folder))
         patch.delenv("FLIGHTLINE_DBT_FORK", raising=False)
+        assert run([FORKED, "--version"]).returncode == 0
         yield folder
         subprocess.run([FORKED, "stop-server"], check=False)
 
@@ -94,21 +97,17 @@ def test_the_warmed_server_has_one_thread_and_its_forks_parse_in_full(runtime, t
     """The server warmed up before it listened (not started again cold) and has one thread;
     a fork's full parse with the static parser (whose Rust thread pool a fork of a threaded
     server would inherit without its threads) ends."""
-    assert run([FORKED, "--version"]).returncode == 0
     (server,) = processes_of(runtime)
     assert b"FLIGHTLINE_DBT_SERVER_COLD=" not in Path(f"/proc/{server}/environ").read_bytes()
-    assert len(list(Path(f"/proc/{server}/task").iterdir())) == 1
+    assert threads(server) == 1
     env = {**os.environ, "FLIGHTLINE_WAREHOUSE": ":memory:"}
     args = [FORKED, "parse", "--profiles-dir", ".", "--target-path", str(tmp_path / "t")]
     parsed = run(args, cwd=DBT_PROJECT_DIR, env=env, timeout=240)
     assert parsed.returncode == 0, parsed.stdout[-3000:]
-    assert len(list(Path(f"/proc/{server}/task").iterdir())) == 1
+    assert threads(server) == 1
 
 
 def test_an_interrupt_stops_dbt_and_a_dead_caller_leaves_no_dbt_behind(runtime, tmp_path):
-    # The server started here if no earlier test of this worker started it (xdist's `load`
-    # hands this file's tests to both workers, each with its own server).
-    assert run([FORKED, "--version"]).returncode == 0
     (server,) = processes_of(runtime)
     # A full parse of the project into an empty target: seconds of work to interrupt.
     args = [FORKED, "parse", "--profiles-dir", ".", "--target-path", str(tmp_path / "t")]
