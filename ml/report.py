@@ -98,12 +98,10 @@ def model_card(result: TrainingResult, version: str, code: str) -> str:
         "",
         "## Candidates compared",
         "",
-        "Stage `sample`: fitted on a sample of the training rows and not kept; `final`: "
-        "fitted on every training row (successive halving, `ml/selection.py`).",
+        "Each fitted on every training row and scored on the validation window "
+        "(`ml/selection.py`); the first is the model.",
         "",
-        result.comparison[
-            ["candidate", "stage", "training_rows", "roc_auc", "pr_auc", "log_loss", "brier"]
-        ]
+        result.comparison[["candidate", "training_rows", "roc_auc", "pr_auc", "log_loss", "brier"]]
         .round(4)
         .to_markdown(index=False),
         "",

@@ -106,7 +106,7 @@ def training_set(con: WarehouseSql, config: TrainingConfig) -> pd.DataFrame:
 
 
 def _family_aucs(result: TrainingResult) -> dict[str, float]:
-    """The best validation ROC AUC of each model family (baseline, logistic, boosting), of
-    its fits on every training row where it has one (the comparison lists those first)."""
+    """The best validation ROC AUC of each model family (baseline, logistic, boosting): the
+    comparison lists the candidates best first."""
     best = result.comparison.drop_duplicates("family").set_index("family").roc_auc
     return {f"{family}_roc_auc": float(auc) for family, auc in best.items()}

@@ -185,7 +185,7 @@ def candidate_model(
     result, model = run.result, run.model
     metrics = result.metrics
     comparison = result.comparison[
-        ["candidate", "stage", "training_rows", "roc_auc", "pr_auc", "log_loss", "brier"]
+        ["candidate", "training_rows", "roc_auc", "pr_auc", "log_loss", "brier"]
     ]
     files = settings.models / model.model_version
     context.log.info(
