@@ -14,6 +14,7 @@ from ingest.settings import Settings, get_settings
 from ml.training_config import DEFAULT_CUTOFF, VALIDATION_DAYS
 from orchestration.cli_examples import EXAMPLES
 from orchestration.cli_spark import add_spark_commands, cmd_spark_env
+from orchestration.dbt_manifest import prepare_dbt, prepared_meanwhile
 from orchestration.instance import prepare_dagster_home
 
 
@@ -77,8 +78,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         print(f"landing/ is empty: exporting the 2013 feeds to {settings.landing}")
         started = time.perf_counter()
-        result = export_feeds(settings.landing)
-        print(f"  {result} ({time.perf_counter() - started:.1f}s)")
+        with prepared_meanwhile(settings):
+            result = export_feeds(settings.landing)
+            seconds = time.perf_counter() - started
+        print(f"  {result} ({seconds:.1f}s)")
     scoring_range = (args.score_from, args.score_to) if args.score_from or args.score_to else None
     options = RunOptions(
         window=window,
@@ -155,13 +158,11 @@ SUPERSEDED_DEV_WARNING = "ignore:Function `dev_command` is superseded"
 def cmd_ui(args: argparse.Namespace) -> int:
     from ingest.datadir import prepare_home
     from ingest.processes import python_warnings
-    from orchestration.dbt_manifest import ensure_manifest, prepare_partial_parse
 
     settings = get_settings()
     prepare_home(settings)  # the umask is inherited by dagster dev and the runs it starts
     prepare_dagster_home(settings)
-    ensure_manifest()
-    prepare_partial_parse(settings)
+    prepare_dbt(settings)
     dagster = Path(sys.executable).parent / "dagster"
     command = [str(dagster), "dev", "-m", "orchestration.definitions", "-p", str(args.port)]
     if args.host:

@@ -22,12 +22,11 @@ def ready_launcher(settings: Settings) -> Launcher:
     """A launcher on a prepared data directory: its dagster.yaml written, the dbt manifest
     and partial-parse state current, and the runs of processes that are gone marked failed
     (said on the console), so that their warehouse slot is free."""
-    from orchestration.dbt_manifest import ensure_manifest, prepare_partial_parse
+    from orchestration.dbt_manifest import prepare_dbt
     from orchestration.instance import prepare_dagster_home
 
     prepare_dagster_home(settings)
-    ensure_manifest()
-    prepare_partial_parse(settings)
+    prepare_dbt(settings)
     launcher = Launcher(settings)
     for run_id in recover_abandoned_runs(launcher.instance):
         print(f"marked run {run_id} failed: its process is gone; freed its warehouse slot")
