@@ -8,42 +8,35 @@ They buy speed, not behaviour; each has a stock equivalent that flightline falls
   dagster-dbt's own methods. The end-to-end test runs both ways.
 
 What is here:
-1. `BatchingSqliteEventLogStorage`: Dagster's SQLite event log, with its connections kept
-   and a batch written in one go (below);
+1. `BatchingSqliteEventLogStorage`: Dagster's SQLite event log, its connections kept and a
+   batch written in one go (below);
 2. `FlightlineDbtCliResource`: dagster-dbt's dbt resource without its in-process dbt adapter
    and without running `dbt --version` once a run;
 3. `execute_as_ui_run`: a run of `flightline run` created as the UI creates runs (with the
-   code location's origin), then executed in the command's own process. Not speed but
-   behaviour the UI needs: Dagster's `execute_in_process` records no remote origin, so the
-   UI cannot re-execute the run (`CheckError: Expected non-None value`) and lists it under
-   no job. The stock route (`execute_in_process`) runs the same steps; only those two UI
-   features are missing from its runs.
+   code location's origin), executed in the command's process. Not speed but behaviour: a
+   run of Dagster's `execute_in_process` (the stock route, the same steps) has no remote
+   origin, so the UI lists it under no job and cannot re-execute it.
 4. `instance_config_problems`: docs/deploy/dagster.yaml checked as Dagster checks it.
 
 ## 1. The event log
 
 A run over a range of days (a cold year: 365) records, per asset and day, a materialization
 and a check result or two: ~6,000 events for the feature pipeline alone. Dagster's SQLite
-storage (1.13) writes each on its own, and every write builds a new SQLAlchemy engine
-(`NullPool`), connects, begins, commits and disposes it, once for the run's database and
-once for the cross-run index: profiled on a 10M-flight year, opening and closing connections
-was a fifth of the event log's time, and check results (one at a time) were half of it.
-
-Two changes, the rows written unchanged (tests/orchestration/test_event_log.py):
+storage (1.13) writes each on its own on a new SQLAlchemy engine (`NullPool`), and probes the
+schema again for each (a check result: whether the checks' table exists, on an engine of its
+own; a materialization: the asset keys' columns). Three changes, the rows written unchanged
+(tests/orchestration/test_event_log.py; the figures are in docs/performance.md):
 - one engine per database file (the latest few), each thread keeping its connection
-  (`SingletonThreadPool`), so an event is a transaction on an open connection;
-- a batch (Dagster hands a step's per-partition materializations, and a run's planned
-  checks, over as one when DAGSTER_EVENT_BATCH_SIZE is set: instance.prepare_dagster_home)
-  is one transaction a database: materializations as Dagster's `store_event` writes them
-  with the statements of the batch prepared once, other events through `store_event` on
-  connections held for the batch. If any event fails, the batch rolls back and Dagster
-  stores the events one by one.
-
-A run's planned checks are written as Dagster writes them, one row per check and day, but
-with the event serialised once per check and the rows inserted with `executemany`: Dagster
-(1.13) serialises the whole planned event (its 365 days included) again for every row and
-compiles one multi-row INSERT with a bind parameter per value, 7.6 s of a cold year's
-feature run before its first step (~50 partitioned checks x 365 days).
+  (`SingletonThreadPool`), so an event is a transaction on an open connection, and the
+  schema probed once;
+- a batch (a step's per-partition materializations, a run's planned checks: Dagster hands
+  them over as one when DAGSTER_EVENT_BATCH_SIZE is set, instance.prepare_dagster_home) is
+  one transaction a database, its statements prepared once; if any event fails, the batch
+  rolls back and Dagster stores the events one by one;
+- a run's planned checks (one row per check and day) with the event serialised once per
+  check and inserted with `executemany`, where Dagster serialises the whole planned event
+  (its 365 days) again for every row: 7.6 s of a cold year's feature run before its first
+  step.
 
 Writes stay serialised by the storage's lock, made re-entrant so that `store_event` can run
 inside a batch that holds it.
@@ -136,15 +129,13 @@ def event_log_storage_config() -> tuple[str, str]:
 
 
 class FlightlineDbtCliResource(DbtCliResource):
-    """dagster-dbt's dbt CLI resource without its in-process dbt adapter, and without
-    asking the dbt executable its version (both: dagster-dbt's own when `enabled()` is not).
+    """dagster-dbt's dbt CLI resource without its in-process dbt adapter, and without asking
+    the dbt executable its version (both dagster-dbt's own when `enabled()` is not).
 
-    dagster-dbt (0.29) builds a dbt adapter in this process on every `cli()` call (importing
-    dbt-core and the DuckDB adapter, loading the project and the profile: ~6 s on a
-    process's first call, every `flightline run` and every evening) for
-    `fetch_row_counts()` and `fetch_column_metadata()` only. flightline uses neither: DuckDB
-    lets one process write the file, so row counts are read after dbt exits
-    (orchestration/assets/dbt.py). `dbt.cli` runs dbt as a subprocess either way."""
+    dagster-dbt (0.29) builds a dbt adapter in this process on every `cli()` call (~6 s on a
+    process's first) for `fetch_row_counts()` and `fetch_column_metadata()` only, which
+    flightline does not use: DuckDB lets one process write the file, so row counts are read
+    after dbt exits (orchestration/assets/dbt.py). dbt runs as a subprocess either way."""
 
     def _initialize_dbt_core_adapter(self, args):
         if not enabled():
@@ -153,12 +144,9 @@ class FlightlineDbtCliResource(DbtCliResource):
 
     @cached_property
     def _cli_version(self) -> Version:
-        """dagster-dbt (0.29) runs `dbt --version` once per resource instance, which is once
-        per Dagster run: a dbt start-up of its own, ~2.3 s on 2 cores (3-3.6 s measured inside
-        a run), before every run's first dbt step. The executable is this environment's own
-        (dbt_executable()), so its version is the installed dbt-core's; dagster-dbt uses it to
-        tell dbt-core from the Fusion engine (major version 2), which this project does not
-        support."""
+        """dagster-dbt (0.29) runs `dbt --version` once per Dagster run (a dbt start-up, ~3 s,
+        before the run's first dbt step) to tell dbt-core from the Fusion engine. The
+        executable is this environment's own, so its version is the installed dbt-core's."""
         from orchestration.dbt_manifest import dbt_executable
 
         if not enabled() or Path(self.dbt_executable).parent != Path(dbt_executable()).parent:
@@ -167,8 +155,7 @@ class FlightlineDbtCliResource(DbtCliResource):
 
 
 if IMPORT_ERROR is None:
-    ENGINES_AT_MOST = 8
-    """Databases with an open engine: the index, the running run(s), a few recent ones."""
+    ENGINES_AT_MOST = 8  # databases with an open engine: the index, the run(s), a few recent
 
     def _is_asset_event(event: EventLogEntry) -> bool:
         return (
@@ -182,6 +169,7 @@ if IMPORT_ERROR is None:
         def __init__(self, base_dir: str, inst_data=None) -> None:
             self._engines: OrderedDict[str, Engine] = OrderedDict()
             self._held = threading.local()
+            self._schema: set[tuple[str, str]] = set()  # tables and columns seen there
             super().__init__(base_dir, inst_data)
             self._db_lock = threading.RLock()
 
@@ -244,9 +232,8 @@ if IMPORT_ERROR is None:
         def _store_asset_events(
             self, events: Sequence[EventLogEntry], run: Connection, index: Connection
         ) -> None:
-            """`store_event` of asset events (SqliteEventLogStorage, dagster 1.13), for a batch:
-            the statements prepared once, the tags of the batch in one insert (~2 ms an event
-            against ~4 ms through `store_event`)."""
+            """`store_event` of asset events (SqliteEventLogStorage, dagster 1.13) for a batch:
+            the statements prepared once, the batch's tags in one insert (~2 ms an event, ~4)."""
             statements = [self.prepare_insert_event(event) for event in events]
             for statement in statements:
                 run.execute(statement)
@@ -261,8 +248,7 @@ if IMPORT_ERROR is None:
         def _store_asset_check_evaluation_planned(
             self, event: EventLogEntry, event_id: int | None
         ) -> None:
-            """SqlEventLogStorage's (dagster 1.13), the same rows: the event serialised once, and
-            the rows as one executemany instead of a multi-row INSERT built per call."""
+            """SqlEventLogStorage's (dagster 1.13), the same rows, the event serialised once."""
             planned = event.dagster_event.event_specific_data
             subset = planned.partitions_subset
             partition_keys = list(subset.get_partition_keys()) if subset else [None]
@@ -282,6 +268,21 @@ if IMPORT_ERROR is None:
                     AssetCheckExecutionsTable.insert(),
                     [{**common, "partition": key} for key in partition_keys],
                 )
+
+        def has_table(self, table_name: str) -> bool:
+            """Once: a table or column once there stays (`dagster instance migrate` adds them)."""
+            if ("table", table_name) not in self._schema:
+                if not super().has_table(table_name):
+                    return False
+                self._schema.add(("table", table_name))
+            return True
+
+        def _has_asset_key_col_on_connection(self, conn: Connection, column_name: str) -> bool:
+            if ("column", column_name) not in self._schema:
+                if not super()._has_asset_key_col_on_connection(conn, column_name):
+                    return False
+                self._schema.add(("column", column_name))
+            return True
 
         def _dispose_engines(self) -> None:
             with self._db_lock:

@@ -217,6 +217,44 @@ def test_events_are_recorded_as_dagsters_own_storage_records_them(tmp_path, monk
     ]
 
 
+def test_the_schema_is_probed_once_not_for_every_event(tmp_path, monkeypatch):
+    """Dagster's storage (1.13) asks whether the checks' table exists for every check result
+    (on an engine of its own) and inspects the asset keys' columns for every
+    materialization; flightline's asks each once, and records the same rows (above)."""
+    from dagster._core.storage.event_log.sql_event_log import SqlEventLogStorage
+    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+
+    probes: list[str] = []
+    has_table, has_column = (
+        SqliteEventLogStorage.has_table,
+        SqlEventLogStorage._has_asset_key_col_on_connection,
+    )
+    monkeypatch.setattr(
+        SqliteEventLogStorage,
+        "has_table",
+        lambda self, name: probes.append(name) or has_table(self, name),
+    )
+    monkeypatch.setattr(
+        SqlEventLogStorage,
+        "_has_asset_key_col_on_connection",
+        lambda self, conn, name: probes.append(name) or has_column(self, conn, name),
+    )
+    days = ["2013-01-01", "2013-01-02", "2013-01-03"]
+    counted = {}
+    for name in ("stock", "flightline"):
+        _restore_environment(monkeypatch)
+        storage = _instance(Settings(home=tmp_path / name), stock=name == "stock").event_log_storage
+        probes.clear()
+        storage.store_event_batch(_materializations("run-1", days))
+        for event in [*_evaluations("run-1", days), *_materializations("run-2", days)]:
+            storage.store_event(event)
+        counted[name] = {probe: probes.count(probe) for probe in probes}
+    assert counted["stock"]["last_materialization_timestamp"] == 2 * len(days)
+    assert counted["stock"]["asset_check_executions"] == len(CHECKS) * len(days)
+    assert counted["flightline"].keys() == counted["stock"].keys()  # the same questions,
+    assert set(counted["flightline"].values()) == {1}  # each asked once
+
+
 def test_a_batch_that_fails_writes_nothing(tmp_path, monkeypatch):
     """An event that cannot be stored rolls its batch back in both databases (Dagster then
     stores the events one by one), and the storage goes on writing."""
