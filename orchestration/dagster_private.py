@@ -15,7 +15,8 @@ What is here:
 3. `execute_as_ui_run`: a run of `flightline run` created as the UI creates runs (with the
    code location's origin), executed in the command's process. Not speed but behaviour: a
    run of Dagster's `execute_in_process` (the stock route, the same steps) has no remote
-   origin, so the UI lists it under no job and cannot re-execute it.
+   origin: the UI lists it under no job, and re-executing it fails (`CheckError: Expected
+   non-None value`).
 4. `instance_config_problems`: docs/deploy/dagster.yaml checked as Dagster checks it.
 
 ## 1. The event log
@@ -36,10 +37,7 @@ own; a materialization: the asset keys' columns). Three changes, the rows writte
 - a run's planned checks (one row per check and day) with the event serialised once per
   check and inserted with `executemany`, where Dagster serialises the whole planned event
   (its 365 days) again for every row: 7.6 s of a cold year's feature run before its first
-  step.
-
-Writes stay serialised by the storage's lock, made re-entrant so that `store_event` can run
-inside a batch that holds it.
+  step. Writes stay serialised by the storage's lock, made re-entrant for batches.
 """
 
 import importlib
@@ -145,8 +143,9 @@ class FlightlineDbtCliResource(DbtCliResource):
     @cached_property
     def _cli_version(self) -> Version:
         """dagster-dbt (0.29) runs `dbt --version` once per Dagster run (a dbt start-up, ~3 s,
-        before the run's first dbt step) to tell dbt-core from the Fusion engine. The
-        executable is this environment's own, so its version is the installed dbt-core's."""
+        before the run's first dbt step) to tell dbt-core from the Fusion engine (major
+        version 2, which this project does not support). The executable is this
+        environment's own (dbt_executable()), so its version is the installed dbt-core's."""
         from orchestration.dbt_manifest import dbt_executable
 
         if not enabled() or Path(self.dbt_executable).parent != Path(dbt_executable()).parent:
