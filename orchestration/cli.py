@@ -78,10 +78,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         print(f"landing/ is empty: exporting the 2013 feeds to {settings.landing}")
         started = time.perf_counter()
-        with prepared_meanwhile(settings):
+        with prepared_meanwhile(settings):  # dbt parses while the files are written
             result = export_feeds(settings.landing)
-            seconds = time.perf_counter() - started
-        print(f"  {result} ({seconds:.1f}s)")
+            print(f"  {result} ({time.perf_counter() - started:.1f}s)")
     scoring_range = (args.score_from, args.score_to) if args.score_from or args.score_to else None
     options = RunOptions(
         window=window,

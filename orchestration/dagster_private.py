@@ -269,7 +269,8 @@ if IMPORT_ERROR is None:
                 )
 
         def has_table(self, table_name: str) -> bool:
-            """Once: a table or column once there stays (`dagster instance migrate` adds them)."""
+            """Once: a table or column once there stays (`dagster instance migrate` adds them);
+            a missing one is asked again."""
             if ("table", table_name) not in self._schema:
                 if not super().has_table(table_name):
                     return False

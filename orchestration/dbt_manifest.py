@@ -96,10 +96,17 @@ def prepared_meanwhile(settings: Settings) -> Iterator[None]:
     caller's block runs (a cold `flightline run` exports the year meanwhile). dbt parses in
     another process (flightline-dbt's server, which a first call starts and warms up), so
     the thread only waits: on a fresh clone the parses and the server's start, ~6.5 s, and
-    the export, ~3-5 s, overlap on two cores. Its error, if any, is raised after the block."""
+    the export, ~3-5 s, overlap on two cores. The parse's error is raised after the block
+    (or added as a note to the block's own). The thread sets DBT_TARGET_PATH
+    (prepare_partial_parse): the block must not read the environment or start processes."""
     with ThreadPoolExecutor(1, thread_name_prefix="dbt-parse") as pool:
         prepared = pool.submit(prepare_dbt, settings)
-        yield
+        try:
+            yield
+        except BaseException as error:
+            if prepared.done() and prepared.exception() is not None:
+                error.add_note(f"meanwhile dbt's parse failed too: {prepared.exception()}")
+            raise
         prepared.result()
 
 

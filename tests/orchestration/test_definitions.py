@@ -274,38 +274,3 @@ def test_a_step_reads_its_own_runs_upstream_value_not_the_latest_of_any_run(home
     # An asset materialized alone (its upstream in no run of its lineage) reads the latest.
     alone = build_input_context(upstream_output=output("run-c"), asset_key=key)
     assert manager.load_input(alone) == {"cutoff": "2013-11-01"}
-
-
-def test_a_cold_run_parses_while_it_exports_and_a_parse_error_is_raised_after(home, monkeypatch):
-    """`flightline run` on an empty landing/ exports the year while dbt parses in a thread
-    (orchestration/dbt_manifest.py's prepared_meanwhile): the block runs while the parse is
-    under way, the parse has finished when the block is left, and its error reaches the
-    caller then."""
-    import threading
-
-    from orchestration import dbt_manifest
-
-    parsing, release, done = threading.Event(), threading.Event(), []
-
-    def prepare(settings):
-        parsing.set()
-        assert release.wait(10)
-        done.append(settings)
-
-    monkeypatch.setattr(dbt_manifest, "prepare_dbt", prepare)
-    with dbt_manifest.prepared_meanwhile(home):
-        assert parsing.wait(10) and not done  # the block runs while the parse does
-        release.set()
-    assert done == [home]
-
-    def fail(settings):
-        raise RuntimeError("dbt parse failed; fix the dbt project and run again")
-
-    monkeypatch.setattr(dbt_manifest, "prepare_dbt", fail)
-    ran = []
-    with (
-        pytest.raises(RuntimeError, match="dbt parse failed"),
-        dbt_manifest.prepared_meanwhile(home),
-    ):
-        ran.append("export")
-    assert ran == ["export"]

@@ -255,6 +255,19 @@ def test_the_schema_is_probed_once_not_for_every_event(tmp_path, monkeypatch):
     assert set(counted["flightline"].values()) == {1}  # each asked once
 
 
+def test_a_missing_table_is_asked_again_and_a_table_found_stays_found(tmp_path, monkeypatch):
+    from sqlalchemy import text
+
+    _restore_environment(monkeypatch)
+    storage = _instance(Settings(home=tmp_path / "home"), stock=False).event_log_storage
+    assert not storage.has_table("flightline_later")
+    with storage.index_connection() as conn:
+        conn.execute(text("create table flightline_later (id integer)"))
+    assert storage.has_table("flightline_later")
+    storage.wipe()  # deletes rows and run files, not the index's tables
+    assert storage.has_table("flightline_later") and storage.has_table("asset_check_executions")
+
+
 def test_a_batch_that_fails_writes_nothing(tmp_path, monkeypatch):
     """An event that cannot be stored rolls its batch back in both databases (Dagster then
     stores the events one by one), and the storage goes on writing."""

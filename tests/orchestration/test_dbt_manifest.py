@@ -1,0 +1,82 @@
+"""A cold `flightline run` parses the dbt project while it exports the year
+(orchestration/dbt_manifest.py's prepared_meanwhile), and says what failed."""
+
+import threading
+import time
+
+import pytest
+
+from orchestration import dbt_manifest
+
+
+def _failing(settings):
+    raise RuntimeError("dbt parse failed; fix the dbt project and run again")
+
+
+def test_the_block_runs_while_dbt_parses_and_the_parse_is_done_after_it(home, monkeypatch):
+    parsing, release, done = threading.Event(), threading.Event(), []
+
+    def prepare(settings):
+        parsing.set()
+        assert release.wait(10)
+        done.append(settings)
+
+    monkeypatch.setattr(dbt_manifest, "prepare_dbt", prepare)
+    with dbt_manifest.prepared_meanwhile(home):
+        assert parsing.wait(10) and not done  # the block runs while the parse does
+        release.set()
+    assert done == [home]
+
+
+def test_a_parse_error_is_raised_after_the_block_or_noted_on_the_blocks_own(home, monkeypatch):
+    monkeypatch.setattr(dbt_manifest, "prepare_dbt", _failing)
+    ran = []
+    with (
+        pytest.raises(RuntimeError, match="dbt parse failed"),
+        dbt_manifest.prepared_meanwhile(home),
+    ):
+        ran.append("export")
+    assert ran == ["export"]
+
+    # The block fails too, after the parse did: the block's error, with the parse's noted.
+    failed = threading.Event()
+
+    def fail(settings):
+        try:
+            _failing(settings)
+        finally:
+            failed.set()
+
+    monkeypatch.setattr(dbt_manifest, "prepare_dbt", fail)
+    with (
+        pytest.raises(OSError, match="disk full") as raised,
+        dbt_manifest.prepared_meanwhile(home),
+    ):
+        assert failed.wait(10)
+        time.sleep(0.5)  # the future takes the exception as the function ends
+        raise OSError("disk full")
+    assert "meanwhile dbt's parse failed too: dbt parse failed" in raised.value.__notes__[0]
+
+
+def test_a_cold_flightline_run_exports_while_dbt_parses(home, monkeypatch, capsys):
+    """The command's wiring: an empty landing/ is exported inside prepared_meanwhile."""
+    from ingest.provider import export
+    from orchestration import cli, runner
+
+    parsing, order = threading.Event(), []
+
+    def prepare(settings):
+        parsing.set()
+        order.append("parsed")
+
+    def export_feeds(landing, **kwargs):
+        assert parsing.wait(10)  # dbt's parse started before (or while) the files are written
+        order.append("exported")
+        return "1461 files written, 0 unchanged"
+
+    monkeypatch.setattr(dbt_manifest, "prepare_dbt", prepare)
+    monkeypatch.setattr(export, "export_feeds", export_feeds)
+    monkeypatch.setattr(runner, "run_pipeline", lambda settings, options: order.append("run") or 0)
+    assert cli.main(["run"]) == 0
+    assert sorted(order[:2]) == ["exported", "parsed"] and order[2:] == ["run"]
+    assert "1461 files written" in capsys.readouterr().out
