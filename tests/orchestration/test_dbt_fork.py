@@ -145,14 +145,25 @@ def test_without_its_server_it_runs_dbt_itself(runtime, dbt_version, tmp_path, m
         dbt_fork._connect()
 
 
-def test_a_stopped_server_is_started_again(runtime, dbt_version):
-    assert run([FORKED, "--version"]).returncode == 0
-    (first,) = processes_of(runtime)
-    assert run([FORKED, "stop-server"]).returncode == 0
-    deadline = time.monotonic() + 10
-    while processes_of(runtime) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert processes_of(runtime) == []
-    assert run([FORKED, "--version"]).stdout == dbt_version
-    (second,) = processes_of(runtime)
-    assert second != first
+def test_a_stopped_server_is_started_again(tmp_path, dbt_version, monkeypatch):
+    """On a server of its own, started cold (the warm-up is tested above): the file's server
+    stays up for the other tests."""
+    folder = tmp_path / "run"
+    folder.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(folder))
+    monkeypatch.setenv("FLIGHTLINE_DBT_SERVER_COLD", "1")
+    monkeypatch.delenv("FLIGHTLINE_DBT_FORK", raising=False)
+    try:
+        assert run([FORKED, "--version"]).returncode == 0
+        (first,) = processes_of(folder)
+        assert b"FLIGHTLINE_DBT_SERVER_COLD=1" in Path(f"/proc/{first}/environ").read_bytes()
+        assert run([FORKED, "stop-server"]).returncode == 0
+        deadline = time.monotonic() + 10
+        while processes_of(folder) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert processes_of(folder) == []
+        assert run([FORKED, "--version"]).stdout == dbt_version
+        (second,) = processes_of(folder)
+        assert second != first
+    finally:
+        run([FORKED, "stop-server"])
