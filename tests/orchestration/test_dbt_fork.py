@@ -145,11 +145,13 @@ def test_without_its_server_it_runs_dbt_itself(runtime, dbt_version, tmp_path, m
         dbt_fork._connect()
 
 
-def test_a_stopped_server_is_started_again(tmp_path, dbt_version, monkeypatch):
+def test_a_stopped_server_is_started_again(tmp_path_factory, dbt_version, monkeypatch):
     """On a server of its own, started cold (the warm-up is tested above): the file's server
-    stays up for the other tests."""
-    folder = tmp_path / "run"
-    folder.mkdir(mode=0o700)
+    stays up for the other tests. Its folder is short: a socket's path holds at most 107
+    bytes, and `tmp_path` under xdist (popen-gw0/<test name>) is too long for one; the caller
+    then runs dbt itself, without a server (tested above)."""
+    folder = tmp_path_factory.mktemp("restart")
+    folder.chmod(0o700)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(folder))
     monkeypatch.setenv("FLIGHTLINE_DBT_SERVER_COLD", "1")
     monkeypatch.delenv("FLIGHTLINE_DBT_FORK", raising=False)
