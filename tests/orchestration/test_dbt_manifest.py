@@ -2,7 +2,7 @@
 (orchestration/dbt_manifest.py's prepared_meanwhile), and says what failed."""
 
 import threading
-import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -39,21 +39,19 @@ def test_a_parse_error_is_raised_after_the_block_or_noted_on_the_blocks_own(home
     assert ran == ["export"]
 
     # The block fails too, after the parse did: the block's error, with the parse's noted.
-    failed = threading.Event()
+    futures = []
 
-    def fail(settings):
-        try:
-            _failing(settings)
-        finally:
-            failed.set()
+    class Recorded(ThreadPoolExecutor):
+        def submit(self, *args, **kwargs):
+            futures.append(super().submit(*args, **kwargs))
+            return futures[-1]
 
-    monkeypatch.setattr(dbt_manifest, "prepare_dbt", fail)
+    monkeypatch.setattr(dbt_manifest, "ThreadPoolExecutor", Recorded)
     with (
         pytest.raises(OSError, match="disk full") as raised,
         dbt_manifest.prepared_meanwhile(home),
     ):
-        assert failed.wait(10)
-        time.sleep(0.5)  # the future takes the exception as the function ends
+        assert isinstance(futures[0].exception(timeout=10), RuntimeError)  # the parse failed
         raise OSError("disk full")
     assert "meanwhile dbt's parse failed too: dbt parse failed" in raised.value.__notes__[0]
 
