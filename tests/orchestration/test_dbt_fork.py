@@ -18,16 +18,24 @@ FORKED = str(Path(sys.executable).parent / "flightline-dbt")
 REAL = str(Path(sys.executable).parent / "dbt")
 
 
+def own_runtime(tmp_path_factory, patch: pytest.MonkeyPatch, name: str) -> Path:
+    """A private folder for a server's socket, short (a socket's path holds at most 107
+    bytes: `tmp_path` under xdist, popen-gw0/<test name>, is too long, and the caller then
+    runs dbt itself), where the callers look for it from now on."""
+    folder = tmp_path_factory.mktemp(name)
+    folder.chmod(0o700)
+    patch.setenv("XDG_RUNTIME_DIR", str(folder))
+    patch.delenv("FLIGHTLINE_DBT_FORK", raising=False)
+    return folder
+
+
 @pytest.fixture(scope="module")
 def runtime(tmp_path_factory):
     """A private server for this file's tests, started here (under xdist's `load` each worker
     runs some of them, in any order): its socket under a folder of their own, stopped after
     the last."""
-    folder = tmp_path_factory.mktemp("run")
-    folder.chmod(0o700)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("XDG_RUNTIME_DIR", str(folder))
-        patch.delenv("FLIGHTLINE_DBT_FORK", raising=False)
+        folder = own_runtime(tmp_path_factory, patch, "run")
         assert run([FORKED, "--version"]).returncode == 0
         yield folder
         subprocess.run([FORKED, "stop-server"], check=False)
@@ -147,14 +155,9 @@ def test_without_its_server_it_runs_dbt_itself(runtime, dbt_version, tmp_path, m
 
 def test_a_stopped_server_is_started_again(tmp_path_factory, dbt_version, monkeypatch):
     """On a server of its own, started cold (the warm-up is tested above): the file's server
-    stays up for the other tests. Its folder is short: a socket's path holds at most 107
-    bytes, and `tmp_path` under xdist (popen-gw0/<test name>) is too long for one; the caller
-    then runs dbt itself, without a server (tested above)."""
-    folder = tmp_path_factory.mktemp("restart")
-    folder.chmod(0o700)
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(folder))
+    stays up for the other tests."""
+    folder = own_runtime(tmp_path_factory, monkeypatch, "restart")
     monkeypatch.setenv("FLIGHTLINE_DBT_SERVER_COLD", "1")
-    monkeypatch.delenv("FLIGHTLINE_DBT_FORK", raising=False)
     try:
         assert run([FORKED, "--version"]).returncode == 0
         (first,) = processes_of(folder)
