@@ -6,11 +6,11 @@ and congestion; a random split leaks them). Every candidate is fitted on every t
 and scored on the validation window; the best by ROC AUC is the model.
 
 Successive halving (every candidate first on a third of the rows, the best two again on all)
-was used while the grid had six candidates; with four it costs more than it saves (2013:
-logistic regression and the two boosted models on every row 20 s, against 9 s of sampled
-fits plus the two finalists' 15 s), and a third of the rows ranked the boosted candidates
-by noise (their sampled ROC AUCs within 0.002 of each other at a ninth, reordered by
-another seed at a third).
+was used while the grid had six candidates; with fewer it costs more than it saves (2013:
+logistic regression and two boosted models on every row 20 s, against 9 s of sampled fits
+plus the two finalists' 15 s), and a third of the rows ranked the boosted candidates by
+noise (their sampled ROC AUCs within 0.002 of each other at a ninth, reordered by another
+seed at a third). The grid is now three (ml/candidates.py says what left it and why).
 
 The model is deliberately not refitted on the validation days: its validation metrics
 describe the artifact exactly, and the promotion gate can score a champion on a later
