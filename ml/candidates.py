@@ -57,8 +57,8 @@ def _route(X: pd.DataFrame) -> np.ndarray:
 #   (2013-01-15, 63 leaves: 0.6039 against 0.6027, where logistic regression won at 0.6784);
 # - 63 leaves (a few hours later; cutoffs 2013-01-15, 01-22, 02-07, 03-01, 05-01, 07-01,
 #   08-15, 10-01, 11-27, 12-20 on the 2013 year): below 31 leaves at every cutoff where a
-#   boosted model won (by 0.0014 to 0.0085; 10-01: 0.7227 against 0.7257); above it at
-#   four where logistic regression won (by up to 0.0052), and 1.2-1.4x its fit (10-01: ~7 s).
+#   boosted model won (by 0.0007 to 0.0085; 10-01: 0.7227 against 0.7257); above it at
+#   four of the five where logistic regression won (by up to 0.0052); 1.2-1.4x its fit.
 LEARNING_RATE = 0.05
 LEAVES = 31
 
