@@ -1,46 +1,22 @@
 """Every use of Dagster's and dagster-dbt's private APIs, in one guarded module.
 
 They buy speed, not behaviour; each has a stock equivalent that flightline falls back to:
-- on a Dagster or dagster-dbt series other than the ones tested (TESTED), with a warning;
-- when the private modules do not import;
-- when FLIGHTLINE_STOCK_DAGSTER is set (read when a command or run starts, not at import):
-  the instance is configured with Dagster's stock storage and the dbt resource calls
-  dagster-dbt's own methods. The end-to-end test runs both ways.
-
-What is here:
-1. `BatchingSqliteEventLogStorage`: Dagster's SQLite event log, its connections kept and a
-   batch written in one go (below);
+on a Dagster or dagster-dbt series other than the ones tested (TESTED), with a warning; when
+the private modules do not import; when FLIGHTLINE_STOCK_DAGSTER is set (read when a command
+or run starts, not at import). The end-to-end test runs both ways. What is here:
+1. `BatchingSqliteEventLogStorage`: Dagster's SQLite event log with its connections kept, its
+   schema probed once, a batch in one transaction; the rows are Dagster's (docs/performance.md);
 2. `FlightlineDbtCliResource`: dagster-dbt's dbt resource without its in-process dbt adapter
    and without running `dbt --version` once a run;
-3. `execute_as_ui_run`: a run of `flightline run` created as the UI creates runs (with the
-   code location's origin), executed in the command's process. Not speed but behaviour: a
-   run of Dagster's `execute_in_process` (the stock route, the same steps) has no remote
-   origin: the UI lists it under no job, and re-executing it fails (`CheckError: Expected
-   non-None value`).
-4. `instance_config_problems`: docs/deploy/dagster.yaml checked as Dagster checks it.
-
-## 1. The event log
-
-A run over a range of days (a cold year: 365) records, per asset and day, a materialization
-and a check result or two: ~6,000 events for the feature pipeline alone. Dagster's SQLite
-storage (1.13) writes each on its own on a new SQLAlchemy engine (`NullPool`), and probes the
-schema again for each (a check result: whether the checks' table exists, on an engine of its
-own; a materialization: the asset keys' columns). Three changes, the rows written unchanged
-(tests/orchestration/test_event_log.py; the figures are in docs/performance.md):
-- one engine per database file (the latest few), each thread keeping its connection
-  (`SingletonThreadPool`), so an event is a transaction on an open connection, and the
-  schema probed once;
-- a batch (a step's per-partition materializations, a run's planned checks: Dagster hands
-  them over as one when DAGSTER_EVENT_BATCH_SIZE is set, instance.prepare_dagster_home) is
-  one transaction a database, its statements prepared once; if any event fails, the batch
-  rolls back and Dagster stores the events one by one;
-- a run's planned checks (one row per check and day) with the event serialised once per
-  check and inserted with `executemany`, where Dagster serialises the whole planned event
-  (its 365 days) again for every row: 7.6 s of a cold year's feature run before its first
-  step. Writes stay serialised by the storage's lock, made re-entrant for batches.
+3. `execute_as_ui_run`: a run of `flightline run` created as the UI creates runs, executed in
+   the command's process. Not speed but behaviour: a run of `execute_in_process` has no
+   remote origin, so the UI lists it under no job and cannot re-execute it;
+4. `instance_config_problems`: docs/deploy/dagster.yaml checked as Dagster checks it;
+5. `fork_run_workers`: the code server's runs forked from a process that imported the code.
 """
 
 import importlib
+import multiprocessing
 import os
 import threading
 import warnings
@@ -88,6 +64,7 @@ try:
     from dagster._core.storage.sql import create_engine
     from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
     from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+    from dagster._grpc.server import DagsterApiServer
     from dagster_shared.serdes import serialize_value
     from sqlalchemy import Connection, Engine
     from sqlalchemy.pool import SingletonThreadPool
@@ -119,21 +96,11 @@ def enabled() -> bool:
     return reason is None
 
 
-def event_log_storage_config() -> tuple[str, str]:
-    """(module, class) of the event log storage the instance is configured with."""
-    if enabled():
-        return __name__, "BatchingSqliteEventLogStorage"
-    return "dagster._core.storage.event_log", "SqliteEventLogStorage"
-
-
 class FlightlineDbtCliResource(DbtCliResource):
-    """dagster-dbt's dbt CLI resource without its in-process dbt adapter, and without asking
-    the dbt executable its version (both dagster-dbt's own when `enabled()` is not).
-
-    dagster-dbt (0.29) builds a dbt adapter in this process on every `cli()` call (~6 s on a
-    process's first) for `fetch_row_counts()` and `fetch_column_metadata()` only, which
-    flightline does not use: DuckDB lets one process write the file, so row counts are read
-    after dbt exits (orchestration/assets/dbt.py). dbt runs as a subprocess either way."""
+    """dagster-dbt's dbt CLI resource (its own when `enabled()` is not) without its in-process
+    dbt adapter, built on every `cli()` call (~6 s on a process's first) for row counts and
+    column metadata flightline does not use (DuckDB lets one process write: orchestration/
+    assets/dbt.py reads row counts after dbt exits), and without `dbt --version`."""
 
     def _initialize_dbt_core_adapter(self, args):
         if not enabled():
@@ -142,10 +109,8 @@ class FlightlineDbtCliResource(DbtCliResource):
 
     @cached_property
     def _cli_version(self) -> Version:
-        """dagster-dbt (0.29) runs `dbt --version` once per Dagster run (a dbt start-up, ~3 s,
-        before the run's first dbt step) to tell dbt-core from the Fusion engine (major
-        version 2, which this project does not support). The executable is this
-        environment's own (dbt_executable()), so its version is the installed dbt-core's."""
+        """dagster-dbt (0.29) runs `dbt --version` once a run (~3 s) to tell dbt-core from
+        Fusion; this environment's dbt (dbt_executable()) is the installed dbt-core."""
         from orchestration.dbt_manifest import dbt_executable
 
         if not enabled() or Path(self.dbt_executable).parent != Path(dbt_executable()).parent:
@@ -398,3 +363,38 @@ def instance_config_problems(directory: Path) -> list[str] | None:
         result = validate_config(klass.config_type(), values)
         problems += [f"{key} ({name}): {error.message}" for error in result.errors or ()]
     return problems
+
+
+RUN_WORKER_PRELOAD = (CODE_LOCATION, "ml.expectations", "ml.report", "ml.training", "ml.promotion")
+
+
+def fork_run_workers() -> bool:
+    """A code server's runs (`dagster dev`'s) started from a forkserver that imported
+    RUN_WORKER_PRELOAD once, where Dagster 1.13's DagsterApiServer spawns a new interpreter
+    per run (hard-coded) that imports dagster, dbt, scikit-learn and Great Expectations again
+    (~4-5 s of CPU a run). The process runs Dagster's `start_run_in_subprocess` as before
+    (events, cancellation, health checks). Installed where the Definitions are imported; the
+    forkserver starts with the server's first run. Off: FLIGHTLINE_FORK_RUNS=0, stock switch."""
+    start_run = getattr(DagsterApiServer, "StartRun", None) if IMPORT_ERROR is None else None
+    if start_run is None or "forkserver" not in multiprocessing.get_all_start_methods():
+        return False
+    if not getattr(start_run, "forks_run_workers", False):
+
+        def forking_start_run(self, request, context):
+            use_forkserver(self)
+            return start_run(self, request, context)
+
+        forking_start_run.forks_run_workers = True
+        DagsterApiServer.StartRun = forking_start_run
+    return True
+
+
+def use_forkserver(server) -> None:
+    """Dagster's "spawn" context of the server replaced by the forkserver, unless switched off."""
+    context = getattr(server, "_mp_ctx", None)
+    spawns = context is not None and context.get_start_method() == "spawn"
+    if not spawns or os.environ.get("FLIGHTLINE_FORK_RUNS") == "0" or not enabled():
+        return
+    forkserver = multiprocessing.get_context("forkserver")
+    forkserver.set_forkserver_preload(list(RUN_WORKER_PRELOAD))
+    server._mp_ctx = forkserver

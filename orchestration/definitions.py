@@ -1,11 +1,12 @@
 """The Definitions: every asset, check, job, schedule and sensor, and their resources.
 
-Importing this module is what each run started from the UI pays before its first step:
-`dagster dev`'s code server starts every run in a new Python process, which loads these
-Definitions again. So the asset modules import the ML code that brings scikit-learn and
-matplotlib (ml.report, ml.training, ml.selection, ml.promotion) inside the steps that use
-it: a feature run or a publish never imports them (tests/orchestration/
-test_definitions.py holds the Definitions to it)."""
+Every process that serves or runs them imports this module: `dagster dev`'s code server, the
+command (`flightline run`), and the process of each run the UI starts, forked from one that
+imported it and the steps' modules once (orchestration/dagster_private.py, fork_run_workers;
+Dagster's own spawn imported them again for every run: ~4-5 s). So the asset modules import
+the ML code that brings scikit-learn and matplotlib (ml.report, ml.training, ml.selection,
+ml.promotion) inside the steps that use it: the code server, and a command's feature run,
+never import them (tests/orchestration/test_definitions.py holds the Definitions to it)."""
 
 from dagster import Definitions, in_process_executor
 
@@ -16,6 +17,7 @@ from orchestration.assets.ingest import ingest_assets
 from orchestration.assets.monitoring import monitoring_assets
 from orchestration.assets.publish import analytics_snapshot
 from orchestration.assets.training import training_assets, training_checks
+from orchestration.dagster_private import fork_run_workers
 from orchestration.jobs import (
     feature_pipeline_job,
     inference_pipeline_job,
@@ -67,3 +69,5 @@ defs = Definitions(
         "io_manager": RunScopedIOManager(),
     },
 )
+
+fork_run_workers()  # only a code server starts runs; elsewhere it is never called

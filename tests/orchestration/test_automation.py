@@ -223,6 +223,9 @@ def test_the_ui_runs_the_evening_alone_and_the_cli_route_agrees(
     _until(f"predictions for {TOMORROW} in {snapshot}", lambda: _predicted(snapshot, TOMORROW))
     _until("the automation has nothing left to run", lambda: _settled(home))
     ui_runs = _pipeline_runs(home, landed_at)
+    # The code server started them from its forkserver (the code imported once: orchestration/
+    # dagster_private.py, fork_run_workers), not from a new interpreter each.
+    assert _forkservers(home), "no forkserver of the UI's code server: runs were spawned"
 
     # The same files through `flightline run`: the same runs, the same warehouse.
     export_feeds(Settings(home=cli_home).landing, until=EVENING, since=EVENING, source=source)
@@ -238,6 +241,21 @@ def test_the_ui_runs_the_evening_alone_and_the_cli_route_agrees(
     console = (tmp_path / "dagster-dev.log").read_text()
     # Python's format, `<file>:<line>: <Category>: <message>`, also behind a logger's prefix.
     assert not re.findall(r"\S+:\d+: \w*Warning: .*", console), console[-4000:]
+
+
+def _forkservers(home: Path) -> list[int]:
+    """Processes of Python's forkserver started under this home's `dagster dev`."""
+    found = []
+    for process in Path("/proc").iterdir():
+        try:
+            command = (process / "cmdline").read_bytes()
+            environment = (process / "environ").read_bytes().split(b"\0")
+        except OSError:  # not a process, or gone
+            continue
+        ours = f"DAGSTER_HOME={home / 'dagster_home'}".encode() in environment
+        if ours and b"multiprocessing.forkserver" in command:
+            found.append(int(process.name))
+    return found
 
 
 def _settled(home: Path) -> bool:
