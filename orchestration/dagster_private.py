@@ -1,16 +1,12 @@
 """Every use of Dagster's and dagster-dbt's private APIs, in one guarded module.
 
-They buy speed, not behaviour; each has a stock equivalent that flightline falls back to:
-on a Dagster or dagster-dbt series other than the ones tested (TESTED), with a warning; when
-the private modules do not import; when FLIGHTLINE_STOCK_DAGSTER is set (read when a command
-or run starts, not at import). The end-to-end test runs both ways. What is here:
-1. `BatchingSqliteEventLogStorage`: Dagster's SQLite event log with its connections kept, its
-   schema probed once, a batch in one transaction; the rows are Dagster's (docs/performance.md);
-2. `FlightlineDbtCliResource`: dagster-dbt's dbt resource without its in-process dbt adapter
-   and without running `dbt --version` once a run;
-3. `execute_as_ui_run`: a run of `flightline run` created as the UI creates runs, executed in
-   the command's process. Not speed but behaviour: a run of `execute_in_process` has no
-   remote origin, so the UI lists it under no job and cannot re-execute it;
+They buy speed, not behaviour, and fall back to the stock equivalent on an untested Dagster
+or dagster-dbt series (TESTED; with a warning), when the private modules do not import, or
+when FLIGHTLINE_STOCK_DAGSTER is set (read when a command or run starts). What is here:
+1. `BatchingSqliteEventLogStorage`: Dagster's SQLite event log, connections kept, the schema
+   probed once, a batch in one transaction, the same rows (docs/performance.md);
+2. `FlightlineDbtCliResource`: dagster-dbt's without its in-process adapter, `dbt --version`;
+3. `execute_as_ui_run`: `flightline run`'s runs made as the UI makes them (listed, re-executable);
 4. `instance_config_problems`: docs/deploy/dagster.yaml checked as Dagster checks it;
 5. `fork_run_workers`: the code server's runs forked from a process that imported the code.
 """
@@ -29,6 +25,8 @@ from pathlib import Path
 
 from dagster_dbt import DbtCliResource
 from packaging.version import Version
+
+from orchestration import run_workers
 
 TESTED = {"dagster": "1.13", "dagster-dbt": "0.29"}
 """The release series the private code was written and tested against."""
@@ -109,8 +107,7 @@ class FlightlineDbtCliResource(DbtCliResource):
 
     @cached_property
     def _cli_version(self) -> Version:
-        """dagster-dbt (0.29) runs `dbt --version` once a run (~3 s) to tell dbt-core from
-        Fusion; this environment's dbt (dbt_executable()) is the installed dbt-core."""
+        """dagster-dbt (0.29) runs `dbt --version` once a run (~3 s); ours is dbt-core's."""
         from orchestration.dbt_manifest import dbt_executable
 
         if not enabled() or Path(self.dbt_executable).parent != Path(dbt_executable()).parent:
@@ -263,8 +260,7 @@ if IMPORT_ERROR is None:
             super().dispose()
 
 
-# `dagster dev -m orchestration.definitions` (flightline ui) names its code location after the
-# module, and a Definitions object's repository is Dagster's singleton one.
+# `dagster dev -m orchestration.definitions`'s code location, and Dagster's singleton repository.
 CODE_LOCATION = "orchestration.definitions"
 REPOSITORY = "__repository__"
 
@@ -332,9 +328,8 @@ def execute_as_ui_run(
 
 
 def instance_config_problems(directory: Path) -> list[str] | None:
-    """What Dagster finds wrong in `directory`/dagster.yaml without starting the instance
-    (that would connect to Postgres and Kubernetes): the instance schema, then each class's
-    own config schema, checked by Dagster only when it makes the class. None: modules moved."""
+    """What Dagster finds wrong in `directory`/dagster.yaml without starting the instance (and
+    connecting to Postgres, Kubernetes): its schema, then each class's. None: modules moved."""
     try:
         from dagster._config import validate_config
         from dagster._core.errors import DagsterInvalidConfigError
@@ -365,16 +360,10 @@ def instance_config_problems(directory: Path) -> list[str] | None:
     return problems
 
 
-RUN_WORKER_PRELOAD = (CODE_LOCATION, "ml.expectations", "ml.report", "ml.training", "ml.promotion")
-
-
 def fork_run_workers() -> bool:
-    """A code server's runs (`dagster dev`'s) started from a forkserver that imported
-    RUN_WORKER_PRELOAD once, where Dagster 1.13's DagsterApiServer spawns a new interpreter
-    per run (hard-coded) that imports dagster, dbt, scikit-learn and Great Expectations again
-    (~4-5 s of CPU a run). The process runs Dagster's `start_run_in_subprocess` as before
-    (events, cancellation, health checks). Installed where the Definitions are imported; the
-    forkserver starts with the server's first run. Off: FLIGHTLINE_FORK_RUNS=0, stock switch."""
+    """A code server's runs forked from a process that imported the code once (orchestration/
+    run_workers.py), where Dagster 1.13's DagsterApiServer spawns an interpreter per run that
+    imports it all again (~7 s of CPU); each runs Dagster's own `start_run_in_subprocess`."""
     start_run = getattr(DagsterApiServer, "StartRun", None) if IMPORT_ERROR is None else None
     if start_run is None or "forkserver" not in multiprocessing.get_all_start_methods():
         return False
@@ -390,11 +379,22 @@ def fork_run_workers() -> bool:
 
 
 def use_forkserver(server) -> None:
-    """Dagster's "spawn" context of the server replaced by the forkserver, unless switched off."""
-    context = getattr(server, "_mp_ctx", None)
+    """The server's spawn context made the forkserver, started here (outside the server's lock);
+    spawn for good once the code changed or if it cannot start. Off: FLIGHTLINE_FORK_RUNS=0."""
+    context, stamp = getattr(server, "_mp_ctx", None), getattr(server, "flightline_code", None)
+    if stamp is not None:  # decided at the first run
+        if context.get_start_method() == "forkserver" and run_workers.code_stamp() != stamp:
+            server._mp_ctx = multiprocessing.get_context("spawn")
+        return
     spawns = context is not None and context.get_start_method() == "spawn"
     if not spawns or os.environ.get("FLIGHTLINE_FORK_RUNS") == "0" or not enabled():
         return
-    forkserver = multiprocessing.get_context("forkserver")
-    forkserver.set_forkserver_preload(list(RUN_WORKER_PRELOAD))
+    server.flightline_code = run_workers.code_stamp()
+    try:
+        forkserver = multiprocessing.get_context("forkserver")
+        forkserver.set_forkserver_preload([run_workers.PRELOAD])
+        forkserver.Process(target=os.getpid).start()  # returns once its imports are done
+    except Exception as error:  # a socket path too long (docs/facts.md), say
+        warnings.warn(f"runs are spawned, not forked: {error!r}", stacklevel=1)
+        return
     server._mp_ctx = forkserver

@@ -1,14 +1,19 @@
 """The code server's runs start from a forkserver that imported the code and the steps'
 modules once, not from a new interpreter each (orchestration/dagster_private.py,
-fork_run_workers); switched off, Dagster's own spawn. The real `dagster dev` starts its runs
-this way in the hands-off test (tests/orchestration/test_automation.py)."""
+fork_run_workers; orchestration/run_workers.py); after an edit to the code, switched off, or
+where it cannot start, from Dagster's own spawn. The real `dagster dev` starts its runs this
+way in the hands-off test (tests/orchestration/test_automation.py)."""
 
 import multiprocessing
-from multiprocessing import forkserver
+import os
+import sys
+from importlib.util import find_spec
+from multiprocessing import context as contexts
 
 import pytest
 
 from orchestration import dagster_private as private
+from orchestration import run_workers
 
 pytestmark = pytest.mark.skipif(
     bool(private.why_stock()), reason="flightline's private Dagster code is not in use here"
@@ -22,30 +27,55 @@ class CodeServer:
         self._mp_ctx = multiprocessing.get_context(method)
 
 
-def test_the_definitions_install_it_once():
+def imported(queue, modules) -> None:
+    """A run's process's view: which of the modules it already has."""
+    queue.put([module for module in modules if module in sys.modules])
+
+
+def test_the_definitions_install_it_once_and_every_module_it_imports_exists():
     import orchestration.definitions  # noqa: F401  (installs it)
 
     installed = private.DagsterApiServer.StartRun
     assert getattr(installed, "forks_run_workers", False)
     assert private.fork_run_workers() and private.DagsterApiServer.StartRun is installed
+    # Python's forkserver skips a preload that is not there without a word.
+    assert all(find_spec(name) for name in (run_workers.PRELOAD, *run_workers.MODULES))
 
 
-def test_a_code_servers_spawn_becomes_the_forkserver_with_the_code_preloaded(monkeypatch):
+@pytest.mark.e2e  # a forkserver importing scikit-learn, Great Expectations, the Definitions
+def test_a_run_starts_with_the_code_imported_until_the_code_changes(monkeypatch):
     monkeypatch.delenv("FLIGHTLINE_FORK_RUNS", raising=False)
-    monkeypatch.setattr(forkserver._forkserver, "_preload_modules", None)
     server = CodeServer()
     private.use_forkserver(server)
     assert server._mp_ctx.get_start_method() == "forkserver"
-    assert forkserver._forkserver._preload_modules == [
-        "orchestration.definitions",
-        "ml.expectations",
-        "ml.report",
-        "ml.training",
-        "ml.promotion",
-    ]
-    again = server._mp_ctx
+    queue = server._mp_ctx.Queue()
+    run = server._mp_ctx.Process(target=imported, args=(queue, run_workers.MODULES))
+    run.start()
+    assert queue.get(timeout=60) == list(run_workers.MODULES)
+    run.join()
+
+    forkserver = server._mp_ctx
     private.use_forkserver(server)  # the next run: the same forkserver
-    assert server._mp_ctx is again
+    assert server._mp_ctx is forkserver
+    monkeypatch.setattr(run_workers, "code_stamp", lambda: (0, 0))  # an edit since
+    private.use_forkserver(server)
+    assert server._mp_ctx.get_start_method() == "spawn"
+    private.use_forkserver(server)  # for good: the forkserver has the old code
+    assert server._mp_ctx.get_start_method() == "spawn"
+
+
+def test_a_forkserver_that_cannot_start_leaves_dagsters_spawn(monkeypatch):
+    def cannot(self):
+        raise OSError("AF_UNIX path too long")
+
+    monkeypatch.delenv("FLIGHTLINE_FORK_RUNS", raising=False)
+    monkeypatch.setattr(contexts.ForkServerProcess, "start", cannot)
+    server = CodeServer()
+    with pytest.warns(UserWarning, match="runs are spawned, not forked: OSError"):
+        private.use_forkserver(server)
+    assert server._mp_ctx.get_start_method() == "spawn"
+    private.use_forkserver(server)  # decided: not tried again for every run
+    assert server._mp_ctx.get_start_method() == "spawn"
 
 
 @pytest.mark.parametrize("switch", ["FLIGHTLINE_FORK_RUNS=0", "FLIGHTLINE_STOCK_DAGSTER=1"])
@@ -63,3 +93,15 @@ def test_a_dagster_without_its_spawn_context_is_left_as_it_is():
     assert server._mp_ctx.get_start_method() == "fork"
     private.use_forkserver(bare := object())  # or no context at all
     assert not hasattr(bare, "_mp_ctx")
+
+
+def test_the_code_stamp_sees_an_edit(tmp_path, monkeypatch):
+    package = tmp_path / "ml"
+    package.mkdir()
+    (package / "features.py").write_text("x = 1\n")
+    monkeypatch.setattr(run_workers, "REPO_ROOT", tmp_path)
+    before = run_workers.code_stamp()
+    os.utime(package / "features.py", ns=(before[0] + 10**9, before[0] + 10**9))
+    assert run_workers.code_stamp() != before
+    (package / "new.py").write_text("")
+    assert run_workers.code_stamp()[1] == 2
