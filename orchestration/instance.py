@@ -73,9 +73,11 @@ def prepare_dagster_home(settings: Settings) -> Path:
     config = home / "dagster.yaml"
     root = home.resolve()
     # Flightline's event log (orchestration/dagster_private.py) unless its guard says no.
-    module, cls = (private.__name__, "BatchingSqliteEventLogStorage")
-    if not private.enabled():
-        module, cls = "dagster._core.storage.event_log", "SqliteEventLogStorage"
+    module, cls = (
+        (private.__name__, "BatchingSqliteEventLogStorage")
+        if private.enabled()
+        else ("dagster._core.storage.event_log", "SqliteEventLogStorage")
+    )
     managed = MANAGED.format(  # JSON strings are YAML strings: any path, quoted
         event_log_module=module,
         event_log_class=cls,

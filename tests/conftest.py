@@ -337,3 +337,21 @@ def duckdb_lts_python() -> Path:
             [uv, "pip", "install", "--quiet", "--python", python, "duckdb-cli"], check=True
         )
     return python
+
+
+def processes(*command: bytes, environment: bytes | None = None) -> list[int]:
+    """Ids of this machine's processes whose command line holds every one of `command`
+    (and, if given, whose environment has the variable `environment`, `NAME=value`)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():  # self, thread-self, and files
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            if all(part in cmdline for part in command) and (
+                environment is None or environment in (entry / "environ").read_bytes().split(b"\0")
+            ):
+                found.append(int(entry.name))
+        except OSError:  # gone
+            continue
+    return found

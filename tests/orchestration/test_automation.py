@@ -29,7 +29,7 @@ from ingest.publish import snapshot_path
 from ingest.settings import REPO_ROOT, Settings
 from orchestration import dagster_private as private
 from orchestration.keys import PIPELINE_JOBS
-from tests.conftest import copy_home
+from tests.conftest import copy_home, processes
 
 pytestmark = pytest.mark.e2e  # the whole pipeline: `make test`, not `make test-fast`
 
@@ -247,17 +247,8 @@ def test_the_ui_runs_the_evening_alone_and_the_cli_route_agrees(
 
 def _forkservers(home: Path) -> list[int]:
     """Processes of Python's forkserver started under this home's `dagster dev`."""
-    found = []
-    for process in Path("/proc").iterdir():
-        try:
-            command = (process / "cmdline").read_bytes()
-            environment = (process / "environ").read_bytes().split(b"\0")
-        except OSError:  # not a process, or gone
-            continue
-        ours = f"DAGSTER_HOME={home / 'dagster_home'}".encode() in environment
-        if ours and b"multiprocessing.forkserver" in command:
-            found.append(int(process.name))
-    return found
+    home_variable = f"DAGSTER_HOME={home / 'dagster_home'}".encode()
+    return processes(b"multiprocessing.forkserver", environment=home_variable)
 
 
 def _reaped_cpu(pid: int) -> int:

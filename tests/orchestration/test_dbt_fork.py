@@ -13,6 +13,7 @@ import pytest
 
 from ingest.settings import DBT_PROJECT_DIR
 from orchestration.dbt_warm import threads
+from tests.conftest import processes
 
 FORKED = str(Path(sys.executable).parent / "flightline-dbt")
 REAL = str(Path(sys.executable).parent / "dbt")
@@ -52,15 +53,7 @@ def run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
 
 def processes_of(folder: Path) -> list[int]:
     """The server and its children (forks: the same command line)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if str(folder).encode() in cmdline and b"dbt_fork" in cmdline:
-            found.append(int(entry.name))
-    return found
+    return processes(str(folder).encode(), b"dbt_fork")
 
 
 def test_same_output_and_exit_code_as_dbt_and_the_callers_environment_and_folder(
