@@ -126,17 +126,25 @@ def table_counts(settings: Settings) -> list[tuple[str, int]]:
         con.close()
 
 
+QUICK_JIT = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m -XX:+UseSerialGC"
+"""The JVM's options for local Spark (profiles.yml's default too): the quick JIT (C1) only,
+one GC thread, and C1's code cache at the size the full JIT gets. Spark's statements run
+once each, and the optimising JIT (C2) spent 73 of the Connect server's 128 s of CPU in the
+Spark test compiling them. But C1 alone gets a 48 MB code cache (Java 17's default for
+TieredStopAtLevel=1), Spark's code fills it, and the code cache sweeper flushed and C1
+compiled again: 51 s of CPU, the test no faster than with C2. With 240 MB: the JVM's CPU
+128 -> 64 s, the test's 211 -> 155 s, a warm one-week build 17.6 -> 15.3 s (docs/spark.md).
+A long job (the benchmark's 10M) sets FLIGHTLINE_SPARK_JAVA_OPTIONS="" for the full JIT."""
+
+
 def _spark_conf(settings: Settings) -> dict[str, str]:
     """The session's settings: profiles.yml's spark target's (the same environment variables
     and defaults), which start the Connect server when flightline starts it (dbt starting it,
-    by hand, passes the profile's: the same but for the JIT). Python workers are not reused
-    by the server: a long-lived worker would keep the flightline code it imported first (the
-    scoring's `predict`). The JIT: a JVM per process compiles quickly only (profiles.yml's
-    default); the long-lived server is left its optimising compiler (a warm one-week daily
-    build 52-55 s -> 35-38 s, the first after its start 67-87 s -> 82 s on 2 cores)."""
+    by hand, passes the profile's). Python workers are not reused by the server: a
+    long-lived worker would keep the flightline code it imported first (the scoring's
+    `predict`). The JIT: `QUICK_JIT`, for the server as for a JVM of the process's own."""
     server = uses_connect_server()
-    quick = "" if server else "-XX:TieredStopAtLevel=1 "
-    java = os.environ.get("FLIGHTLINE_SPARK_JAVA_OPTIONS", f"{quick}-XX:+UseSerialGC")
+    java = os.environ.get("FLIGHTLINE_SPARK_JAVA_OPTIONS", QUICK_JIT)
     return {
         "spark.sql.warehouse.dir": str(settings.spark / "warehouse"),
         "spark.hadoop.javax.jdo.option.ConnectionURL": (

@@ -124,7 +124,7 @@ def test_the_steps_session_has_the_settings_of_dbts_profile(tmp_path: Path, monk
     import yaml
 
     from ingest.settings import DBT_PROJECT_DIR
-    from ingest.spark_session import _spark_conf
+    from ingest.spark_session import QUICK_JIT, _spark_conf
 
     for name in (
         "FLIGHTLINE_SPARK_MEMORY",
@@ -146,18 +146,12 @@ def test_the_steps_session_has_the_settings_of_dbts_profile(tmp_path: Path, monk
     profile = yaml.safe_load(rendered)["flightline"]["outputs"]["spark"]
     declared = {k: str(v) for k, v in profile["server_side_parameters"].items()}
     conf = _spark_conf(settings)
-    # The differences, each on purpose: the JIT (a long-lived server keeps the optimising
-    # compiler), Python workers reused only by a JVM of the process's own, Arrow for the
-    # steps' pandas conversions (dbt converts none).
-    java = "-XX:+UseSerialGC" if server == "1" else "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
-    assert (
-        conf.pop("spark.driver.extraJavaOptions") == f"-Dderby.system.home={settings.spark} {java}"
-    )
-    assert declared.pop("spark.driver.extraJavaOptions").split() == [
-        f"-Dderby.system.home={settings.spark}",
-        "-XX:TieredStopAtLevel=1",
-        "-XX:+UseSerialGC",
-    ]
+    # The differences, each on purpose: Python workers reused only by a JVM of the
+    # process's own, Arrow for the steps' pandas conversions (dbt converts none).
+    java = f"-Dderby.system.home={settings.spark} {QUICK_JIT}"
+    assert conf.pop("spark.driver.extraJavaOptions") == java
+    assert declared.pop("spark.driver.extraJavaOptions").split() == java.split()
+    assert "-XX:ReservedCodeCacheSize=240m" in QUICK_JIT.split()
     assert declared.pop("spark.python.worker.reuse") == "false"  # dbt's JVM: the server's
     assert conf.pop("spark.python.worker.reuse") == ("false" if server == "1" else "true")
     assert conf.pop("spark.sql.execution.arrow.pyspark.enabled") == "true"
