@@ -35,12 +35,12 @@ def _recorded_line(cold: dict) -> str:
     )
 
 
-def _stages_section(
-    title: str, runs: list[float] | None, text: str, stages: dict[str, float]
-) -> list[str]:
-    """A section of one measured pipeline: its title and runs, a sentence, its stages."""
-    lines = ["", f"## {title}{_runs(runs)}", "", text, ""]
-    return lines + _table(["stage", "s"], [[k, f"{v:.1f}"] for k, v in stages.items()])
+def _stages_section(title: str, measured: dict, text: str, stages: str) -> list[str]:
+    """A section of one measured pipeline: its title and runs, a sentence, and its stages
+    (the seconds in `measured[stages]`)."""
+    lines = ["", f"## {title}{_runs(measured.get('runs'))}", "", text, ""]
+    rows = [[k, f"{v:.1f}"] for k, v in measured[stages].items()]
+    return lines + _table(["stage", "s"], rows)
 
 
 def _pandas_cell(reference: dict) -> tuple[str, str]:
@@ -209,24 +209,21 @@ def write(path: Path, report: dict) -> None:
         ]
     if "cold" in report:
         cold = report["cold"]
-        lines += _stages_section(
-            "The 2013 year, cold, end to end",
-            cold.get("runs"),
+        text = (
             f"`flightline run` on an empty data directory: {cold['seconds']:.0f} s, peak memory "
             f"{cold['peak_mb']:,.0f} MB. Stages are the sums of their Dagster steps; the rest "
-            "is start-up, Dagster's run bookkeeping and the feed export." + _recorded_line(cold),
-            cold["stages"],
+            "is start-up, Dagster's run bookkeeping and the feed export." + _recorded_line(cold)
         )
+        lines += _stages_section("The 2013 year, cold, end to end", cold, text, "stages")
     if "pandas" in report:
         pandas = report["pandas"]
-        lines += _stages_section(
-            "Plain-pandas reference on the same 2013 feeds",
-            pandas.get("runs"),
+        text = (
             f"benchmarks/pandas_reference.py: {pandas['seconds']['total']:.0f} s, peak memory "
             f"{pandas['peak_mb']:,.0f} MB, {pandas['rows']:,} rows, Q4 ROC AUC "
-            f"{pandas['roc_auc']:.4f}.",
-            pandas["seconds"],
+            f"{pandas['roc_auc']:.4f}."
         )
+        title = "Plain-pandas reference on the same 2013 feeds"
+        lines += _stages_section(title, pandas, text, "seconds")
     if "scale" in report:
         lines += [
             "",

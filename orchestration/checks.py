@@ -7,7 +7,7 @@ explicitly, under the name `<asset key as identifier>_<check name>`.
 """
 
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from dagster import AssetCheckEvaluation, AssetCheckSeverity, AssetKey, MetadataValue, Output
 
@@ -24,9 +24,17 @@ def failure_table(failures) -> str:
     return "\n".join(lines)
 
 
-def verdict(
-    validation: Validation, partition: str, action: str = ""
-) -> tuple[str, bool, AssetCheckSeverity, str, dict[str, Any]]:
+class Verdict(NamedTuple):
+    """One partition's check result, in the fields of Dagster's AssetCheckEvaluation."""
+
+    partition: str
+    passed: bool
+    severity: AssetCheckSeverity
+    description: str
+    metadata: dict[str, Any]
+
+
+def verdict(validation: Validation, partition: str, action: str = "") -> Verdict:
     """A partition's check result from a suite's validation: error if a critical expectation
     failed, warning otherwise; the failing expectations and the Data Docs page as metadata."""
     failures = validation.failures_of(partition)
@@ -36,7 +44,7 @@ def verdict(
         metadata["data_docs"] = MetadataValue.path(str(validation.docs))
     if failures:
         metadata["failures"] = MetadataValue.md(failure_table(failures))
-    return (
+    return Verdict(
         partition,
         not failures,
         AssetCheckSeverity.ERROR if severity == CRITICAL else AssetCheckSeverity.WARN,
@@ -48,31 +56,23 @@ def verdict(
 def per_partition(
     key: AssetKey,
     check_name: str,
-    results: Iterable[tuple[str, bool, AssetCheckSeverity, str, dict[str, Any]]],
+    results: Iterable[Verdict],
     blocking: bool,
     output_name: str | None = None,
 ) -> Iterator[Any]:
-    """Yield (partition, passed, severity, description, metadata) as check evaluations.
-    `output_name`: "result" for an @asset_check; a check spec of an asset has its own."""
-    for partition, passed, severity, description, metadata in results:
+    """Each verdict as its partition's check evaluation. `output_name`: "result" for an
+    @asset_check; a check spec of an asset has its own."""
+    for result in results:
         yield AssetCheckEvaluation(
-            asset_key=key,
-            check_name=check_name,
-            partition=partition,
-            passed=passed,
-            severity=severity,
-            description=description,
-            metadata=metadata,
-            blocking=blocking,
+            asset_key=key, check_name=check_name, blocking=blocking, **result._asdict()
         )
     yield Output(None, output_name=output_name or f"{key.to_python_identifier()}_{check_name}")
 
 
-def single_result(result: tuple[str, bool, AssetCheckSeverity, str, dict[str, Any]], **kwargs):
+def single_result(result: Verdict, **kwargs):
     """An unpartitioned check's result from a verdict (its partition is dropped)."""
     from dagster import AssetCheckResult
 
-    _, passed, severity, description, metadata = result
-    return AssetCheckResult(
-        passed=passed, severity=severity, description=description, metadata=metadata, **kwargs
-    )
+    fields = result._asdict()
+    del fields["partition"]
+    return AssetCheckResult(**fields, **kwargs)

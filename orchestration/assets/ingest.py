@@ -21,7 +21,7 @@ from ingest.load.loader import Loader
 from ingest.load.outcomes import IngestResult
 from ingest.quality import CRITICAL
 from ingest.spark_raw import publish_raw_parquet
-from orchestration.checks import per_partition, single_result, verdict
+from orchestration.checks import Verdict, per_partition, single_result, verdict
 from orchestration.partitions import WAREHOUSE_POOL, daily_partitions, single_run
 from orchestration.resources import WarehouseResource
 
@@ -63,13 +63,13 @@ EXPECTATIONS = "expectations"
 
 def _expectation_results(
     feed: FeedSpec, result: IngestResult, partitions: list[str]
-) -> Iterator[tuple[str, bool, AssetCheckSeverity, str, dict]]:
+) -> Iterator[Verdict]:
     """One verdict per partition of the run on the feed's expectation suite."""
     validation = result.validation
     quarantined = {o.partition_key or "all": o for o in result.files_quarantined}
     for partition in partitions:
         if validation is None or partition not in validation.partitions:
-            yield (
+            yield Verdict(
                 partition,
                 True,
                 AssetCheckSeverity.WARN,

@@ -26,7 +26,7 @@ from ml.drift import (
 )
 from ml.features import FEATURE_RELATION
 from ml.monitoring import decide_retraining, decision_inputs, gather_evidence
-from orchestration.checks import per_partition
+from orchestration.checks import Verdict, per_partition
 from orchestration.keys import DECISION, DRIFT, MODEL_CARD, PERFORMANCE, PREDICTIONS
 from orchestration.partitions import WAREHOUSE_POOL, daily_partitions, single_run
 from orchestration.resources import MlSettings, WarehouseResource
@@ -34,7 +34,7 @@ from orchestration.resources import MlSettings, WarehouseResource
 DRIFT_CHECK = "psi_within_bounds"
 
 
-def _day_check(day: str, rows, thresholds: DriftThresholds):
+def _day_check(day: str, rows, thresholds: DriftThresholds) -> Verdict:
     rows = rows.assign(shift=rows[["psi", "psi_recent"]].min(axis=1))
     alerts = rows[rows.status == "alert"].sort_values("shift", ascending=False)
     warns = rows[rows.status == "warn"].sort_values("shift", ascending=False)
@@ -85,7 +85,7 @@ def _day_check(day: str, rows, thresholds: DriftThresholds):
             .to_markdown(index=False)
         ),
     }
-    return day, passed, severity, description, metadata
+    return Verdict(day, passed, severity, description, metadata)
 
 
 @asset(
