@@ -67,11 +67,13 @@ test: lint install-spark
 	@# The hands-off test starts first: it is the longest. The CI slice (dbt build in a
 	@# target path of its own) runs beside it, then the rest. Lint runs before all of them:
 	@# sqlfluff's dbt templater writes dbt_project/target, which the tests read.
+	@# nice: the hands-off test mostly waits (on its daemon's ticks) and ends a minute before
+	@# the rest; where three processes want the two cores, the rest's come first.
 	@# Both pytest processes build the data directories they share once (tests/conftest.py's
 	@# _shared): the hands-off test and the pipelines' test start from the same one.
 	@export FLIGHTLINE_TEST_SHARED=$$(mktemp -d); \
 	trap 'rm -rf -- "$$FLIGHTLINE_TEST_SHARED"' EXIT; trap 'exit 130' INT TERM; \
-	$(PYTHON) -m pytest -q -p no:cacheprovider $(AUTOMATION_TEST) > $(AUTOMATION_LOG) 2>&1 & \
+	nice -n 5 $(PYTHON) -m pytest -q -p no:cacheprovider $(AUTOMATION_TEST) > $(AUTOMATION_LOG) 2>&1 & \
 	automation=$$!; \
 	if $(MAKE) --no-print-directory dbt-slice; then \
 	  $(PYTHON) -m pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=8 --ignore=$(AUTOMATION_TEST); \
