@@ -140,7 +140,7 @@ def training_set_expectations(
 
     validation = validate(warehouse.settings.quality, expectations.TRAINING_SET, frame, None)
     result = verdict(validation, "all")
-    result[4]["training_set"] = MetadataValue.path(str(inputs["path"]))
+    result.metadata["training_set"] = MetadataValue.path(str(inputs["path"]))
     return single_result(result)
 
 
