@@ -67,8 +67,9 @@ test: lint install-spark
 	@# The hands-off test starts first: it is the longest. The CI slice (dbt build in a
 	@# target path of its own) runs beside it, then the rest. Lint runs before all of them:
 	@# sqlfluff's dbt templater writes dbt_project/target, which the tests read.
-	@# nice: the hands-off test mostly waits (on its daemon's ticks) and ends a minute before
-	@# the rest; where three processes want the two cores, the rest's come first.
+	@# nice: the hands-off test builds the January home (the pipelines' test waits for it),
+	@# then mostly waits on its daemon's ticks, and ends before the rest; where three
+	@# processes want the two cores, the rest's (the Spark test's) come first.
 	@# Both pytest processes build the data directories they share once (tests/conftest.py's
 	@# _shared): the hands-off test and the pipelines' test start from the same one.
 	@export FLIGHTLINE_TEST_SHARED=$$(mktemp -d); \

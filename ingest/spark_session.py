@@ -132,9 +132,10 @@ one GC thread, and C1's code cache at the size the full JIT gets. Spark's statem
 once each, and the optimising JIT (C2) spent 73 of the Connect server's 128 s of CPU in the
 Spark test compiling them. But C1 alone gets a 48 MB code cache (Java 17's default for
 TieredStopAtLevel=1), Spark's code fills it, and the code cache sweeper flushed and C1
-compiled again: 51 s of CPU, the test no faster than with C2. With 240 MB: the JVM's CPU
-128 -> 64 s, the test's 211 -> 155 s, a warm one-week build 17.6 -> 15.3 s (docs/spark.md).
-A long job (the benchmark's 10M) sets FLIGHTLINE_SPARK_JAVA_OPTIONS="" for the full JIT."""
+compiled again: 51 s of CPU, the test no faster than with C2. With 240 MB: the server's CPU
+64-71 s, the test's 144-169 s against 205-225 s (docs/spark.md has the runs). A server
+keeps the options it started with (`flightline spark stop` to change them). A long job (the
+benchmark's 10M) sets FLIGHTLINE_SPARK_JAVA_OPTIONS="" for the full JIT."""
 
 
 def _spark_conf(settings: Settings) -> dict[str, str]:

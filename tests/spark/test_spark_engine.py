@@ -30,8 +30,9 @@ TABLES = (
     "marts.dim_planes",
     "features.flight_features",
 )
-# DuckDB's side, the reference rows: its models and seed, not its tests (they run on the
-# same week in `make dbt-slice`; here they were ~3 s of CPU a build). Spark's side runs all.
+# DuckDB's side, the reference rows: its models and seed, not its tests (~3 s of CPU a
+# build). Spark's side runs them all; on DuckDB, the week's run in `make dbt-slice`, the
+# evaluation models' in the pipelines' tests, a corrected day's in tests/dbt.
 BUILD = ("build", "--exclude", "tag:ml", "--exclude-resource-type", "unit_test", "test")
 # The evaluation models (tag:ml) over the predictions (scored_at: when, not what).
 EVALUATION = ("ml.predictions", "ml.prediction_outcomes", "ml.model_performance_daily")
