@@ -8,6 +8,7 @@ Settings are read when a command or resource runs, never at import time.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import overload
@@ -15,6 +16,18 @@ from typing import overload
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 ENGINES = ("duckdb", "spark")
+
+
+def source_stamp(paths: Iterable[Path], pattern: str = "*") -> tuple[int, int]:
+    """(newest modification time in ns, number) of the files at `paths`: a file, or a
+    folder's files matching `pattern` at any depth (a path that is not there: none). Whether
+    the code (orchestration/run_workers.py) or the dbt project (orchestration/dbt_manifest.py)
+    changed since a moment."""
+    files: list[Path] = []
+    for path in paths:
+        files.extend(path.rglob(pattern) if path.is_dir() else [path])
+    times = [file.stat().st_mtime_ns for file in files if file.is_file()]
+    return max(times, default=0), len(times)
 
 
 class _Under:

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
-from ingest.settings import DBT_PROJECT_DIR, Settings
+from ingest.settings import DBT_PROJECT_DIR, Settings, source_stamp
 
 SOURCE_DIRS = ("models", "macros", "seeds", "tests")
 
@@ -38,7 +38,7 @@ def manifest_path() -> Path:
 
 def manifest_is_stale() -> bool:
     manifest = manifest_path()
-    return not manifest.exists() or _changed_since(manifest.stat().st_mtime)
+    return not manifest.exists() or _changed_since(manifest.stat().st_mtime_ns)
 
 
 # What dbt's partial parsing compares besides the files: the profile as rendered (the
@@ -73,7 +73,7 @@ def prepare_partial_parse(settings: Settings) -> Path:
         state.exists()
         and stamp.exists()
         and stamp.read_text() == environment
-        and not _changed_since(state.stat().st_mtime)
+        and not _changed_since(state.stat().st_mtime_ns)
     )
     if not fresh:
         target.mkdir(parents=True, exist_ok=True)
@@ -110,11 +110,9 @@ def prepared_meanwhile(settings: Settings) -> Iterator[None]:
         prepared.result()
 
 
-def _changed_since(built: float) -> bool:
-    sources = [DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml"]
-    for folder in SOURCE_DIRS:
-        sources.extend((DBT_PROJECT_DIR / folder).rglob("*"))
-    return any(path.is_file() and path.stat().st_mtime > built for path in sources)
+def _changed_since(built_ns: int) -> bool:
+    sources = ("dbt_project.yml", "profiles.yml", *SOURCE_DIRS)
+    return source_stamp(DBT_PROJECT_DIR / name for name in sources)[0] > built_ns
 
 
 def _parse(args: list[str]) -> None:

@@ -13,7 +13,7 @@ the project is installed (`make install`, editable). Were they not, it would imp
 and each run would import the code itself, as with Dagster's spawn.
 """
 
-from ingest.settings import REPO_ROOT
+from ingest.settings import REPO_ROOT, source_stamp
 
 MODULES = (
     "orchestration.definitions",
@@ -28,6 +28,4 @@ PACKAGES = ("ingest", "ml", "orchestration")
 
 def code_stamp() -> tuple[int, int]:
     """(newest modification time, number) of the packages' Python files: ~1 ms."""
-    files = [path for name in PACKAGES for path in (REPO_ROOT / name).rglob("*.py")]
-    times = [path.stat().st_mtime_ns for path in files]
-    return max(times, default=0), len(times)
+    return source_stamp((REPO_ROOT / name for name in PACKAGES), "*.py")

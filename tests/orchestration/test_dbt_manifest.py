@@ -78,3 +78,23 @@ def test_a_cold_flightline_run_exports_while_dbt_parses(home, monkeypatch, capsy
     assert cli.main(["run"]) == 0
     assert sorted(order[:2]) == ["exported", "parsed"] and order[2:] == ["run"]
     assert "1461 files written" in capsys.readouterr().out
+
+
+def test_the_manifest_is_stale_after_an_edit_to_the_project_and_only_then(tmp_path, monkeypatch):
+    """What dbt reads (dbt_project.yml, profiles.yml and the source folders), by the newest
+    modification time (ingest/settings.py's source_stamp); a folder the project lacks is
+    nothing."""
+    import os
+
+    (tmp_path / "dbt_project.yml").write_text("name: x\n")
+    (tmp_path / "models" / "staging").mkdir(parents=True)
+    model = tmp_path / "models" / "staging" / "stg.sql"
+    model.write_text("select 1\n")
+    (tmp_path / "other").mkdir()
+    monkeypatch.setattr(dbt_manifest, "DBT_PROJECT_DIR", tmp_path)
+    built = max(path.stat().st_mtime_ns for path in (tmp_path / "dbt_project.yml", model))
+    assert not dbt_manifest._changed_since(built)
+    os.utime(tmp_path / "other", ns=(built + 10**9, built + 10**9))  # not dbt's
+    assert not dbt_manifest._changed_since(built)
+    os.utime(model, ns=(built + 10**9, built + 10**9))
+    assert dbt_manifest._changed_since(built)
