@@ -72,3 +72,26 @@
             order by _loaded_at desc, _row_number desc
         ) = 1
 {%- endmacro %}
+
+{#- The measures an hour's weather observation and its forecast share, named as the
+    warehouse names them (a forecast has no dew point, humidity or wind direction). One
+    list, so the two hourly staging models name a measure alike (flight_features compares
+    a flight's forecast with what the hour's weather was like). -#}
+{% macro weather_measure_columns() -%}
+    temp as temperature_f,
+        wind_speed as wind_speed_mph,
+        wind_gust as wind_gust_mph,
+        precip as precipitation_in,
+        pressure as pressure_mb,
+        visib as visibility_miles
+{%- endmacro %}
+
+{#- The hourly feeds (weather, forecasts): one row per airport and UTC hour, its latest
+    load, with hour_utc, the hour as a UTC wall time (the warehouse's timestamps). -#}
+{% macro latest_airport_hours(relation) -%}
+    select
+            *,
+            {{ utc_wall_time('time_hour') }} as hour_utc
+        from {{ relation }}
+        {{ keep_latest_load(['origin', 'time_hour']) }}
+{%- endmacro %}
