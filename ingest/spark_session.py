@@ -42,7 +42,7 @@ from ingest.spark_server import (
     spark_environment,
     uses_connect_server,
 )
-from ingest.tables import PREDICTIONS_DDL
+from ingest.tables import PREDICTIONS, ensure_table
 from ingest.warehouse import quote_name, sql_glob
 
 if TYPE_CHECKING:  # pyspark is the optional `spark` extra
@@ -66,10 +66,11 @@ _SPARK_TYPES = {
 
 @functools.cache
 def predictions_schema() -> str:
-    """ml.predictions' columns for Spark, from its one definition (ingest/tables.py)."""
+    """ml.predictions' columns for Spark, from its one declaration (its dbt source, made a
+    table by ingest/tables.py)."""
     con = duckdb.connect()
     try:
-        con.execute(PREDICTIONS_DDL)
+        ensure_table(con, PREDICTIONS)
         columns = con.execute("describe ml.predictions").fetchall()
     finally:
         con.close()

@@ -41,7 +41,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from ingest.tables import FEATURE_DRIFT_DDL
+from ingest.tables import FEATURE_DRIFT, ensure_table
 from ml.features import (
     CATEGORICAL_FEATURES,
     NUMERIC_FEATURES,
@@ -340,7 +340,7 @@ def model_scores(con: WarehouseSql, model: RegisteredModel, frame: pd.DataFrame)
 
 def write_drift(con: duckdb.DuckDBPyConnection, rows: pd.DataFrame) -> None:
     """Replace the drift rows of the days in `rows`, in one transaction."""
-    con.execute(FEATURE_DRIFT_DDL)
+    ensure_table(con, FEATURE_DRIFT)
     days = sorted({str(day) for day in rows.flight_date})
     con.execute("begin transaction")
     try:

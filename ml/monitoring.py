@@ -24,7 +24,7 @@ from datetime import date, timedelta
 
 import duckdb
 
-from ingest.tables import FEATURE_DRIFT_DDL
+from ingest.tables import FEATURE_DRIFT, ensure_table
 from ml.features import WarehouseSql
 from ml.registry import RegisteredModel
 from ml.training_config import VALIDATION_DAYS
@@ -208,7 +208,7 @@ def gather_evidence(
     ml.prediction_outcomes is (Spark's tables on the Spark engine); by default `con`, which
     holds the registry and the drift measures."""
     outcomes = con if outcomes is None else outcomes
-    con.execute(FEATURE_DRIFT_DDL)
+    ensure_table(con, FEATURE_DRIFT)
     window = evidence_window(outcomes, model, policy)
     if window is None:
         return None

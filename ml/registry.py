@@ -18,7 +18,7 @@ import duckdb
 import joblib
 
 from ingest.settings import Settings
-from ingest.tables import REGISTRY_DDL
+from ingest.tables import REGISTRY, ensure_table
 from ml.features import FEATURES
 
 
@@ -54,7 +54,7 @@ class RegisteredModel:
 
 
 def ensure_registry(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(REGISTRY_DDL)
+    ensure_table(con, REGISTRY)
     _relative_artifacts(con)
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ingest.spark_session import PREDICTIONS_TABLE, SparkSql, predictions_schema
-from ingest.tables import PREDICTIONS_DDL
+from ingest.tables import PREDICTIONS, ensure_table
 from ml.features import FEATURE_RELATION, FEATURES, KEY_COLUMNS, prepare, read_features
 from ml.registry import RegisteredModel
 
@@ -30,7 +30,7 @@ class DayScores:
 
 def ensure_predictions(con: duckdb.DuckDBPyConnection) -> None:
     """For connections not opened by ingest.warehouse.connect (which creates every table)."""
-    con.execute(PREDICTIONS_DDL)
+    ensure_table(con, PREDICTIONS)
 
 
 PREDICT_BATCH_ROWS = 100_000

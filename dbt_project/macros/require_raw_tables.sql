@@ -56,9 +56,12 @@
         so there are no files to read them from), again at every invocation like the raw
         tables (a column added to the source is declared), and its dates found again. -#}
     {% set predictions = graph.sources["source.flightline.ml.predictions"] %}
+    {#- The source's data types are DuckDB's; these are the ones Spark spells otherwise
+        (ingest/spark_session.py writes the table with the same: tests/spark pins it). -#}
+    {% set spark_types = {'varchar': 'string', 'timestamptz': 'timestamp_ltz', 'integer': 'int'} %}
     {% set columns = [] %}
     {% for name, column in predictions.columns.items() %}
-        {% do columns.append(name ~ ' ' ~ column.data_type) %}
+        {% do columns.append(name ~ ' ' ~ spark_types.get(column.data_type, column.data_type)) %}
     {% endfor %}
     {% do statements.append('create database if not exists ml') %}
     {% do statements.append('drop table if exists ml.predictions') %}

@@ -270,14 +270,21 @@ def test_the_pipelines_on_spark_build_train_and_score_as_on_duckdb_and_take_a_co
 
 
 def test_the_predictions_columns_spark_declares_are_the_warehouse_tables():
-    """dbt's spark target declares ml.predictions from its source's data types (it is empty
-    before the first scoring); the scoring writes it with ingest/tables.py's columns."""
-    import yaml
+    """dbt's spark target declares ml.predictions from its source's columns (it is empty
+    before the first scoring), their DuckDB types spelled as Spark spells them; the scoring
+    writes it with the columns DuckDB makes of the same declaration (ingest/tables.py)."""
+    import ast
+    import re
 
     from ingest.settings import DBT_PROJECT_DIR
+    from ingest.sources import ML_YAML, source_table
     from ingest.spark_session import predictions_schema
 
-    sources = yaml.safe_load((DBT_PROJECT_DIR / "models" / "ml" / "_ml__sources.yml").read_text())
-    (table,) = [t for t in sources["sources"][0]["tables"] if t["name"] == "predictions"]
-    declared = ", ".join(f"{column['name']} {column['data_type']}" for column in table["columns"])
+    macro = (DBT_PROJECT_DIR / "macros" / "require_raw_tables.sql").read_text()
+    spelled = ast.literal_eval(re.search(r"set spark_types = (\{.*?\})", macro).group(1))
+    table = source_table(ML_YAML, "ml.predictions")
+    declared = ", ".join(
+        f"{column.name} {spelled.get(column.type.lower(), column.type.lower())}"
+        for column in table.columns
+    )
     assert declared == predictions_schema()
