@@ -64,11 +64,15 @@ LEAVES = 31
 
 
 def logistic_regression(C: float = 1.0) -> Pipeline:
+    # Dense one-hot columns: beside the numeric ones the whole matrix is dense anyway (165
+    # columns, most of them numeric), and ColumnTransformer stacked a sparse one-hot block
+    # with the dense block as one sparse matrix before making it dense again: 3.6 s of the
+    # 2013 year's fit against 1.4 s, the same matrix to the last bit.
     preprocess = ColumnTransformer(
         [
             (
                 "categorical",
-                OneHotEncoder(handle_unknown="ignore", min_frequency=50),
+                OneHotEncoder(handle_unknown="ignore", min_frequency=50, sparse_output=False),
                 CATEGORICAL_FEATURES,
             ),
             (
