@@ -119,3 +119,19 @@ def test_the_readme_reads_in_five_minutes():
         for link in re.findall(r"\]\(([^)#]+)\)", page.read_text()):
             if not link.startswith("http"):
                 assert (page.parent / link).exists(), f"{page.name} links to missing {link}"
+
+
+def test_the_path_of_one_flight_names_at_most_ten_files_each_where_it_says():
+    """docs/architecture.md follows one flight from its landing file to its prediction: the
+    engineer picking the project up opens at most ten files, and each is where it says."""
+    page = (REPO_ROOT / "docs" / "architecture.md").read_text()
+    path = page.split("## The path of one flight", 1)[1].split("\n## ", 1)[0]
+    steps = path.split("\n\nAround those", 1)[0]
+    named = set(re.findall(r"`((?:ingest|ml|orchestration|dbt_project)/[\w/.]+\.\w+)`", steps))
+    named |= {
+        f"dbt_project/models/staging/{name}"
+        for name in re.findall(r"`(stg_\w+\.sql)`", steps)  # named beside their folder's first
+    }
+    assert 5 <= len(named) <= 10, sorted(named)
+    for file in named:
+        assert (REPO_ROOT / file).is_file(), f"docs/architecture.md names {file}: not there"
