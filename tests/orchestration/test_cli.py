@@ -89,3 +89,17 @@ def test_ctrl_c_stops_the_command_with_one_line_and_exit_code_130(home, capsys, 
     assert main(["ingest"]) == 130
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["flightline: stopped (Ctrl-C)"]
+
+
+def test_the_command_line_answers_without_importing_dagster_or_dbt():
+    """`flightline --help` (and a mistake's one line) in ~0.1 s: Dagster, dagster-dbt and
+    dbt (~2.5 s) are imported by the commands that run something, when they do."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, orchestration.cli as cli; cli.parser().format_help(); "
+        "print(sorted(m for m in ('dagster', 'dagster_dbt', 'dbt', 'sklearn') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
