@@ -34,7 +34,7 @@ class FeedSpec:
 
     def __post_init__(self) -> None:
         # The declaration is YAML: say which feed is declared wrong, and how.
-        unknown = set(self.natural_key) | {self.partition_column} - {None}
+        unknown = (set(self.natural_key) | {self.partition_column}) - {None}
         unknown -= set(self.column_names)
         if unknown:
             raise ValueError(f"the feed {self.name} keys on undeclared columns {sorted(unknown)}")
@@ -56,7 +56,13 @@ class FeedSpec:
 
 
 def _feed(table: SourceTable) -> FeedSpec:
-    landing = table.meta["landing"]
+    landing = table.meta.get("landing") or {}
+    for key in ("pattern", "format"):
+        if key not in landing or "natural_key" not in table.meta:
+            raise ValueError(
+                f"the feed {table.name} ({FEEDS_YAML.name}) declares no landing {key} or no "
+                "natural_key under config.meta"
+            )
     return FeedSpec(
         name=table.name,
         description=table.description,

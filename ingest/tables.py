@@ -38,7 +38,7 @@ LOAD_COLUMNS = (
 )
 
 
-def _owned() -> dict[str, tuple[Column, ...]]:
+def _owned_tables() -> dict[str, tuple[Column, ...]]:
     """Every owned table's columns by `<schema>.<table>`, the loader's books first."""
     tables = {table.relation: table.columns for table in source_tables(INGEST_YAML)}
     tables.update((table.relation, table.columns) for table in source_tables(ML_YAML))
@@ -59,35 +59,50 @@ def _definition(column: Column, constrained: bool = True) -> str:
     return text
 
 
+# How DuckDB names the types the declarations spell otherwise (pragma_table_info).
+_SPELLED = {"TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE", "INT": "INTEGER", "BOOL": "BOOLEAN"}
+
+
+def _quoted(relation: str) -> str:
+    return ".".join(quote_name(part) for part in relation.split("."))
+
+
 def _ensure(con, relation: str, columns: tuple[Column, ...], constrained: bool = True) -> None:
-    """Create `relation`, or add the declared columns it lacks."""
+    """Create `relation`, or add the declared columns it lacks; a column the warehouse
+    holds with another type than declared stops here (declarations never retype)."""
     body = ", ".join(_definition(column, constrained) for column in columns)
-    con.execute(f"create table if not exists {relation} ({body})")
+    con.execute(f"create table if not exists {_quoted(relation)} ({body})")
     # pragma_table_info, not duckdb_columns(): every connection makes sure of these tables,
     # and on a new connection the first listing of the catalogue costs ~10 ms, a statement
     # like this one ~0.3 ms.
-    existing = {
-        name
-        for (name,) in con.execute("select name from pragma_table_info(?)", [relation]).fetchall()
-    }
+    existing = dict(
+        con.execute("select name, type from pragma_table_info(?)", [_quoted(relation)]).fetchall()
+    )
     for column in columns:
-        if column.name not in existing:
+        held = existing.get(column.name)
+        if held is None:
             con.execute(
-                f"alter table {relation} add column if not exists {_definition(column, False)}"
+                f"alter table {_quoted(relation)} add column if not exists "
+                f"{_definition(column, False)}"
+            )
+        elif held != _SPELLED.get(column.type, column.type):
+            raise RuntimeError(
+                f"the warehouse's {relation}.{column.name} is {held}, its declaration says "
+                f"{column.type}: a declared column keeps its type (declare a new column)"
             )
 
 
 def ensure_table(con: duckdb.DuckDBPyConnection, relation: str) -> None:
     """The owned table `relation` (REGISTRY, PREDICTIONS, FEATURE_DRIFT), made or brought up
     to date: for a step that writes it on a connection of its own."""
-    con.execute(f"create schema if not exists {relation.split('.')[0]}")
-    _ensure(con, relation, _owned()[relation])
+    con.execute(f"create schema if not exists {quote_name(relation.split('.')[0])}")
+    _ensure(con, relation, _owned_tables()[relation])
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection, feeds: tuple[FeedSpec, ...] = FEEDS) -> None:
     for schema in ("raw", "ingest", "ml"):
         con.execute(f"create schema if not exists {schema}")
-    for relation, columns in _owned().items():
+    for relation, columns in _owned_tables().items():
         _ensure(con, relation, columns)
     for spec in feeds:
         _ensure(con, spec.table, (*spec.columns, *LOAD_COLUMNS), constrained=False)

@@ -58,7 +58,11 @@ def connect(warehouse: Path, read_only: bool = False) -> duckdb.DuckDBPyConnecti
     if not read_only:
         from ingest.tables import ensure_tables  # it imports this module (quote_name)
 
-        ensure_tables(con)
+        try:
+            ensure_tables(con)
+        except BaseException:
+            con.close()  # the file stays free for the command that says what to do
+            raise
     return con
 
 

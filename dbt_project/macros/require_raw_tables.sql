@@ -58,10 +58,14 @@
     {% set predictions = graph.sources["source.flightline.ml.predictions"] %}
     {#- The source's data types are DuckDB's; these are the ones Spark spells otherwise
         (ingest/spark_session.py writes the table with the same: tests/spark pins it). -#}
-    {% set spark_types = {'varchar': 'string', 'timestamptz': 'timestamp_ltz', 'integer': 'int'} %}
+    {% set spark_types = {
+        'varchar': 'string', 'timestamptz': 'timestamp_ltz', 'timestamp': 'timestamp_ntz',
+        'integer': 'int'
+    } %}
     {% set columns = [] %}
     {% for name, column in predictions.columns.items() %}
-        {% do columns.append(name ~ ' ' ~ spark_types.get(column.data_type, column.data_type)) %}
+        {% set type = column.data_type | lower %}
+        {% do columns.append(name ~ ' ' ~ spark_types.get(type, type)) %}
     {% endfor %}
     {% do statements.append('create database if not exists ml') %}
     {% do statements.append('drop table if exists ml.predictions') %}

@@ -52,7 +52,9 @@ def write_file_log(
     execute(
         con,
         """
-        insert into ingest.file_log select ?, ?, unnest(?::varchar[]),
+        insert into ingest.file_log (batch_id, feed, source_file, content_hash, partition_key,
+            status, rows_read, rows_loaded, rows_quarantined, reason, logged_at)
+        select ?, ?, unnest(?::varchar[]),
             unnest(?::varchar[]), unnest(?::varchar[]), unnest(?::varchar[]),
             unnest(?::bigint[]), unnest(?::bigint[]), unnest(?::bigint[]),
             unnest(?::varchar[]), now()

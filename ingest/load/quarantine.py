@@ -30,7 +30,8 @@ def quarantine_rows(batch: Batch) -> None:
     execute(
         con,
         f"""
-        insert into ingest.quarantined_rows
+        insert into ingest.quarantined_rows (batch_id, feed, source_file, content_hash,
+            partition_key, row_number, reason, raw_record, quarantined_at)
         select ?, ?, rows._source_file, rows._content_hash, files.partition_key,
             rows._row_number, _failed.reason, {record_json(spec)}, now()
         from {spec.table} as rows
@@ -141,7 +142,7 @@ def accept(con: duckdb.DuckDBPyConnection, landing: Path, quarantine: Path, kept
     digest = stage(kept, spec).digest
     execute(
         con,
-        "insert into ingest.accepted_files values (?, ?, now())",
+        "insert into ingest.accepted_files (feed, content_hash, accepted_at) values (?, ?, now())",
         [spec.name, digest],
     )
     target.parent.mkdir(parents=True, exist_ok=True)

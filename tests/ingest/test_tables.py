@@ -2,6 +2,7 @@
 types and constraints declared there, and a warehouse made by an older flightline gains the
 columns declared since, its rows keeping theirs."""
 
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -108,3 +109,38 @@ def test_a_feed_declared_with_a_key_it_does_not_have_says_which_and_why():
     with pytest.raises(ValueError, match="lands as 'xml'"):
         replace(schedules, format="xml")
     assert isinstance(replace(schedules, description="same"), FeedSpec)
+
+
+def test_a_declaration_that_is_not_a_plain_name_type_or_literal_is_refused(tmp_path: Path):
+    """The sources YAML becomes SQL: a name, type or default of another shape never does."""
+    column = "{name: %s, data_type: %s, config: {meta: {default: %s}}}"
+    cases = {
+        ("flight_id; drop table x", "varchar", "null"): "the column name",
+        ("flight_id", "varchar) ; drop table x; --", "null"): "the type of flight_id",
+        ("flight_id", "varchar", "\"'x' || (select 1)\""): "a default",
+    }
+    for (name, kind, default), says in cases.items():
+        path = tmp_path / "_sources.yml"
+        path.write_text(
+            "sources: [{name: ml, tables: [{name: t, columns: ["
+            + column % (f'"{name}"', f'"{kind}"', default)
+            + "]}]}]"
+        )
+        source_tables.cache_clear()
+        with pytest.raises(ValueError, match=says):
+            source_tables(path)
+    path.write_text("sources: [{name: ml, tables: [{name: t, identifier: other}]}]")
+    source_tables.cache_clear()
+    with pytest.raises(ValueError, match="t sets identifier"):
+        source_tables(path)
+
+
+def test_a_column_the_warehouse_holds_with_another_type_stops_with_what_to_do(tmp_path: Path):
+    path = tmp_path / "warehouse.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("create schema ingest")
+    con.execute("create table ingest.accepted_files (feed integer)")
+    con.close()
+    with pytest.raises(RuntimeError, match=re.escape("ingest.accepted_files.feed is INTEGER, its")):
+        connect(path)
+    duckdb.connect(str(path)).close()  # and the refused connection let the file go

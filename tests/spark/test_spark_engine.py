@@ -281,7 +281,7 @@ def test_the_predictions_columns_spark_declares_are_the_warehouse_tables():
     from ingest.spark_session import predictions_schema
 
     macro = (DBT_PROJECT_DIR / "macros" / "require_raw_tables.sql").read_text()
-    spelled = ast.literal_eval(re.search(r"set spark_types = (\{.*?\})", macro).group(1))
+    spelled = ast.literal_eval(re.search(r"set spark_types = (\{.*?\})", macro, re.S).group(1))
     table = source_table(ML_YAML, "ml.predictions")
     declared = ", ".join(
         f"{column.name} {spelled.get(column.type.lower(), column.type.lower())}"
