@@ -44,10 +44,8 @@ def cmd_feeds_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    # Dagster and the runs' code are imported when a run starts (~2.5 s), not with this
-    # module: `flightline --help` and the commands that run nothing answer in ~0.1 s, and a
-    # cold run says at once that it exports (its total is the same: dbt's parse, beside the
-    # export, sets when the first run can start).
+    # Dagster is imported when a run starts (~2.5 s), not with this module: `--help` and a
+    # mistake answer in ~0.1 s, and a cold run says at once that it exports.
     settings = get_settings()
     # Arguments first: a mistake is one line, before any file is written or run started.
     window = (args.start, args.end) if args.start or args.end else None
@@ -159,10 +157,9 @@ SUPERSEDED_DEV_WARNING = "ignore:Function `dev_command` is superseded"
 def cmd_ui(args: argparse.Namespace) -> int:
     from ingest.datadir import prepare_home
     from ingest.processes import python_warnings
-
-    settings = get_settings()
     from orchestration.instance import prepare_dagster_home
 
+    settings = get_settings()
     prepare_home(settings)  # the umask is inherited by dagster dev and the runs it starts
     prepare_dagster_home(settings)
     prepare_dbt(settings)
