@@ -98,7 +98,8 @@ def prepared_meanwhile(settings: Settings) -> Iterator[None]:
     the thread only waits: on a fresh clone the parses and the server's start, ~6.5 s, and
     the export, ~3-5 s, overlap on two cores. The parse's error is raised after the block
     (or added as a note to the block's own). The thread sets DBT_TARGET_PATH
-    (prepare_partial_parse): the block must not read the environment or start processes."""
+    (prepare_partial_parse): the block must not read it or start processes (importing the
+    run's modules meanwhile is what `flightline run` does)."""
     with ThreadPoolExecutor(1, thread_name_prefix="dbt-parse") as pool:
         prepared = pool.submit(prepare_dbt, settings)
         try:
