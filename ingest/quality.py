@@ -270,8 +270,8 @@ def validate(
     usual_rows: float | None = None,
 ) -> Validation:
     """Validate `frame` (the rows of `partitions`) against `suite`; per-partition verdicts.
-    For suites with expectations GX has no SQL form of here (uniqueness); tables DuckDB
-    holds go through `quality_sql.validate_sql`, which gives the same verdicts."""
+    For frames already in memory; a table or file DuckDB reads goes through
+    `quality_sql.validate_sql`, which gives the same verdicts without the rows in pandas."""
     frame = frame.reset_index(drop=True)
     keys = frame[partition_column].astype(str) if partition_column else None
     if partitions is None:

@@ -26,15 +26,22 @@ from ingest.quality import (
 )
 
 
-def _row_failure_sql(expectation: Any) -> str:
-    """SQL true when a row fails `expectation`, GX's semantics: a null passes every row
-    expectation but not-null (GX leaves nulls out of a map expectation's domain)."""
+def _row_failure_sql(expectation: Any, relation: str | None) -> str:
+    """SQL true when a row of `relation` fails `expectation`, GX's semantics: a null passes
+    every row expectation but not-null (GX leaves nulls out of a map expectation's domain).
+    Uniqueness is the relation's, not the row's: without a relation it has no SQL form."""
     kind, kwargs = expectation.expectation_type, expectation.configuration.kwargs
     column = f'"{kwargs["column"]}"'
     if getattr(expectation, "mostly", 1) != 1:
         raise NotImplementedError(f"{kind}: `mostly` is judged per batch; use a day expectation")
     if kind == "expect_column_values_to_not_be_null":
         return f"{column} is null"
+    if kind == "expect_column_values_to_be_unique" and relation is not None:
+        # Every row whose value another row also has fails, as in GX (the whole batch).
+        return (
+            f"{column} in (select {column} from {relation} where {column} is not null "
+            "group by all having count(*) > 1)"
+        )
     if kind in ("expect_column_values_to_be_between", "expect_column_value_lengths_to_be_between"):
         value = f"length({column})" if "lengths" in kind else column
         low, high = kwargs.get("min_value"), kwargs.get("max_value")
@@ -66,11 +73,12 @@ class RowCheck:
         return f"{self.column} outside its expectation: failed {self.described}"
 
 
-def row_checks(suite: Suite) -> list[RowCheck]:
+def row_checks(suite: Suite, relation: str | None = None) -> list[RowCheck]:
+    """The suite's row expectations as SQL over `relation` (needed only by uniqueness)."""
     return [
         RowCheck(
             e,
-            _row_failure_sql(e),
+            _row_failure_sql(e, relation),
             describe(e.configuration),
             e.configuration.severity.value,
             e.configuration.kwargs["column"],
@@ -133,7 +141,7 @@ def validate_sql(
     `usual_rows` adds `rows_vs_usual` (the partition's rows / usual_rows) to the profile:
     a row-count band that holds at any scale.
     """
-    checks = row_checks(suite)
+    checks = row_checks(suite, relation)
     key = f'"{partition_column}"::varchar' if partition_column else "'all'"
     failures: list[Failure] = []
     if not checks and not suite.partitions:

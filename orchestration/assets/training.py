@@ -6,7 +6,9 @@ what a person needs to judge a model into the UI."""
 
 import base64
 from datetime import date
+from pathlib import Path
 
+import duckdb
 import pandas as pd
 from dagster import (
     AssetCheckExecutionContext,
@@ -22,8 +24,9 @@ from dagster import (
     asset_check,
 )
 
-from ingest.quality import validate
+from ingest.quality_sql import validate_sql
 from ingest.settings import REPO_ROOT
+from ingest.warehouse import sql_path
 from ml import registry
 from ml.features import LABEL, prepare
 from ml.training_config import DEFAULT_CUTOFF, VALIDATION_DAYS, TrainingConfig
@@ -134,11 +137,17 @@ def training_set_expectations(
     context: AssetCheckExecutionContext, training_set: dict, warehouse: WarehouseResource
 ) -> AssetCheckResult:
     inputs = training_set
-    frame = pd.read_parquet(inputs["path"])
-    frame[LABEL] = frame[LABEL].astype("boolean")
     from ml import expectations  # Great Expectations: imported where a suite is validated
 
-    validation = validate(warehouse.settings.quality, expectations.TRAINING_SET, frame, None)
+    # In DuckDB over the training set's file, GX validating only its profile: 0.4 s against
+    # 2.2 s in pandas for the 2013 year's 252k rows, the same verdicts (tests/ml).
+    con = duckdb.connect()
+    try:
+        relation = f"read_parquet({sql_path(Path(inputs['path']))})"
+        quality = warehouse.settings.quality
+        validation = validate_sql(quality, expectations.TRAINING_SET, con, relation, None, ["all"])
+    finally:
+        con.close()
     result = verdict(validation, "all")
     result.metadata["training_set"] = MetadataValue.path(str(inputs["path"]))
     return single_result(result)

@@ -99,7 +99,14 @@ def test_an_expectation_without_an_sql_form_says_so():
     from ingest.quality_sql import row_checks
 
     suite = dataclasses.replace(
-        SCHEDULES, rows=(gxe.ExpectColumnValuesToBeUnique(column="flight"),)
+        SCHEDULES, rows=(gxe.ExpectColumnValuesToMatchRegex(column="carrier", regex="^[A-Z]"),)
     )
     with pytest.raises(NotImplementedError, match="no SQL form"):
         row_checks(suite)
+    # Uniqueness is the relation's: a row alone (the loader's critical checks) has none.
+    unique = dataclasses.replace(
+        SCHEDULES, rows=(gxe.ExpectColumnValuesToBeUnique(column="flight"),)
+    )
+    with pytest.raises(NotImplementedError, match="no SQL form"):
+        row_checks(unique)
+    assert "group by all having count(*) > 1" in row_checks(unique, "batch")[0].fails

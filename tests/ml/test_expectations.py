@@ -30,16 +30,30 @@ def _scoring_gate(root, features, days):
 
 
 def test_real_rows_pass_and_a_bad_training_set_is_refused(six_weeks, tmp_path):
+    """In DuckDB (as the training pipeline's check runs it, uniqueness included) with the
+    verdicts GX gives on the frame."""
     train, _ = _rows(six_weeks)
-    assert validate(tmp_path, expectations.TRAINING_SET, train, None).severity_of("all") != CRITICAL
-
     skewed = train.copy()
     skewed[LABEL] = True  # every flight late: a broken label feed, not a bad month
     duplicated = pd.concat([train, train.head(50)])
-    for frame, expected in ((skewed, "is_delayed_mean"), (duplicated, "flight_id")):
-        verdict = validate(tmp_path, expectations.TRAINING_SET, frame, None)
-        assert verdict.severity_of("all") == CRITICAL
-        assert expected in verdict.summary("all")
+    for frame, expected in ((train, None), (skewed, "is_delayed_mean"), (duplicated, "flight_id")):
+        con = duckdb.connect()
+        con.register("training", frame)
+        in_sql = validate_sql(tmp_path, expectations.TRAINING_SET, con, "training", None, ["all"])
+        in_pandas = validate(tmp_path, expectations.TRAINING_SET, frame, None)
+        assert sorted(
+            (f.expectation, f.severity, f.unexpected, f.checked) for f in in_sql.failures
+        ) == sorted(
+            (f.expectation, f.severity, f.unexpected, f.checked) for f in in_pandas.failures
+        )
+        if expected is None:
+            assert in_sql.severity_of("all") != CRITICAL
+            continue
+        assert in_sql.severity_of("all") == CRITICAL
+        assert expected in in_sql.summary("all")
+    # The 50 repeated flights fail twice each, as in GX: every row whose value another has.
+    (unique,) = [f for f in in_sql.failures if "unique" in f.expectation]
+    assert unique.unexpected == 100
 
 
 def test_a_day_whose_forecast_is_missing_is_scored_with_a_warning(six_weeks, tmp_path):
