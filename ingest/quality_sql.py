@@ -136,7 +136,7 @@ def validate_sql(
     The row expectations are compiled to SQL (`row_checks`) and counted per partition in
     the scan that computes the partitions' profile, which GX then validates (one small
     frame: Data Docs show the day expectations). Rows failing a critical row expectation
-    are not listed in `bad_rows`: the caller marks them with `row_checks(suite)` in SQL.
+    are not listed in `bad_rows`: the caller marks them with `row_checks(suite, relation)`.
     Memory and time grow with the rows only inside DuckDB; GX's cost stays fixed.
     `usual_rows` adds `rows_vs_usual` (the partition's rows / usual_rows) to the profile:
     a row-count band that holds at any scale.

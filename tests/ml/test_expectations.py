@@ -5,6 +5,7 @@ import pandas as pd
 
 from ingest.quality import CRITICAL, WARNING, validate
 from ingest.quality_sql import validate_sql
+from ingest.warehouse import sql_path
 from ml import expectations
 from ml.features import LABEL, read_features
 from ml.training import training_set
@@ -36,10 +37,13 @@ def test_real_rows_pass_and_a_bad_training_set_is_refused(six_weeks, tmp_path):
     skewed = train.copy()
     skewed[LABEL] = True  # every flight late: a broken label feed, not a bad month
     duplicated = pd.concat([train, train.head(50)])
-    for frame, expected in ((train, None), (skewed, "is_delayed_mean"), (duplicated, "flight_id")):
+    cases = ((train, None), (skewed, "is_delayed_mean"), (duplicated, "flight_id"))
+    for number, (frame, expected) in enumerate(cases):
+        path = tmp_path / f"training-{number}.parquet"  # the check reads the step's file
+        frame.to_parquet(path, index=False)
+        relation = f"read_parquet({sql_path(path)})"
         con = duckdb.connect()
-        con.register("training", frame)
-        in_sql = validate_sql(tmp_path, expectations.TRAINING_SET, con, "training", None, ["all"])
+        in_sql = validate_sql(tmp_path, expectations.TRAINING_SET, con, relation, None, ["all"])
         in_pandas = validate(tmp_path, expectations.TRAINING_SET, frame, None)
         assert sorted(
             (f.expectation, f.severity, f.unexpected, f.checked) for f in in_sql.failures
