@@ -3,7 +3,8 @@ a forkserver that imported the code once, while the code is as it was then.
 
 - The forkserver imports `orchestration.run_worker_imports`, which imports MODULES: the
   Definitions and what the steps import (scikit-learn, matplotlib, Great Expectations).
-- `code_stamp()` is the project's Python code as of a moment. Once it changes (an edit to
+- `code_stamp()` is the project's Python code (and the sources YAML it reads at import) as of
+  a moment. Once it changes (an edit to
   ml/, say), the server's next runs are spawned as Dagster spawns them, each importing the
   code anew, as before the forkserver: an edit reaches the next run without a reload.
   "Reload definitions" in the UI (a new code server) starts a new forkserver.
@@ -27,5 +28,9 @@ PACKAGES = ("ingest", "ml", "orchestration")
 
 
 def code_stamp() -> tuple[int, int]:
-    """(newest modification time, number) of the packages' Python files: ~1 ms."""
-    return source_stamp((REPO_ROOT / name for name in PACKAGES), "*.py")
+    """(newest modification time, number) of the packages' Python files and of the dbt
+    sources YAML the imported code reads (the feed catalog and the tables, ingest/sources.py):
+    ~1 ms."""
+    code = source_stamp((REPO_ROOT / name for name in PACKAGES), "*.py")
+    declared = source_stamp([REPO_ROOT / "dbt_project" / "models"], "_*__sources.yml")
+    return max(code[0], declared[0]), code[1] + declared[1]

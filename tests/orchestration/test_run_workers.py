@@ -105,3 +105,19 @@ def test_the_code_stamp_sees_an_edit(tmp_path, monkeypatch):
     assert run_workers.code_stamp() != before
     (package / "new.py").write_text("")
     assert run_workers.code_stamp()[1] == 2
+
+
+def test_the_code_stamp_sees_an_edit_of_the_sources_the_code_reads(tmp_path, monkeypatch):
+    """The feed catalog and the tables are read from dbt's sources YAML at import: an edit
+    there is an edit of the code the forkserver imported."""
+    (tmp_path / "ml").mkdir()
+    (tmp_path / "ml" / "features.py").write_text("x = 1\n")
+    declared = tmp_path / "dbt_project" / "models" / "staging" / "_ops__sources.yml"
+    declared.parent.mkdir(parents=True)
+    declared.write_text("sources: []\n")
+    (declared.parent / "stg_ops__schedules.sql").write_text("select 1\n")  # not read at import
+    monkeypatch.setattr(run_workers, "REPO_ROOT", tmp_path)
+    before = run_workers.code_stamp()
+    assert before[1] == 2
+    os.utime(declared, ns=(before[0] + 10**9, before[0] + 10**9))
+    assert run_workers.code_stamp() != before
