@@ -48,7 +48,6 @@ from ingest.warehouse import quote_name, sql_glob
 if TYPE_CHECKING:  # pyspark is the optional `spark` extra
     from pyspark.sql import DataFrame, SparkSession
 
-PREDICTIONS_TABLE = "ml.predictions"
 
 # DuckDB's types as Spark spells them: `timestamp` is a wall-clock value on both (the session
 # reads `timestamp` as TIMESTAMP_NTZ), `timestamptz` an instant.
@@ -91,7 +90,7 @@ def _spark_folders(settings: Settings) -> dict[str, Path]:
         for folder in sorted((settings.spark / "warehouse").glob("*.db/*/"))
         if folder.name.isidentifier() and folder.parent.name.removesuffix(".db").isidentifier()
     }
-    folders[PREDICTIONS_TABLE] = predictions_path(settings)
+    folders[PREDICTIONS] = predictions_path(settings)
     return folders
 
 
@@ -255,8 +254,8 @@ class SparkSql:
 
     def refresh_predictions(self) -> None:
         """After ml.predictions' folders changed: the table's date partitions found again."""
-        self.spark.catalog.refreshTable(PREDICTIONS_TABLE)
-        self.spark.catalog.recoverPartitions(PREDICTIONS_TABLE)
+        self.spark.catalog.refreshTable(PREDICTIONS)
+        self.spark.catalog.recoverPartitions(PREDICTIONS)
 
 
 def open_spark(settings: Settings) -> SparkSql:
@@ -267,9 +266,7 @@ def open_spark(settings: Settings) -> SparkSql:
     spark = spark_session(settings)
     # dbt's folders (`<schema>.db/<table>`, identifiers only: `_spark_folders`).
     built = {
-        table: folder
-        for table, folder in _spark_folders(settings).items()
-        if table != PREDICTIONS_TABLE
+        table: folder for table, folder in _spark_folders(settings).items() if table != PREDICTIONS
     }
     for database in sorted({table.split(".")[0] for table in built} | {"ml"}):
         spark.sql(f"create database if not exists {database}")
@@ -286,14 +283,14 @@ def open_spark(settings: Settings) -> SparkSql:
         spark.catalog.createTable(table, path=str(folder), source="parquet")
         if any("=" in child.name for child in folder.iterdir() if child.is_dir()):
             spark.catalog.recoverPartitions(table)  # the folder per date of an incremental model
-    if not spark.catalog.tableExists(PREDICTIONS_TABLE):
+    if not spark.catalog.tableExists(PREDICTIONS):
         path = predictions_path(settings)
         path.mkdir(parents=True, exist_ok=True)
         # DDL, as the catalogue's createTable() declares no partition column. The path is
         # the data directory's (a setting, never a data file's), quoted as a literal.
         location = str(path).replace("\\", "\\\\").replace("'", "\\'")
         spark.sql(
-            f"create table {PREDICTIONS_TABLE} ({predictions_schema()}) using parquet "
+            f"create table {PREDICTIONS} ({predictions_schema()}) using parquet "
             f"partitioned by (flight_date) location '{location}'"
         )
     sql = SparkSql(spark)

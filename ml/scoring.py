@@ -9,7 +9,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from ingest.spark_session import PREDICTIONS_TABLE, SparkSql, predictions_schema
+from ingest.spark_session import SparkSql, predictions_schema
 from ingest.tables import PREDICTIONS, ensure_table
 from ml.features import FEATURE_RELATION, FEATURES, KEY_COLUMNS, prepare, read_features
 from ml.registry import RegisteredModel
@@ -183,15 +183,15 @@ def score_days_on_spark(
         for batch in batches:
             yield predict(model, estimator, prepare(batch))
 
-    columns = spark.table(PREDICTIONS_TABLE).columns  # by position: the partition column last
+    columns = spark.table(PREDICTIONS).columns  # by position: the partition column last
     # Only the days written are replaced, whatever the session was made with: in Spark's
     # default (static) mode an overwrite empties every other date partition too.
     spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
     scored = rows.select(*KEY_COLUMNS, *FEATURES).mapInPandas(score, predictions_schema())
-    scored.select(*columns).write.insertInto(PREDICTIONS_TABLE, overwrite=True)
+    scored.select(*columns).write.insertInto(PREDICTIONS, overwrite=True)
     sql.refresh_predictions()
     written = (
-        spark.table(PREDICTIONS_TABLE)
+        spark.table(PREDICTIONS)
         .where(F.col("flight_date").isin(wanted))
         .select("flight_date", "flight_id", "score", "forecast_missing")
         .toPandas()
