@@ -2,7 +2,7 @@
 
 Every process that serves or runs them imports this module: `dagster dev`'s code server, the
 command (`flightline run`), and the process of each run the UI starts, forked from one that
-imported it and the steps' modules once (orchestration/dagster_private.py, fork_run_workers;
+imported it and the steps' modules once (orchestration/dagster_private/, fork_run_workers;
 Dagster's own spawn imported them again for every run: ~4-5 s). So the asset modules import
 the ML code that brings scikit-learn and matplotlib (ml.report, ml.training, ml.selection,
 ml.promotion) inside the steps that use it: the code server, and a command's feature run,

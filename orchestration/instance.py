@@ -29,8 +29,8 @@ run_retries:
   enabled: true
   max_retries: 2
   retry_on_asset_or_op_failure: false
-# Dagster's default SQLite storage, in its default places under this directory, with an
-# event log that writes a step's per-partition events in one go (orchestration/dagster_private.py).
+# Dagster's default SQLite storage, in its default places under this directory, with an event
+# log that writes a step's per-partition events in one go (orchestration/dagster_private/).
 run_storage:
   module: dagster._core.storage.runs
   class: SqliteRunStorage
@@ -72,7 +72,7 @@ def prepare_dagster_home(settings: Settings) -> Path:
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     root = home.resolve()
-    # Flightline's event log (orchestration/dagster_private.py) unless its guard says no.
+    # Flightline's event log (orchestration/dagster_private/) unless its guard says no.
     module, cls = (
         (private.__name__, "BatchingSqliteEventLogStorage")
         if private.enabled()
@@ -93,7 +93,7 @@ def prepare_dagster_home(settings: Settings) -> Path:
         os.replace(tmp, config)  # a reader (the daemon) never sees half a file
     os.environ["DAGSTER_HOME"] = str(home)
     # Dagster hands a step's per-partition events to the event log as one batch (stored in
-    # one transaction a database, orchestration/dagster_private.py) instead of one at a time.
+    # one transaction a database, orchestration/dagster_private/) instead of one at a time.
     os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", "1000")
     # A single-run backfill otherwise records one "materialization planned" event per asset
     # and partition: ~2,000 SQLite writes (~30 s) before a year-long run starts. With this,

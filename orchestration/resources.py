@@ -114,7 +114,7 @@ class MlSettings(ConfigurableResource):
 
 def dbt_resource() -> DbtCliResource:
     """dagster-dbt's resource, with flightline's speed-ups where they are tested
-    (orchestration/dagster_private.py, which falls back to dagster-dbt's own methods)."""
+    (orchestration/dagster_private/, which falls back to dagster-dbt's own methods)."""
     return FlightlineDbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())
 
 

@@ -1,4 +1,4 @@
-"""What the code server's runs start from (orchestration/dagster_private.py, fork_run_workers):
+"""What the code server's runs start from (orchestration/dagster_private/, fork_run_workers):
 a forkserver that imported the code once, while the code is as it was then.
 
 - The forkserver imports `orchestration.run_worker_imports`, which imports MODULES: the

@@ -1,7 +1,7 @@
 """SQLite settings for the Dagster instance's own files, in this process: an fsync-free
 commit and one idle connection held per database. No Dagster API is used (a SQLAlchemy
 connect hook), but it is tuned to how Dagster's SQLite storage (1.13) connects, so it is
-applied only where orchestration/dagster_private.py's code is (`enabled()`: see
+applied only where orchestration/dagster_private/'s code is (`enabled()`: see
 orchestration/instance.py)."""
 
 import sqlite3

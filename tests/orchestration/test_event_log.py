@@ -6,6 +6,7 @@ from dagster import (
     AssetCheckKey,
     AssetKey,
     AssetMaterialization,
+    AssetObservation,
     DagsterInstance,
     DailyPartitionsDefinition,
 )
@@ -13,7 +14,13 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluation,
     AssetCheckEvaluationPlanned,
 )
-from dagster._core.events import DagsterEvent, DagsterEventType, StepMaterializationData
+from dagster._core.events import (
+    AssetMaterializationPlannedData,
+    AssetObservationData,
+    DagsterEvent,
+    DagsterEventType,
+    StepMaterializationData,
+)
 from dagster._core.events.log import EventLogEntry
 
 from ingest.settings import Settings
@@ -217,6 +224,66 @@ def test_events_are_recorded_as_dagsters_own_storage_records_them(tmp_path, monk
     ]
 
 
+def _asset_event(run_id: str, kind: DagsterEventType, asset: AssetKey, day: str) -> EventLogEntry:
+    data = {
+        DagsterEventType.ASSET_MATERIALIZATION: lambda: StepMaterializationData(
+            AssetMaterialization(asset, partition=day)
+        ),
+        DagsterEventType.ASSET_MATERIALIZATION_PLANNED: lambda: AssetMaterializationPlannedData(
+            asset, partition=day
+        ),
+        DagsterEventType.ASSET_OBSERVATION: lambda: AssetObservationData(
+            AssetObservation(asset, partition=day)
+        ),
+    }[kind]()
+    return _entry(
+        run_id,
+        DagsterEvent(
+            event_type_value=kind.value,
+            job_name="feature_pipeline",
+            step_key="dbt_daily_models",
+            event_specific_data=data,
+        ),
+    )
+
+
+def test_a_batch_leaves_each_asset_keys_row_as_its_events_one_by_one_do(tmp_path, monkeypatch):
+    """A batch writes each asset key's row once (the last materialization, the last run, the
+    last timestamp); the row is what Dagster's storage leaves after every event in turn, for
+    materializations, planned materializations and observations of two assets, interleaved,
+    written into rows a first batch left."""
+    from dagster._core.storage.event_log.schema import AssetKeyTable
+    from sqlalchemy import select
+
+    other = AssetKey(["marts", "dim_planes"])
+    kinds = (
+        DagsterEventType.ASSET_MATERIALIZATION_PLANNED,
+        DagsterEventType.ASSET_MATERIALIZATION,
+        DagsterEventType.ASSET_OBSERVATION,
+    )
+    batches = [
+        [_asset_event("run-1", kinds[1], ASSET, day) for day in ("2013-01-01", "2013-01-02")],
+        [
+            _asset_event("run-2", kind, asset, day)
+            for day in ("2013-01-02", "2013-01-03")
+            for kind in kinds
+            for asset in (ASSET, other)
+        ]
+        + [_asset_event("run-2", kinds[0], other, "2013-01-04")],
+    ]
+    rows = {}
+    for name in ("stock", "batch"):
+        _restore_environment(monkeypatch)
+        storage = _instance(Settings(home=tmp_path / name), stock=name == "stock").event_log_storage
+        for events in batches:
+            storage.store_event_batch(events)
+        with storage.index_connection() as conn:
+            written = [c for c in AssetKeyTable.c if c.name != "create_timestamp"]  # the clock's
+            rows[name] = sorted(conn.execute(select(*written)).all())
+    assert rows["batch"] == rows["stock"]
+    assert len(rows["stock"]) == 2
+
+
 def test_the_schema_is_probed_once_not_for_every_event(tmp_path, monkeypatch):
     """Dagster's storage (1.13) asks whether the checks' table exists for every check result
     (on an engine of its own) and inspects the asset keys' columns for every
@@ -275,15 +342,11 @@ def test_a_batch_that_fails_writes_nothing(tmp_path, monkeypatch):
     instance = _instance(Settings(home=tmp_path / "home"), stock=False)
     storage = instance.event_log_storage
     events = _materializations("run-1", ["2013-01-01", "2013-01-02"])
-    original, calls = storage._store_asset_event, []
 
-    def store_asset_event(conn, event, event_id):
-        calls.append(event)
-        if len(calls) == 2:
-            raise RuntimeError("disk full")
-        original(conn, event, event_id)
+    def asset_key_row(*args):  # after the events' rows, in the same transaction
+        raise RuntimeError("disk full")
 
-    monkeypatch.setattr(storage, "_store_asset_event", store_asset_event)
+    monkeypatch.setattr(storage, "_get_asset_entry_values", asset_key_row)
     with pytest.raises(RuntimeError, match="disk full"):
         storage.store_event_batch(events)
     monkeypatch.undo()

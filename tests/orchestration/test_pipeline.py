@@ -80,7 +80,7 @@ def _first_run(home, source, monkeypatch, capsys, storage):
 def test_on_dagsters_stock_storage_and_dbt_resource_the_same_run_builds_the_same(
     home, source, dbt_manifest, monkeypatch, capsys
 ):
-    """orchestration/dagster_private.py: the private speed-ups change how fast, never what
+    """orchestration/dagster_private/: the private speed-ups change how fast, never what
     runs: the first run and a command with nothing new (the next day's increment runs on
     flightline's storage, below: it is one more feature run)."""
     instance = _first_run(home, source, monkeypatch, capsys, "stock")

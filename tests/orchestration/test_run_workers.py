@@ -1,5 +1,5 @@
 """The code server's runs start from a forkserver that imported the code and the steps'
-modules once, not from a new interpreter each (orchestration/dagster_private.py,
+modules once, not from a new interpreter each (orchestration/dagster_private/,
 fork_run_workers; orchestration/run_workers.py); after an edit to the code, switched off, or
 where it cannot start, from Dagster's own spawn. The real `dagster dev` starts its runs this
 way in the hands-off test (tests/orchestration/test_automation.py)."""

@@ -75,7 +75,7 @@ def test_dagster_reads_the_production_instance(tmp_path):
 
     problems = instance_config_problems(DEPLOY)
     if problems is None:
-        pytest.skip("Dagster's private config modules moved (orchestration/dagster_private.py)")
+        pytest.skip("Dagster's private config modules moved (orchestration/dagster_private/)")
     assert problems == []
 
     # One mistake Dagster's instance schema catches, one only the launcher's own schema does.

@@ -1,10 +1,10 @@
-"""Every use of Dagster's and dagster-dbt's private APIs, in one guarded module.
+"""Every use of Dagster's and dagster-dbt's private APIs, in one guarded package.
 
 They buy speed, not behaviour, and fall back to the stock equivalent on an untested Dagster
 or dagster-dbt series (TESTED; with a warning), when the private modules do not import, or
 when FLIGHTLINE_STOCK_DAGSTER is set (read when a command or run starts). What is here:
-1. `BatchingSqliteEventLogStorage`: Dagster's SQLite event log, connections kept, the schema
-   probed once, a batch in one transaction, the same rows (docs/performance.md);
+1. `BatchingSqliteEventLogStorage` (event_log.py): Dagster's SQLite event log, connections
+   kept, the schema probed once, a batch in one transaction, the same rows;
 2. `FlightlineDbtCliResource`: dagster-dbt's without its in-process adapter, `dbt --version`;
 3. `execute_as_ui_run`: `flightline run`'s runs made as the UI makes them (listed, re-executable);
 4. `instance_config_problems`: docs/deploy/dagster.yaml checked as Dagster checks it;
@@ -14,11 +14,7 @@ when FLIGHTLINE_STOCK_DAGSTER is set (read when a command or run starts). What i
 import importlib
 import multiprocessing
 import os
-import threading
 import warnings
-from collections import OrderedDict
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
 from functools import cached_property
 from importlib.metadata import version as installed_version
 from pathlib import Path
@@ -41,8 +37,6 @@ UNTESTED = [f"{name} {_series(name)}" for name, series in TESTED.items() if _ser
 
 try:
     from dagster._core.definitions.reconstruct import ReconstructableRepository
-    from dagster._core.events import ASSET_CHECK_EVENTS, ASSET_EVENTS
-    from dagster._core.events.log import EventLogEntry
     from dagster._core.execution.api import create_execution_plan, execute_run
     from dagster._core.remote_origin import (
         ManagedGrpcPythonEnvCodeLocationOrigin,
@@ -50,22 +44,10 @@ try:
         RemoteRepositoryOrigin,
     )
     from dagster._core.snap import snapshot_from_execution_plan
-    from dagster._core.storage.asset_check_execution_record import (
-        AssetCheckExecutionRecordStatus,
-    )
-    from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable
-    from dagster._core.storage.event_log.sql_event_log import db_result
-    from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
-        INDEX_SHARD_NAME,
-        SqliteEventLogStorage,
-    )
-    from dagster._core.storage.sql import create_engine
-    from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
     from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
     from dagster._grpc.server import DagsterApiServer
-    from dagster_shared.serdes import serialize_value
-    from sqlalchemy import Connection, Engine
-    from sqlalchemy.pool import SingletonThreadPool
+
+    from orchestration.dagster_private.event_log import BatchingSqliteEventLogStorage  # noqa: F401
 
     IMPORT_ERROR: ImportError | None = None
 except ImportError as error:  # a Dagster that moved them: the stock classes serve
@@ -113,151 +95,6 @@ class FlightlineDbtCliResource(DbtCliResource):
         if not enabled() or Path(self.dbt_executable).parent != Path(dbt_executable()).parent:
             return super()._cli_version
         return Version(installed_version("dbt-core"))
-
-
-if IMPORT_ERROR is None:
-    ENGINES_AT_MOST = 8  # databases with an open engine: the index, the run(s), a few recent
-
-    def _is_asset_event(event: EventLogEntry) -> bool:
-        return (
-            event.is_dagster_event
-            and event.dagster_event_type in ASSET_EVENTS
-            and event.dagster_event_type not in ASSET_CHECK_EVENTS
-            and event.dagster_event.asset_key is not None
-        )
-
-    class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
-        def __init__(self, base_dir: str, inst_data=None) -> None:
-            self._engines: OrderedDict[str, Engine] = OrderedDict()
-            self._held = threading.local()
-            self._schema: set[tuple[str, str]] = set()  # tables and columns seen there
-            super().__init__(base_dir, inst_data)
-            self._db_lock = threading.RLock()
-
-        @classmethod
-        def from_config_value(cls, inst_data, config_value) -> "BatchingSqliteEventLogStorage":
-            return cls(inst_data=inst_data, **config_value)
-
-        def _engine(self, shard: str) -> Engine:
-            """The shard's engine, created (and the database initialised) on first use; called
-            with the lock held."""
-            engine = self._engines.get(shard)
-            if engine is not None:
-                self._engines.move_to_end(shard)
-                return engine
-            engine = create_engine(
-                self.conn_string_for_shard(shard),
-                poolclass=SingletonThreadPool,
-                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
-            )
-            if shard not in self._initialized_dbs:
-                self._initdb(engine)
-                self._initialized_dbs.add(shard)
-            self._engines[shard] = engine
-            while len(self._engines) > ENGINES_AT_MOST:
-                self._engines.popitem(last=False)[1].dispose()
-            return engine
-
-        @contextmanager
-        def _connect(self, shard: str) -> Iterator[Connection]:
-            with self._db_lock:
-                held = getattr(self._held, "connections", None)
-                if held is not None and shard in held:
-                    yield held[shard]  # inside a batch's transaction
-                    return
-                with self._engine(shard).connect() as conn, conn.begin():
-                    yield conn
-
-        def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
-            run_ids = {event.run_id for event in events}
-            if len(run_ids) != 1 or getattr(self._held, "connections", None) is not None:
-                super().store_event_batch(events)
-                return
-            with self._db_lock, ExitStack() as stack:
-                held = {}
-                run_id = run_ids.pop()
-                for shard in (run_id, INDEX_SHARD_NAME):
-                    conn = stack.enter_context(self._engine(shard).connect())
-                    stack.enter_context(conn.begin())
-                    held[shard] = conn
-                if all(_is_asset_event(event) for event in events):
-                    self._store_asset_events(events, held[run_id], held[INDEX_SHARD_NAME])
-                    return
-                self._held.connections = held
-                try:
-                    for event in events:
-                        self.store_event(event)
-                finally:
-                    self._held.connections = None
-
-        def _store_asset_events(
-            self, events: Sequence[EventLogEntry], run: Connection, index: Connection
-        ) -> None:
-            """`store_event` of asset events (SqliteEventLogStorage, dagster 1.13) for a batch:
-            the statements prepared once, the batch's tags in one insert (~2 ms an event, ~4)."""
-            statements = [self.prepare_insert_event(event) for event in events]
-            for statement in statements:
-                run.execute(statement)
-            ids = []
-            for statement in statements:
-                with db_result(index, statement) as result:
-                    ids.append(result.inserted_primary_key[0])
-            self._store_asset_event_tags(index, events, ids)
-            for event, event_id in zip(events, ids, strict=True):
-                self._store_asset_event(index, event, event_id)
-
-        def _store_asset_check_evaluation_planned(
-            self, event: EventLogEntry, event_id: int | None
-        ) -> None:
-            """SqlEventLogStorage's (dagster 1.13), the same rows, the event serialised once."""
-            planned = event.dagster_event.event_specific_data
-            subset = planned.partitions_subset
-            partition_keys = list(subset.get_partition_keys()) if subset else [None]
-            if not partition_keys:
-                return
-            common = {
-                "asset_key": planned.asset_key.to_string(),
-                "check_name": planned.check_name,
-                "run_id": event.run_id,
-                "execution_status": AssetCheckExecutionRecordStatus.PLANNED.value,
-                "evaluation_event": serialize_value(event),
-                "evaluation_event_timestamp": self._event_insert_timestamp(event),
-                "evaluation_event_storage_id": event_id,
-            }
-            with self.index_connection() as conn:
-                conn.execute(
-                    AssetCheckExecutionsTable.insert(),
-                    [{**common, "partition": key} for key in partition_keys],
-                )
-
-        def has_table(self, table_name: str) -> bool:
-            """Once: a table or column once there stays (`dagster instance migrate` adds them);
-            a missing one is asked again."""
-            if ("table", table_name) not in self._schema:
-                if not super().has_table(table_name):
-                    return False
-                self._schema.add(("table", table_name))
-            return True
-
-        def _has_asset_key_col_on_connection(self, conn: Connection, column_name: str) -> bool:
-            if ("column", column_name) not in self._schema:
-                if not super()._has_asset_key_col_on_connection(conn, column_name):
-                    return False
-                self._schema.add(("column", column_name))
-            return True
-
-        def _dispose_engines(self) -> None:
-            with self._db_lock:
-                while self._engines:
-                    self._engines.popitem()[1].dispose()
-
-        def wipe(self) -> None:
-            self._dispose_engines()  # before the run databases are deleted
-            super().wipe()
-
-        def dispose(self) -> None:
-            self._dispose_engines()
-            super().dispose()
 
 
 # `dagster dev -m orchestration.definitions`'s code location, and Dagster's singleton repository.
