@@ -56,3 +56,25 @@ def test_the_data_fingerprint_is_the_rows_content_not_their_order(six_weeks):
     assert fingerprint(shuffled) == fingerprint(frame)
     assert fingerprint(changed) != fingerprint(frame)
     assert fingerprint(frame.iloc[1:]) != fingerprint(frame)
+
+
+@pytest.mark.filterwarnings("ignore:Skipping features without any observed values")
+def test_the_logistic_regressions_median_imputes_as_scikit_learns_median():
+    """ml.candidates.median, SimpleImputer's statistic, gives what strategy="median" gives: odd
+    and even counts, ties, a column with no value (dropped)."""
+    import numpy as np
+    from sklearn.impute import SimpleImputer
+
+    from ml.candidates import median
+
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(1001, 5))
+    x[rng.random(x.shape) < 0.3] = np.nan
+    x[:, 1][: x.shape[0] // 2] = np.nan  # an even count left, say
+    x[:, 4] = np.nan
+    x[:, 3] = np.round(x[:, 3])  # ties
+    ours = SimpleImputer(strategy=median, add_indicator=True).fit(x)
+    stock = SimpleImputer(strategy="median", add_indicator=True).fit(x)
+    assert np.array_equal(ours.statistics_, stock.statistics_, equal_nan=True)
+    assert np.array_equal(ours.transform(x), stock.transform(x), equal_nan=True)
+    assert ours.transform(x).shape == stock.transform(x).shape
