@@ -1,5 +1,7 @@
 """The examples each `flightline COMMAND --help` ends with (tests/orchestration/test_cli.py
-holds every command to one)."""
+holds every command to one), and the subcommands' parsers that show them."""
+
+import argparse
 
 EXAMPLES = {
     "export": [
@@ -33,3 +35,27 @@ EXAMPLES = {
         "flightline serve   # then curl localhost:8000/flights/<flight_id>/score",
     ],
 }
+
+
+class _Help(argparse.RawDescriptionHelpFormatter):
+    """Each option's default after its help (unless it has none or says it), examples kept as
+    written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        help = action.help or ""
+        if action.default in (None, False, argparse.SUPPRESS) or "default" in help:
+            return help
+        return f"{help} (default: {action.default})"
+
+
+def command(commands, name: str, help: str) -> argparse.ArgumentParser:
+    """The subcommand `name`, its help ending with its examples."""
+    examples = "\n".join(f"  {line}" for line in EXAMPLES.get(name, []))
+    return commands.add_parser(
+        name,
+        help=help,
+        description=help,
+        formatter_class=_Help,
+        epilog=(f"examples:\n{examples}\n\n" if examples else "")
+        + "Dates are YYYY-MM-DD. Data directory: $FLIGHTLINE_HOME, or data/ in the checkout.",
+    )

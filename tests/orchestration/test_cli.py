@@ -103,3 +103,34 @@ def test_the_command_line_answers_without_importing_dagster_or_dbt():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_the_command_ends_with_its_code_its_output_written_and_atexit_run(home):
+    """The `flightline` command ends without tearing the interpreter down (orchestration/
+    cli.py, entry): its exit code, its buffered output (a pipe's stdout is), its atexit
+    handlers and a mistake's traceback are as at any exit."""
+    import os
+    import subprocess
+    import sys
+
+    def flightline(*argv: str, before: str = "pass") -> subprocess.CompletedProcess:
+        code = (
+            "import atexit, sys; import orchestration.cli as cli; "
+            f"atexit.register(print, 'atexit ran'); {before}; "
+            f"sys.argv = ['flightline', *{list(argv)!r}]; cli.entry()"
+        )
+        return subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ)
+        )
+
+    exported = flightline("feeds", "export", "--until", "2013-01-01")
+    assert exported.returncode == 0, exported.stderr
+    assert exported.stdout.startswith("feeds export to ") and exported.stdout.endswith(
+        "atexit ran\n"
+    )
+    refused = flightline("run", "--from", "2013-01-05")
+    assert refused.returncode == 2 and "--from and --to go together" in refused.stderr
+    assert refused.stdout == "atexit ran\n"
+    failed = flightline("publish", before="cli.cmd_publish = lambda args: 1 / 0")
+    assert failed.returncode == 1 and "ZeroDivisionError" in failed.stderr
+    assert failed.stdout == "atexit ran\n"
