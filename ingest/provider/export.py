@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -136,3 +137,41 @@ def export_feeds(
     write_if_changed(reference / "airports.parquet", parquet_bytes(source["airports"]), result)
     write_if_changed(reference / "airlines.csv", csv_bytes(source["airlines"]), result)
     return result
+
+
+def export_feeds_beside(landing: Path) -> Callable[[], ExportResult]:
+    """`export_feeds(landing)` in a forked process while the caller goes on; returns what
+    waits for it and gives its result (or raises its error).
+
+    A cold `flightline run` imports Dagster and Great Expectations meanwhile (~5 s of one
+    CPU): the export holds the GIL, so beside it in a thread they waited. Call it before the
+    process starts any thread (a fork copies only the calling thread)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_export_into, args=(landing, send), name="feed-export")
+    child.start()
+    send.close()
+
+    def result() -> ExportResult:
+        try:
+            outcome = receive.recv()
+        except EOFError:  # it died without a word (killed, say)
+            child.join()
+            outcome = RuntimeError(f"the feed export stopped (exit code {child.exitcode})")
+        finally:
+            receive.close()
+            child.join()
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    return result
+
+
+def _export_into(landing: Path, send) -> None:
+    try:
+        send.send(export_feeds(landing))
+    except BaseException as error:  # raised again in the caller's process
+        send.send(error)
