@@ -36,7 +36,7 @@ def ensure_predictions(con: duckdb.DuckDBPyConnection) -> None:
 PREDICT_BATCH_ROWS = 100_000
 """Rows per `predict_proba` call. scikit-learn's boosted trees (1.9) walk every row through
 one tree, then the next: past ~200k rows the features stop fitting in the CPU's caches and
-each of the 200 trees reads them from memory again. Measured on a 10M-flight year's
+each of the trees (200 then, 150 now) reads them again. Measured on a 10M-flight year's
 champion, medians of 3: 9.3 us a row in calls of 500k rows, 5.6 in calls of 100k (6.0 at
 50k, 7.1 at 20k, where the per-call overhead shows)."""
 

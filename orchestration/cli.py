@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import importlib.util
 import os
 import sys
@@ -382,9 +383,13 @@ def entry() -> None:
     after every command. Everything main() opened it has closed; atexit's handlers (logging's
     flush, multiprocessing's joins) run as at any exit."""
     code = main()
-    atexit._run_exitfuncs()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    run_exitfuncs = getattr(atexit, "_run_exitfuncs", None)  # CPython's, since 3.0
+    if run_exitfuncs is None:
+        sys.exit(code)
+    run_exitfuncs()
+    with contextlib.suppress(OSError):  # a closed pipe: nothing left to say
+        sys.stdout.flush()
+        sys.stderr.flush()
     os._exit(code)
 
 

@@ -4,6 +4,7 @@ connect hook), but it is tuned to how Dagster's SQLite storage (1.13) connects, 
 applied only where orchestration/dagster_private/'s code is (`enabled()`: see
 orchestration/instance.py)."""
 
+import atexit
 import sqlite3
 from collections import OrderedDict
 from pathlib import Path
@@ -55,3 +56,13 @@ def _tune(connection, _record) -> None:
     _HELD[path] = held
     while len(_HELD) > _HOLD_AT_MOST:
         _HELD.popitem(last=False)[1].close()
+
+
+def _close_held() -> None:
+    """At exit (atexit, which `flightline` runs before os._exit): SQLite checkpoints a
+    database's WAL into it when its last connection closes."""
+    while _HELD:
+        _HELD.popitem()[1].close()
+
+
+atexit.register(_close_held)

@@ -6,6 +6,7 @@ Dagster 1.13's private storage classes: imported only by orchestration.dagster_p
 guard decides whether it serves (instance.py writes it into dagster.yaml)."""
 
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -38,6 +39,11 @@ def _is_asset_event(event: EventLogEntry) -> bool:
     )
 
 
+def _dispose_all(engines: OrderedDict[str, Engine]) -> None:
+    while engines:
+        engines.popitem()[1].dispose()
+
+
 class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
     def __init__(self, base_dir: str, inst_data=None) -> None:
         self._engines: OrderedDict[str, Engine] = OrderedDict()
@@ -45,6 +51,9 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
         self._schema: set[tuple[str, str]] = set()  # tables and columns seen there
         super().__init__(base_dir, inst_data)
         self._db_lock = threading.RLock()
+        # Closed at exit too (atexit, which `flightline` runs before os._exit): SQLite
+        # checkpoints its WAL when a database's last connection closes.
+        weakref.finalize(self, _dispose_all, self._engines)
 
     @classmethod
     def from_config_value(cls, inst_data, config_value) -> "BatchingSqliteEventLogStorage":
@@ -129,19 +138,22 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
         the last event of each type decides, and those are merged in the batch's order. A
         cold year's ingest step writes 365 materializations of one key in one batch: one
         row write in place of 365 inserts that fail into an update (2.4 s of a cold year)."""
-        last: dict[tuple[str, object], tuple[int, EventLogEntry, int]] = {}
-        for position, (event, event_id) in enumerate(zip(events, ids, strict=True)):
-            key = event.dagster_event.asset_key.to_string()
-            last[(key, event.dagster_event_type)] = (position, event, event_id)
         has_columns = self._has_asset_key_index_cols_on_connection(index)
-        rows: dict[str, dict] = {}
+        last: dict[tuple[str, object], tuple[int, EventLogEntry, int]] = {}
+        writes: dict[tuple[str, object], bool] = {}
+        first: dict[str, int] = {}  # a new key's row is inserted when its first value comes
+        for position, (event, event_id) in enumerate(zip(events, ids, strict=True)):
+            kind = (event.dagster_event.asset_key.to_string(), event.dagster_event_type)
+            if kind not in writes:
+                writes[kind] = bool(self._get_asset_entry_values(event, event_id, has_columns))
+            if writes[kind]:
+                first.setdefault(kind[0], position)
+            last[kind] = (position, event, event_id)
+        rows: dict[str, dict] = {key: {} for key in sorted(first, key=first.__getitem__)}
         for (key, _), (_, event, event_id) in sorted(last.items(), key=lambda kv: kv[1][0]):
-            rows.setdefault(key, {}).update(
-                self._get_asset_entry_values(event, event_id, has_columns)
-            )
+            if key in rows:
+                rows[key].update(self._get_asset_entry_values(event, event_id, has_columns))
         for key, values in rows.items():
-            if not values:
-                continue
             try:
                 index.execute(AssetKeyTable.insert().values(asset_key=key, **values))
             except IntegrityError:  # the key has a row: as Dagster does, update it

@@ -57,26 +57,29 @@ def test_a_parse_error_is_raised_after_the_block_or_noted_on_the_blocks_own(home
 
 
 def test_a_cold_flightline_run_exports_while_dbt_parses(home, monkeypatch, capsys):
-    """The command's wiring: an empty landing/ is exported inside prepared_meanwhile."""
+    """The command's wiring: an empty landing/ is exported by a process started before
+    prepared_meanwhile's thread (a fork copies only the calling thread), and waited for
+    inside it, while dbt parses and the run's modules are imported."""
     from ingest.provider import export
     from orchestration import cli, runner
 
-    parsing, order = threading.Event(), []
+    order = []
 
     def prepare(settings):
-        parsing.set()
         order.append("parsed")
 
-    def export_feeds(landing, **kwargs):
-        assert parsing.wait(10)  # dbt's parse started before (or while) the files are written
-        order.append("exported")
-        return "1461 files written, 0 unchanged"
+    def export_feeds_beside(landing):
+        # before dbt's parse thread starts: the fork would not copy it
+        assert not any(t.name.startswith("dbt-parse") for t in threading.enumerate())
+        order.append("export started")
+        return lambda: order.append("exported") or "1461 files written, 0 unchanged"
 
     monkeypatch.setattr(dbt_manifest, "prepare_dbt", prepare)
-    monkeypatch.setattr(export, "export_feeds", export_feeds)
+    monkeypatch.setattr(export, "export_feeds_beside", export_feeds_beside)
     monkeypatch.setattr(runner, "run_pipeline", lambda settings, options: order.append("run") or 0)
     assert cli.main(["run"]) == 0
-    assert sorted(order[:2]) == ["exported", "parsed"] and order[2:] == ["run"]
+    assert order[0] == "export started"
+    assert sorted(order[1:3]) == ["exported", "parsed"] and order[3:] == ["run"]
     assert "1461 files written" in capsys.readouterr().out
 
 

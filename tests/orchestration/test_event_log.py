@@ -249,13 +249,13 @@ def _asset_event(run_id: str, kind: DagsterEventType, asset: AssetKey, day: str)
 
 def test_a_batch_leaves_each_asset_keys_row_as_its_events_one_by_one_do(tmp_path, monkeypatch):
     """A batch writes each asset key's row once (the last materialization, the last run, the
-    last timestamp); the row is what Dagster's storage leaves after every event in turn, for
-    materializations, planned materializations and observations of two assets, interleaved,
-    written into rows a first batch left."""
+    last timestamp); the row (and a new row's id) is what Dagster's storage leaves after
+    every event in turn, for materializations, planned materializations and observations of
+    two assets, interleaved, written into rows a first batch left, and for two new keys."""
     from dagster._core.storage.event_log.schema import AssetKeyTable
     from sqlalchemy import select
 
-    other = AssetKey(["marts", "dim_planes"])
+    other, third, fourth = (AssetKey(["marts", name]) for name in ("dim_planes", "c", "d"))
     kinds = (
         DagsterEventType.ASSET_MATERIALIZATION_PLANNED,
         DagsterEventType.ASSET_MATERIALIZATION,
@@ -270,6 +270,16 @@ def test_a_batch_leaves_each_asset_keys_row_as_its_events_one_by_one_do(tmp_path
             for asset in (ASSET, other)
         ]
         + [_asset_event("run-2", kinds[0], other, "2013-01-04")],
+        # two new keys: each row inserted (its id) in the order the key first appears
+        [
+            _asset_event("run-3", kind, asset, "2013-01-05")
+            for kind, asset in (
+                (kinds[1], third),
+                (kinds[1], fourth),
+                (kinds[1], third),
+                (kinds[0], fourth),
+            )
+        ],
     ]
     rows = {}
     for name in ("stock", "batch"):
@@ -281,7 +291,7 @@ def test_a_batch_leaves_each_asset_keys_row_as_its_events_one_by_one_do(tmp_path
             written = [c for c in AssetKeyTable.c if c.name != "create_timestamp"]  # the clock's
             rows[name] = sorted(conn.execute(select(*written)).all())
     assert rows["batch"] == rows["stock"]
-    assert len(rows["stock"]) == 2
+    assert len(rows["stock"]) == 4
 
 
 def test_the_schema_is_probed_once_not_for_every_event(tmp_path, monkeypatch):
