@@ -139,9 +139,9 @@ def export_feeds(
     return result
 
 
-def export_feeds_beside(landing: Path) -> Callable[[], ExportResult]:
-    """`export_feeds(landing)` in a forked process while the caller goes on; returns what
-    waits for it and gives its result (or raises its error).
+def export_feeds_beside(landing: Path, **options) -> Callable[[], ExportResult]:
+    """`export_feeds(landing, **options)` in a forked process while the caller goes on;
+    returns what waits for it and gives its result (or raises its error).
 
     A cold `flightline run` imports Dagster and Great Expectations meanwhile (~5 s of one
     CPU): the export holds the GIL, so beside it in a thread they waited. Call it before the
@@ -150,7 +150,7 @@ def export_feeds_beside(landing: Path) -> Callable[[], ExportResult]:
 
     context = multiprocessing.get_context("fork")
     receive, send = context.Pipe(duplex=False)
-    child = context.Process(target=_export_into, args=(landing, send), name="feed-export")
+    child = context.Process(target=_export_into, args=(landing, send, options), name="feed-export")
     child.start()
     send.close()
 
@@ -170,8 +170,8 @@ def export_feeds_beside(landing: Path) -> Callable[[], ExportResult]:
     return result
 
 
-def _export_into(landing: Path, send) -> None:
+def _export_into(landing: Path, send, options: dict) -> None:
     try:
-        send.send(export_feeds(landing))
+        send.send(export_feeds(landing, **options))
     except BaseException as error:  # raised again in the caller's process
         send.send(error)

@@ -92,7 +92,7 @@ def test_one_more_day_writes_only_that_days_files(tmp_path, source):
 
 
 def test_the_export_in_a_process_of_its_own_writes_the_same_files_and_raises_its_error(
-    tmp_path,
+    tmp_path, source
 ):
     """A cold `flightline run` exports in a forked process (export_feeds_beside) while it
     imports what the run needs: the same files and result as in process, and the child's
@@ -101,13 +101,14 @@ def test_the_export_in_a_process_of_its_own_writes_the_same_files_and_raises_its
 
     from ingest.provider.export import export_feeds_beside
 
-    waited = export_feeds_beside(tmp_path / "beside")
-    inline = export_feeds(tmp_path / "inline")
+    window = {"until": date(2013, 1, 31), "source": source}  # a fork shares the source
+    waited = export_feeds_beside(tmp_path / "beside", **window)
+    inline = export_feeds(tmp_path / "inline", **window)
     beside = waited()
     assert [p.relative_to(tmp_path / "beside") for p in beside.written] == [
         p.relative_to(tmp_path / "inline") for p in inline.written
     ]
-    assert beside.unchanged == inline.unchanged == 0 and len(beside.written) == 1461
+    assert beside.unchanged == inline.unchanged == 0 and len(beside.written) == 129
 
     def files(root):
         return {p.relative_to(root): p.read_bytes() for p in root.rglob("*") if p.is_file()}
@@ -115,4 +116,4 @@ def test_the_export_in_a_process_of_its_own_writes_the_same_files_and_raises_its
     assert files(tmp_path / "beside") == files(tmp_path / "inline")
     (tmp_path / "a-file").write_text("not a folder")
     with pytest.raises(OSError):
-        export_feeds_beside(tmp_path / "a-file")()
+        export_feeds_beside(tmp_path / "a-file", **window)()
