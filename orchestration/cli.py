@@ -384,8 +384,8 @@ def entry() -> None:
     flush, multiprocessing's joins) run as at any exit."""
     code = main()
     run_exitfuncs = getattr(atexit, "_run_exitfuncs", None)  # CPython's, since 3.0
-    if run_exitfuncs is None:
-        sys.exit(code)
+    if run_exitfuncs is None or sys.gettrace() or sys.getprofile():
+        sys.exit(code)  # under pdb, cProfile or coverage: they finish at the usual exit
     run_exitfuncs()
     with contextlib.suppress(OSError):  # a closed pipe: nothing left to say
         sys.stdout.flush()
