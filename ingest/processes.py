@@ -1,15 +1,19 @@
 """What flightline asks of other processes: whether one still runs, for the files that name
 one (the snapshot's publisher, ingest/publish.py; the Spark Connect server,
-ingest/spark_server.py), and the warning filters a child process starts with (for a fork,
-which does not read PYTHONWARNINGS again, applied in it)."""
+ingest/spark_server.py), the warning filters a child process starts with (for a fork,
+which does not read PYTHONWARNINGS again, applied in it), and how a process of ours ends
+without tearing the interpreter down."""
 
 from __future__ import annotations
 
+import atexit
 import builtins
 import contextlib
 import os
 import re
+import sys
 import warnings
+from collections.abc import Callable
 
 
 def process_alive(pid: int) -> bool:
@@ -55,3 +59,22 @@ def apply_python_warnings(value: str) -> None:
                 re.escape(module.strip()) + r"\Z" if module.strip() else "",
                 int(line.strip() or 0),
             )
+
+
+def exit_without_teardown(code: int, last_words: Callable[[], None] | None = None) -> None:
+    """End this process as an exiting interpreter would, less the teardown of its modules
+    (whose last garbage collection of Dagster's, dbt's and GX's objects took 0.8-1.9 s): the
+    atexit handlers (logging's flush, multiprocessing's joins, DuckDB and SQLite closed), each
+    stream flushed, `last_words` (the dbt fork server's exit line), then `os._exit`. Where
+    CPython's `atexit._run_exitfuncs` is missing, the interpreter's own exit."""
+    run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)
+    if run_exit_handlers is not None:
+        run_exit_handlers()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a closed pipe: nothing left to say
+            stream.flush()
+    if last_words is not None:
+        last_words()
+    if run_exit_handlers is None:
+        sys.exit(code)
+    os._exit(code)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import atexit
-import contextlib
 import importlib.util
 import os
 import sys
@@ -347,7 +345,7 @@ def parser() -> argparse.ArgumentParser:
     debugger.add_argument("run_id", help="the Dagster run's id (the UI shows it)")
     debugger.add_argument("step", nargs="?", help="the step (default: the one that failed)")
     debugger.set_defaults(handler=cmd_debug)
-    add_spark_commands(commands, _command)
+    add_spark_commands(commands)
     for command in (export, synth, run, replay):
         for action in command._actions:
             if action.type in (_date, _iso):
@@ -379,18 +377,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def entry() -> None:
     """The `flightline` command: main(), then the process ends without tearing the interpreter
-    down, whose last garbage collection of Dagster's, dbt's and GX's objects took 1.2-1.9 s
-    after every command. Everything main() opened it has closed; atexit's handlers (logging's
-    flush, multiprocessing's joins) run as at any exit."""
+    down (1.2-1.9 s after a run: ingest/processes.py). Everything main() opened it has closed."""
+    from ingest.processes import exit_without_teardown
+
     code = main()
-    run_exitfuncs = getattr(atexit, "_run_exitfuncs", None)  # CPython's, since 3.0
-    if run_exitfuncs is None or sys.gettrace() or sys.getprofile():
+    if sys.gettrace() or sys.getprofile():
         sys.exit(code)  # under pdb, cProfile or coverage: they finish at the usual exit
-    run_exitfuncs()
-    with contextlib.suppress(OSError):  # a closed pipe: nothing left to say
-        sys.stdout.flush()
-        sys.stderr.flush()
-    os._exit(code)
+    exit_without_teardown(code)
 
 
 if __name__ == "__main__":

@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from collections.abc import Callable
 
 from ingest.settings import get_settings
+from orchestration.cli_examples import command
 
 
 def cmd_spark_env(args: argparse.Namespace) -> int:
@@ -36,9 +36,8 @@ def cmd_spark_stop(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_spark_commands(commands, command: Callable[..., argparse.ArgumentParser]) -> None:
-    """`spark env` and `spark stop` under `commands`, each made by `command` (cli.py's
-    parser with examples)."""
+def add_spark_commands(commands) -> None:
+    """`spark env` and `spark stop` under `commands`, each with its examples."""
     spark = commands.add_parser("spark", help="the Spark engine's Connect server")
     spark_commands = spark.add_subparsers(dest="spark_command", required=True)
     command(

@@ -28,7 +28,6 @@ orchestration/dbt_warm.py, which import only the standard library): the caller s
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import fcntl
 import gc
@@ -44,7 +43,7 @@ import threading
 import time
 from pathlib import Path
 
-from ingest.processes import apply_python_warnings
+from ingest.processes import apply_python_warnings, exit_without_teardown
 from orchestration import dbt_warm
 
 IDLE_SECONDS = 900
@@ -330,22 +329,17 @@ def _child(conn: socket.socket, fds: list[int], request: dict) -> None:
             code = 130
     finally:
         FINISHED.set()
+
         # What an exiting interpreter runs that matters (the atexit handlers: dbt-duckdb
         # closes the warehouse, logging flushes, multiprocessing's finalizers release what
         # dbt made), then out: tearing down dbt's ~3,000 modules cost 0.8 s more, and the
         # caller's stdout stays open (a pipe reader waits for its end) until this process is
         # gone. The caller returns once the connection closes, so after all of this.
-        run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)
-        if run_exit_handlers is not None:  # CPython's
-            run_exit_handlers()
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
-                stream.flush()
-        with contextlib.suppress(OSError):
-            conn.sendall(f"exit {code}\n".encode())
-        if run_exit_handlers is None:  # not CPython: the interpreter's own exit
-            sys.exit(code)
-        os._exit(code)
+        def last_words() -> None:
+            with contextlib.suppress(OSError):
+                conn.sendall(f"exit {code}\n".encode())
+
+        exit_without_teardown(code, last_words)
 
 
 FINISHED = threading.Event()

@@ -149,7 +149,7 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
             if writes[kind]:
                 first.setdefault(kind[0], position)
             last[kind] = (position, event, event_id)
-        rows: dict[str, dict] = {key: {} for key in sorted(first, key=first.__getitem__)}
+        rows: dict[str, dict] = {key: {} for key in first}  # in the order they came
         for (key, _), (_, event, event_id) in sorted(last.items(), key=lambda kv: kv[1][0]):
             if key in rows:
                 rows[key].update(self._get_asset_entry_values(event, event_id, has_columns))
@@ -203,8 +203,7 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
 
     def _dispose_engines(self) -> None:
         with self._db_lock:
-            while self._engines:
-                self._engines.popitem()[1].dispose()
+            _dispose_all(self._engines)
 
     def wipe(self) -> None:
         self._dispose_engines()  # before the run databases are deleted
