@@ -15,11 +15,14 @@ from __future__ import annotations
 import importlib.util
 import io
 import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
+import duckdb
+import numpy as np
 import pandas as pd
 
 from ingest.catalog import FEEDS_BY_NAME, FIRST_DAY, LAST_DAY
@@ -90,6 +93,55 @@ def parquet_bytes(frame: pd.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
+def _days(frame: pd.DataFrame, day: str) -> tuple[pd.DataFrame, list[tuple[str, int, int]]]:
+    """`frame` in day order (stable: a day keeps its rows' order), and each day with the
+    range of its rows."""
+    ordered = frame.sort_values(day, kind="stable")
+    days, starts = np.unique(ordered[day].to_numpy(), return_index=True)
+    ends = [*starts[1:], len(ordered)]
+    return ordered, list(zip(days.tolist(), starts.tolist(), ends, strict=True))
+
+
+def _split(body: str, rows: int, ranges: list[tuple[str, int, int]], header: str):
+    lines = body.split("\n")
+    if len(lines) != rows + 1 or lines[-1]:  # a value with a line break in it: no line a row
+        return None
+    return [(day, (header + "\n".join(lines[a:b]) + "\n").encode()) for day, a, b in ranges]
+
+
+def csv_by_day(frame: pd.DataFrame, day: str, columns: list[str]) -> list[tuple[str, bytes]]:
+    """Each day's rows of `frame` as CSV: the bytes `csv_bytes(rows[columns])` gives each
+    day's rows, from one CSV of all the days that DuckDB writes (the year's schedules and
+    actuals 2.0 -> 0.7 s; pandas formats row by row, and each day's column selection cost as
+    much again). Each line is a row, so the days are slices of its lines; where a value holds
+    a line break, pandas writes each day."""
+    ordered, ranges = _days(frame, day)
+    table = ordered[columns]
+    with tempfile.TemporaryDirectory(prefix="flightline-export-") as folder:
+        path = Path(folder) / "days.csv"
+        with duckdb.connect() as con:
+            con.from_df(table).write_csv(str(path), header=False)
+        body = path.read_text()
+    days = _split(body, len(table), ranges, ",".join(columns) + "\n")
+    if days is None:
+        days = [(d, csv_bytes(table.iloc[a:b])) for d, a, b in ranges]
+    return days
+
+
+def jsonl_by_day(frame: pd.DataFrame, day: str, columns: list[str]) -> list[tuple[str, bytes]]:
+    """Each day's rows of `frame` as JSON lines, as pandas writes each day's (one call for
+    all the days: 0.5 -> 0.1 s for the year's weather and forecasts)."""
+    ordered, ranges = _days(frame, day)
+    table = ordered[columns]
+    days = _split(table.to_json(orient="records", lines=True), len(table), ranges, "")
+    if days is None:  # not expected: JSON escapes line breaks
+        days = [
+            (d, table.iloc[a:b].to_json(orient="records", lines=True).encode())
+            for d, a, b in ranges
+        ]
+    return days
+
+
 def export_feeds(
     landing: Path,
     until: date | None = None,
@@ -111,25 +163,20 @@ def export_feeds(
 
     flights = source["flights"]
     scheduled = flights[(flights.flight_date >= first) & (flights.flight_date <= last_schedule)]
-    for day, rows in scheduled.groupby("flight_date", sort=True):
-        write_if_changed(
-            landing / "schedules" / f"{day}.csv", csv_bytes(rows[SCHEDULE_COLUMNS]), result
-        )
-        if day <= last_actual:
-            write_if_changed(
-                landing / "actuals" / f"{day}.csv", csv_bytes(rows[ACTUAL_COLUMNS]), result
-            )
+    for day, content in csv_by_day(scheduled, "flight_date", SCHEDULE_COLUMNS):
+        write_if_changed(landing / "schedules" / f"{day}.csv", content, result)
+    actual = scheduled[scheduled.flight_date <= last_actual]
+    for day, content in csv_by_day(actual, "flight_date", ACTUAL_COLUMNS):
+        write_if_changed(landing / "actuals" / f"{day}.csv", content, result)
 
     weather = source["weather"]
     observed = weather[(weather.obs_date >= first) & (weather.obs_date <= last_actual)]
-    for day, rows in observed.groupby("obs_date", sort=True):
-        content = rows[WEATHER_COLUMNS].to_json(orient="records", lines=True).encode()
+    for day, content in jsonl_by_day(observed, "obs_date", WEATHER_COLUMNS):
         write_if_changed(landing / "weather" / f"{day}.jsonl", content, result)
 
     forecast = weather[(weather.obs_date >= first) & (weather.obs_date <= last_schedule)]
     forecast = forecast.rename(columns={"obs_date": "forecast_date"})
-    for day, rows in forecast.groupby("forecast_date", sort=True):
-        content = rows[FORECAST_COLUMNS].to_json(orient="records", lines=True).encode()
+    for day, content in jsonl_by_day(forecast, "forecast_date", FORECAST_COLUMNS):
         write_if_changed(landing / "forecasts" / f"{day}.jsonl", content, result)
 
     reference = landing / "reference"

@@ -117,3 +117,37 @@ def test_the_export_in_a_process_of_its_own_writes_the_same_files_and_raises_its
     (tmp_path / "a-file").write_text("not a folder")
     with pytest.raises(OSError):
         export_feeds_beside(tmp_path / "a-file", **window)()
+
+
+def test_each_days_file_is_what_pandas_writes_for_that_days_rows(source):
+    """csv_by_day and jsonl_by_day write all the days at once and cut them by line: each
+    day's bytes are those of pandas on that day's rows alone (as the export wrote them before),
+    on a month of the feeds, and on values that need quoting or hold a line break."""
+    from ingest.provider.export import csv_by_day, csv_bytes, jsonl_by_day
+
+    flights = source["flights"]
+    january = flights[flights.flight_date < "2013-02-01"]
+    weather = source["weather"][lambda w: w.obs_date < "2013-02-01"]
+    awkward = pd.DataFrame(
+        {
+            "day": ["2013-01-02", "2013-01-01", "2013-01-02", "2013-01-01"],
+            "text": ['say "hi", twice', None, "two\nlines", "plain"],
+            "n": pd.array([1, None, 3, 4], dtype="Int64"),
+        }
+    )
+    cases = [
+        (january, "flight_date", SCHEDULE_COLUMNS),
+        (january, "flight_date", ACTUAL_COLUMNS),
+        (awkward, "day", ["day", "text", "n"]),
+        (awkward[awkward.index != 2], "day", ["day", "text", "n"]),  # no line break: cut
+    ]
+    for frame, day, columns in cases:
+        expected = [(d, csv_bytes(rows[columns])) for d, rows in frame.groupby(day, sort=True)]
+        assert csv_by_day(frame, day, columns) == expected
+    for frame, day in [(weather, "obs_date"), (awkward, "day")]:
+        columns = [c for c in frame.columns if c != "year"]
+        expected = [
+            (d, rows[columns].to_json(orient="records", lines=True).encode())
+            for d, rows in frame.groupby(day, sort=True)
+        ]
+        assert jsonl_by_day(frame, day, columns) == expected
