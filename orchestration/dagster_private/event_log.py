@@ -89,27 +89,49 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
             with self._engine(shard).connect() as conn, conn.begin():
                 yield conn
 
+    @contextmanager
+    def _holding(self, run_id: str) -> Iterator[dict[str, Connection]]:
+        """One transaction on the run's database and one on the index, which every write
+        inside uses (`_connect`), committed together at the end."""
+        with self._db_lock, ExitStack() as stack:
+            held = {}
+            for shard in (run_id, INDEX_SHARD_NAME):
+                conn = stack.enter_context(self._engine(shard).connect())
+                stack.enter_context(conn.begin())
+                held[shard] = conn
+            self._held.connections = held
+            try:
+                yield held
+            finally:
+                self._held.connections = None
+
+    def store_event(self, event: EventLogEntry) -> None:
+        """Dagster's, with a check result's three writes (the run's log, the index's copy,
+        the check's row) in two transactions rather than three, on connections already
+        open: ~1.1 -> ~0.7 ms a result, ~1,800 of them in a cold year."""
+        if (
+            getattr(self._held, "connections", None) is None
+            and event.is_dagster_event
+            and event.dagster_event_type in ASSET_CHECK_EVENTS
+            and event.run_id
+        ):
+            with self._holding(event.run_id):
+                super().store_event(event)
+            return
+        super().store_event(event)
+
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
         run_ids = {event.run_id for event in events}
         if len(run_ids) != 1 or getattr(self._held, "connections", None) is not None:
             super().store_event_batch(events)
             return
-        with self._db_lock, ExitStack() as stack:
-            held = {}
-            run_id = run_ids.pop()
-            for shard in (run_id, INDEX_SHARD_NAME):
-                conn = stack.enter_context(self._engine(shard).connect())
-                stack.enter_context(conn.begin())
-                held[shard] = conn
+        run_id = run_ids.pop()
+        with self._holding(run_id) as held:
             if all(_is_asset_event(event) for event in events):
                 self._store_asset_events(events, held[run_id], held[INDEX_SHARD_NAME])
                 return
-            self._held.connections = held
-            try:
-                for event in events:
-                    self.store_event(event)
-            finally:
-                self._held.connections = None
+            for event in events:
+                self.store_event(event)
 
     def _store_asset_events(
         self, events: Sequence[EventLogEntry], run: Connection, index: Connection
