@@ -7,7 +7,6 @@ import pandas as pd
 from sklearn.metrics import (
     average_precision_score,
     brier_score_loss,
-    f1_score,
     log_loss,
     roc_auc_score,
 )
@@ -41,12 +40,24 @@ def calibration_table(y_true: np.ndarray, scores: np.ndarray, bins: int = 10) ->
     return table
 
 
+THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.01), 2)
+"""The decision thresholds training chooses from."""
+
+
 def best_f1_threshold(y_true: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
-    """The decision threshold (on a 0.01 grid) that maximises F1, and that F1."""
-    y_true = np.asarray(y_true, dtype=int)
-    best = (0.5, -1.0)
-    for threshold in np.round(np.arange(0.05, 0.96, 0.01), 2):
-        score = f1_score(y_true, scores >= threshold, zero_division=0)
-        if score > best[1]:
-            best = (float(threshold), float(score))
-    return best
+    """The decision threshold (on a 0.01 grid) that maximises F1, and that F1; the first
+    of equals. F1 at every threshold at once, as scikit-learn's `f1_score(y_true, scores >=
+    t, zero_division=0)` computes it (1.9: 2 TP / (positives + predicted positives), 0 where
+    both are 0), to the last bit (tests/ml/test_metrics.py): 91 calls of it took 0.3 s."""
+    positive = np.asarray(y_true, dtype=int) == 1
+    predicted = np.asarray(scores)[None, :] >= THRESHOLDS[:, None]
+    true_positives = (predicted & positive).sum(axis=1)
+    denominator = float(positive.sum()) + predicted.sum(axis=1)
+    f1 = np.divide(
+        2.0 * true_positives,
+        denominator,
+        out=np.zeros(len(THRESHOLDS)),
+        where=denominator > 0,
+    )
+    best = int(np.argmax(f1))
+    return float(THRESHOLDS[best]), float(f1[best])
