@@ -10,6 +10,7 @@ rebuild a window, --retrain trains once more, --cutoff, --score-from/--score-to)
 
 from __future__ import annotations
 
+import gc
 import time
 from dataclasses import dataclass, field
 from datetime import date
@@ -175,7 +176,21 @@ def run_pipeline(settings: Settings, options: RunOptions | None = None) -> int:
     options = options or RunOptions()
     started = time.perf_counter()
     launcher = ready_launcher(settings)
+    # Python's cycle collector leaves alone what the imports and the Definitions made
+    # (Dagster, dagster-dbt's manifest, GX: ~530k objects), which lives as long as the
+    # command does: the full collections of a cold year 2.7 -> 1.8-2.1 s (gc.callbacks), and
+    # the year alternating with and without it in one hour 50.0 -> 48.8 s median. Undone
+    # at the end, for a caller that goes on (a test).
+    gc.freeze()
+    try:
+        return _run_and_publish(settings, options, launcher, started)
+    finally:
+        gc.unfreeze()
 
+
+def _run_and_publish(
+    settings: Settings, options: RunOptions, launcher: Launcher, started: float
+) -> int:
     ok, _ = run_plans(settings, launcher, options)
     if not ok:
         print(f"a run failed; see its logs in the UI (flightline ui) or {launcher.log_path}")
