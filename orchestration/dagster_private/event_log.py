@@ -14,8 +14,11 @@ from contextlib import ExitStack, contextmanager
 from dagster._core.events import ASSET_CHECK_EVENTS, ASSET_EVENTS
 from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
-from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable, AssetKeyTable
-from dagster._core.storage.event_log.sql_event_log import db_result
+from dagster._core.storage.event_log.schema import (
+    AssetCheckExecutionsTable,
+    AssetKeyTable,
+    SqlEventLogStorageTable,
+)
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     INDEX_SHARD_NAME,
     SqliteEventLogStorage,
@@ -23,7 +26,7 @@ from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
 from dagster._core.storage.sql import create_engine
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster_shared.serdes import serialize_value
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import SingletonThreadPool
 
@@ -42,6 +45,22 @@ def _is_asset_event(event: EventLogEntry) -> bool:
 def _dispose_all(engines: OrderedDict[str, Engine]) -> None:
     while engines:
         engines.popitem()[1].dispose()
+
+
+def _inserted_ids(index: Connection, rows: list[dict]) -> list[int]:
+    """Insert `rows` into the index's event log; their ids, in order. SQLite gives a new
+    row the table's largest id plus one, and nothing else writes inside this transaction,
+    so the ids are the last one's and the ones just before it: checked, not assumed."""
+    index.execute(SqlEventLogStorageTable.insert(), rows)
+    last = index.exec_driver_sql("select last_insert_rowid()").scalar_one()
+    first = last - len(rows) + 1
+    id_column = SqlEventLogStorageTable.c.id
+    inserted = index.execute(
+        select(func.count()).where(id_column >= first, id_column <= last)
+    ).scalar_one()
+    if inserted != len(rows):
+        raise RuntimeError(f"event ids {first}..{last} are not the {len(rows)} rows inserted")
+    return list(range(first, last + 1))
 
 
 class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
@@ -137,15 +156,12 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
         self, events: Sequence[EventLogEntry], run: Connection, index: Connection
     ) -> None:
         """`store_event` of asset events (SqliteEventLogStorage, dagster 1.13) for a batch:
-        the statements prepared once, the batch's tags in one insert (~2 ms an event, ~4),
+        the rows inserted by one statement run for each (`executemany`: compiled once, where
+        an insert a row cost ~0.25 ms of SQLAlchemy's work), the batch's tags in one insert,
         and each asset key's row written once (`_store_asset_keys`)."""
-        statements = [self.prepare_insert_event(event) for event in events]
-        for statement in statements:
-            run.execute(statement)
-        ids = []
-        for statement in statements:
-            with db_result(index, statement) as result:
-                ids.append(result.inserted_primary_key[0])
+        rows = [self._event_to_row(event) for event in events]
+        run.execute(SqlEventLogStorageTable.insert(), rows)
+        ids = _inserted_ids(index, rows)
         self._store_asset_event_tags(index, events, ids)
         self._store_asset_keys(index, events, ids)
 
