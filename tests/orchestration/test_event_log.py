@@ -22,6 +22,8 @@ from dagster._core.events import (
     StepMaterializationData,
 )
 from dagster._core.events.log import EventLogEntry
+from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable
+from sqlalchemy import select
 
 from ingest.settings import Settings
 from orchestration.dagster_private import BatchingSqliteEventLogStorage
@@ -66,9 +68,10 @@ def _materializations(run_id: str, days: list[str]) -> list[EventLogEntry]:
     ]
 
 
-def _planned_checks(run_id: str, days: list[str]) -> list[EventLogEntry]:
-    """What a run records as it starts: a planned evaluation per check, for its days."""
-    subset = (
+def _planned_checks(run_id: str, days: list[str] | None) -> list[EventLogEntry]:
+    """What a run records as it starts: a planned evaluation per check, for its days (None:
+    a check without partitions)."""
+    subset = days and (
         DailyPartitionsDefinition(start_date=days[0])
         .subset_with_partition_keys(days)
         .to_serializable_subset()
@@ -88,7 +91,7 @@ def _planned_checks(run_id: str, days: list[str]) -> list[EventLogEntry]:
     ]
 
 
-def _evaluations(run_id: str, days: list[str]) -> list[EventLogEntry]:
+def _evaluations(run_id: str, days: list[str] | None) -> list[EventLogEntry]:
     return [
         _entry(
             run_id,
@@ -99,14 +102,14 @@ def _evaluations(run_id: str, days: list[str]) -> list[EventLogEntry]:
                 event_specific_data=AssetCheckEvaluation(
                     asset_key=ASSET,
                     check_name=name,
-                    passed=day != days[-1],
-                    metadata={"failed_rows": int(day == days[-1])},
+                    passed=day != (days or [None])[-1],
+                    metadata={"failed_rows": int(day == (days or [None])[-1])},
                     partition=day,
                 ),
             ),
         )
         for name in CHECKS
-        for day in days
+        for day in days or [None]
     ]
 
 
@@ -222,6 +225,64 @@ def test_events_are_recorded_as_dagsters_own_storage_records_them(tmp_path, monk
         ("2013-01-02", "SUCCEEDED", 0),
         ("2013-01-03", "FAILED", 1),
     ]
+
+
+def test_a_checks_result_is_recorded_as_dagsters_own_storage_records_it(tmp_path, monkeypatch):
+    """A check's result, stored on its own (flightline's `_store_check_result`): planned
+    then decided, decided with nothing planned (inserted), with partitions and without;
+    the checks' executions and both logs as Dagster's stock storage leaves them."""
+    _restore_environment(monkeypatch)
+    days = ["2013-01-01", "2013-01-02"]
+    events = [
+        *_planned_checks("run-1", days),
+        *_planned_checks("run-3", None),
+        *_evaluations("run-1", days),
+        *_evaluations("run-2", days),  # nothing planned
+        *_evaluations("run-3", None),
+    ]
+    seen = {}
+    for name in ("stock", "flightline"):
+        instance = _instance(Settings(home=tmp_path / name), stock=name == "stock")
+        storage = instance.event_log_storage
+        for event in events:
+            storage.store_event(event)
+        executions = [
+            (
+                check,
+                r.id,
+                r.run_id,
+                r.partition,
+                r.status.value,
+                r.event and r.event.dagster_event.event_specific_data.metadata["failed_rows"].value,
+                r.event and r.event.timestamp,
+            )
+            for check in CHECKS
+            for r in storage.get_asset_check_execution_history(
+                AssetCheckKey(ASSET, check), limit=100
+            )
+        ]
+        logs = [
+            (r.storage_id, r.event_log_entry.dagster_event_type, r.event_log_entry.timestamp)
+            for run in ("run-1", "run-2", "run-3")
+            for r in storage.get_records_for_run(run, limit=100).records
+        ]
+        with storage.index_connection() as conn:  # every column but when the row was made
+            rows = [
+                {k: v for k, v in row._mapping.items() if k != "create_timestamp"}
+                for row in conn.execute(select(AssetCheckExecutionsTable).order_by("id"))
+            ]
+        seen[name] = executions, logs, rows
+    assert seen["flightline"] == seen["stock"]
+    assert len(seen["stock"][2]) == 10
+    executions, _, _ = seen["stock"]
+    assert {(e[2], e[3], e[4]) for e in executions} == {
+        ("run-1", "2013-01-01", "SUCCEEDED"),
+        ("run-1", "2013-01-02", "FAILED"),
+        ("run-2", "2013-01-01", "SUCCEEDED"),
+        ("run-2", "2013-01-02", "FAILED"),
+        ("run-3", None, "FAILED"),
+    }
+    assert len(executions) == 2 * 5  # each check: five executions, none twice
 
 
 def _asset_event(run_id: str, kind: DagsterEventType, asset: AssetKey, day: str) -> EventLogEntry:
