@@ -15,6 +15,7 @@ and each run would import the code itself, as with Dagster's spawn.
 """
 
 from ingest.settings import REPO_ROOT, source_stamp
+from ingest.sources import FEEDS_YAML, INGEST_YAML, ML_YAML
 
 MODULES = (
     "orchestration.definitions",
@@ -25,12 +26,14 @@ MODULES = (
 )
 PRELOAD = "orchestration.run_worker_imports"
 PACKAGES = ("ingest", "ml", "orchestration")
+DECLARED = (FEEDS_YAML, INGEST_YAML, ML_YAML)
+"""The dbt sources YAML the code reads at import (the feed catalog and the warehouse's own
+tables: ingest/sources.py)."""
 
 
 def code_stamp() -> tuple[int, int]:
     """(newest modification time, number) of the packages' Python files and of the dbt
-    sources YAML the imported code reads (the feed catalog and the tables, ingest/sources.py):
-    ~1 ms."""
+    sources YAML the imported code reads (DECLARED): ~1 ms."""
     code = source_stamp((REPO_ROOT / name for name in PACKAGES), "*.py")
-    declared = source_stamp([REPO_ROOT / "dbt_project" / "models"], "_*__sources.yml")
+    declared = source_stamp(DECLARED)
     return max(code[0], declared[0]), code[1] + declared[1]

@@ -13,6 +13,9 @@ from ingest.quality import CRITICAL, Validation
 from ingest.quality_sql import row_checks, validate_sql
 from ingest.warehouse import execute
 
+VIEW = "_to_validate"
+"""The temporary view of the batch's rows, with their partition, that the suite runs on."""
+
 
 def validate(batch: Batch) -> Validation:
     """Run the feed's suite on the rows about to load; quarantine what fails critically.
@@ -29,7 +32,7 @@ def validate(batch: Batch) -> Validation:
     if execute(con, "select count(*) from _failed").fetchone()[0]:
         execute(
             con,
-            "create or replace temp view _to_validate as select *, "
+            f"create or replace temp view {VIEW} as select *, "
             f"coalesce(_file_partition, 'all') as _partition from {batch.rows()}",
         )
     else:
@@ -39,7 +42,7 @@ def validate(batch: Batch) -> Validation:
         partition = f'"{spec.partition_column}"::varchar' if spec.is_daily else "'all'"
         execute(
             con,
-            "create or replace temp view _to_validate as select *, "
+            f"create or replace temp view {VIEW} as select *, "
             f"{partition} as _partition from {spec.table} where {batch.where}",
         )
     partitions = sorted({o.partition_key or "all" for o in staged})
@@ -47,13 +50,13 @@ def validate(batch: Batch) -> Validation:
         batch.quality,
         suite,
         con,
-        "_to_validate",
+        VIEW,
         "_partition",
         partitions,
         order_by="_source_file, _row_number",
         usual_rows=usual_rows(batch, partitions),
     )
-    critical = [c for c in row_checks(suite, "_to_validate") if c.severity == CRITICAL]
+    critical = [c for c in row_checks(suite, VIEW) if c.severity == CRITICAL]
     failed = {f.expectation for f in validation.failures if f.severity == CRITICAL}
     critical = [c for c in critical if c.described in failed]
     if critical:
@@ -64,13 +67,13 @@ def validate(batch: Batch) -> Validation:
         mark(
             batch,
             f"select _source_file, _row_number, case {reason} end as reason "
-            f"from _to_validate where {fails}",
+            f"from {VIEW} where {fails}",
         )
     for partition in validation.rejected_partitions():
         reason = f"day failed its expectations: {validation.summary(partition)}"
         mark(
             batch,
-            "select _source_file, _row_number, ? as reason from _to_validate where _partition = ?",
+            f"select _source_file, _row_number, ? as reason from {VIEW} where _partition = ?",
             [reason, partition],
         )
         for outcome in staged:

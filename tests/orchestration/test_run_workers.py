@@ -100,6 +100,7 @@ def test_the_code_stamp_sees_an_edit(tmp_path, monkeypatch):
     package.mkdir()
     (package / "features.py").write_text("x = 1\n")
     monkeypatch.setattr(run_workers, "REPO_ROOT", tmp_path)
+    monkeypatch.setattr(run_workers, "DECLARED", ())
     before = run_workers.code_stamp()
     os.utime(package / "features.py", ns=(before[0] + 10**9, before[0] + 10**9))
     assert run_workers.code_stamp() != before
@@ -109,7 +110,12 @@ def test_the_code_stamp_sees_an_edit(tmp_path, monkeypatch):
 
 def test_the_code_stamp_sees_an_edit_of_the_sources_the_code_reads(tmp_path, monkeypatch):
     """The feed catalog and the tables are read from dbt's sources YAML at import: an edit
-    there is an edit of the code the forkserver imported."""
+    there is an edit of the code the forkserver imported. The stamp covers exactly the files
+    ingest/sources.py reads."""
+    from ingest import sources
+
+    assert run_workers.DECLARED == (sources.FEEDS_YAML, sources.INGEST_YAML, sources.ML_YAML)
+    assert all(path.is_file() for path in run_workers.DECLARED)
     (tmp_path / "ml").mkdir()
     (tmp_path / "ml" / "features.py").write_text("x = 1\n")
     declared = tmp_path / "dbt_project" / "models" / "staging" / "_ops__sources.yml"
@@ -117,6 +123,7 @@ def test_the_code_stamp_sees_an_edit_of_the_sources_the_code_reads(tmp_path, mon
     declared.write_text("sources: []\n")
     (declared.parent / "stg_ops__schedules.sql").write_text("select 1\n")  # not read at import
     monkeypatch.setattr(run_workers, "REPO_ROOT", tmp_path)
+    monkeypatch.setattr(run_workers, "DECLARED", (declared,))
     before = run_workers.code_stamp()
     assert before[1] == 2
     os.utime(declared, ns=(before[0] + 10**9, before[0] + 10**9))
