@@ -95,8 +95,10 @@ def parquet_bytes(frame: pd.DataFrame) -> bytes:
 
 def _days(frame: pd.DataFrame, day: str) -> tuple[pd.DataFrame, list[tuple[str, int, int]]]:
     """`frame` in day order (stable: a day keeps its rows' order), and each day with the
-    range of its rows."""
+    range of its rows (none for no rows: a day of the year without weather, say)."""
     ordered = frame.sort_values(day, kind="stable")
+    if ordered.empty:
+        return ordered, []
     days, starts = np.unique(ordered[day].to_numpy(), return_index=True)
     ends = [*starts[1:], len(ordered)]
     return ordered, list(zip(days.tolist(), starts.tolist(), ends, strict=True))
@@ -109,20 +111,45 @@ def _split(body: str, rows: int, ranges: list[tuple[str, int, int]], header: str
     return [(day, (header + "\n".join(lines[a:b]) + "\n").encode()) for day, a, b in ranges]
 
 
+# Text DuckDB and pandas write alike: no character either quotes or escapes, not empty.
+_PLAIN_TEXT = r"[A-Za-z0-9_.:/+-]+"
+
+
+def _written_alike(table: pd.DataFrame) -> bool:
+    """Whether DuckDB's CSV of `table` is pandas' to the byte: integer columns (a missing
+    value empty in both) and plain text, the feeds' kinds. Not for floats, booleans, dates,
+    empty strings or text with quotes, commas, spaces or '#', which they write differently,
+    nor for one column with a missing value (pandas quotes the empty line)."""
+    if table.shape[1] == 1 and table.iloc[:, 0].isna().any():
+        return False
+    for _, column in table.items():
+        if pd.api.types.is_integer_dtype(column.dtype):
+            continue
+        if pd.api.types.infer_dtype(column, skipna=True) in ("string", "empty") and (
+            column.dropna().str.fullmatch(_PLAIN_TEXT).all()
+        ):
+            continue
+        return False
+    return True
+
+
 def csv_by_day(frame: pd.DataFrame, day: str, columns: list[str]) -> list[tuple[str, bytes]]:
     """Each day's rows of `frame` as CSV: the bytes `csv_bytes(rows[columns])` gives each
-    day's rows, from one CSV of all the days that DuckDB writes (the year's schedules and
-    actuals 2.0 -> 0.7 s; pandas formats row by row, and each day's column selection cost as
-    much again). Each line is a row, so the days are slices of its lines; where a value holds
-    a line break, pandas writes each day."""
+    day's rows. For the feeds' kinds of values (`_written_alike`), from one CSV of all the
+    days that DuckDB writes (the year's schedules and actuals 2.0 -> 0.7 s; pandas formats
+    row by row, and each day's column selection cost as much again), cut by lines, each
+    line a row; anything else pandas writes day by day."""
     ordered, ranges = _days(frame, day)
     table = ordered[columns]
-    with tempfile.TemporaryDirectory(prefix="flightline-export-") as folder:
-        path = Path(folder) / "days.csv"
-        with duckdb.connect() as con:
-            con.from_df(table).write_csv(str(path), header=False)
-        body = path.read_text()
-    days = _split(body, len(table), ranges, ",".join(columns) + "\n")
+    days = None
+    if ranges and _written_alike(table):
+        with tempfile.TemporaryDirectory(prefix="flightline-export-") as folder:
+            path = Path(folder) / "days.csv"
+            with duckdb.connect() as con:
+                con.from_df(table).write_csv(str(path), header=False)
+            with open(path, encoding="utf-8", newline="") as written:
+                body = written.read()
+        days = _split(body, len(table), ranges, ",".join(columns) + "\n")
     if days is None:
         days = [(d, csv_bytes(table.iloc[a:b])) for d, a, b in ranges]
     return days
@@ -133,7 +160,9 @@ def jsonl_by_day(frame: pd.DataFrame, day: str, columns: list[str]) -> list[tupl
     all the days: 0.5 -> 0.1 s for the year's weather and forecasts)."""
     ordered, ranges = _days(frame, day)
     table = ordered[columns]
-    days = _split(table.to_json(orient="records", lines=True), len(table), ranges, "")
+    days = None
+    if ranges:
+        days = _split(table.to_json(orient="records", lines=True), len(table), ranges, "")
     if days is None:  # not expected: JSON escapes line breaks
         days = [
             (d, table.iloc[a:b].to_json(orient="records", lines=True).encode())
@@ -163,11 +192,12 @@ def export_feeds(
 
     flights = source["flights"]
     scheduled = flights[(flights.flight_date >= first) & (flights.flight_date <= last_schedule)]
+    actual = scheduled[scheduled.flight_date <= last_actual]
+    actuals = dict(csv_by_day(actual, "flight_date", ACTUAL_COLUMNS))
     for day, content in csv_by_day(scheduled, "flight_date", SCHEDULE_COLUMNS):
         write_if_changed(landing / "schedules" / f"{day}.csv", content, result)
-    actual = scheduled[scheduled.flight_date <= last_actual]
-    for day, content in csv_by_day(actual, "flight_date", ACTUAL_COLUMNS):
-        write_if_changed(landing / "actuals" / f"{day}.csv", content, result)
+        if day in actuals:  # a day's actuals after its schedules, as always
+            write_if_changed(landing / "actuals" / f"{day}.csv", actuals[day], result)
 
     weather = source["weather"]
     observed = weather[(weather.obs_date >= first) & (weather.obs_date <= last_actual)]

