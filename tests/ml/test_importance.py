@@ -5,6 +5,7 @@ on the raw rows, feature by feature."""
 import numpy as np
 import pandas as pd
 from sklearn.inspection import permutation_importance
+from sklearn.metrics import roc_auc_score
 
 from ml import selection
 from ml.candidates import SEED, gradient_boosting, logistic_regression
@@ -83,3 +84,30 @@ def test_the_copies_scored_together_give_scikit_learns_importances_to_the_last_b
     ).importances_mean
     ours = selection.permutation_importance(cases[0][0], cases[0][1], y, 1, 3, 36)
     assert np.array_equal(ours.to_numpy(), theirs)
+
+
+def test_a_confident_model_is_ranked_by_its_decision_function_as_scikit_learn_ranks_it():
+    """scikit-learn's "roc_auc" scorer ranks by the decision function where there is one:
+    a confident logistic regression's probabilities round to ties (1.0) that it keeps
+    apart, so scoring by probabilities would give other importances."""
+    rng = np.random.default_rng(3)
+    x = _rows(1500, rng)
+    y = (x[NUMERIC_FEATURES[0]].fillna(0) + 0.05 * rng.normal(size=len(x)) > 0).astype(int)
+    y = y.to_numpy()
+    model = logistic_regression(C=1e4).fit(x, y)
+    probabilities = model.predict_proba(x)[:, 1]
+    assert (probabilities == 1.0).sum() > 50  # saturated: ties the decision function lacks
+    theirs = permutation_importance(
+        model, x, y, scoring="roc_auc", n_repeats=3, random_state=SEED, n_jobs=1
+    ).importances_mean
+    ours = selection.permutation_importance(model, x, y, 3, SEED, columns_at_once=4)
+    assert np.array_equal(ours.to_numpy(), theirs)
+    by_probability = permutation_importance(
+        model,
+        x,
+        y,
+        scoring=lambda m, rows, t: roc_auc_score(t, m.predict_proba(rows)[:, 1]),
+        n_repeats=3,
+        random_state=SEED,
+    ).importances_mean
+    assert not np.array_equal(by_probability, theirs)  # the case tells the two apart
