@@ -285,6 +285,40 @@ def test_a_checks_result_is_recorded_as_dagsters_own_storage_records_it(tmp_path
     assert len(executions) == 2 * 5  # each check: five executions, none twice
 
 
+def test_a_result_for_a_check_planned_twice_is_kept_and_refused_as_dagster_does(
+    tmp_path, monkeypatch
+):
+    """Two planned rows for one check and run (without partitions: the table's unique index
+    lets NULL partitions repeat): Dagster's storage writes the result (both logs, both rows)
+    and then raises; so does flightline's, leaving the same rows."""
+    from dagster._core.errors import DagsterInvariantViolationError
+
+    _restore_environment(monkeypatch)
+    seen = {}
+    for name in ("stock", "flightline"):
+        instance = _instance(Settings(home=tmp_path / name), stock=name == "stock")
+        storage = instance.event_log_storage
+        for event in [*_planned_checks("run-1", None), *_planned_checks("run-1", None)]:
+            storage.store_event(event)
+        evaluation = _evaluations("run-1", None)[0]
+        with pytest.raises(DagsterInvariantViolationError, match="Updated 2 rows"):
+            storage.store_event(evaluation)
+        with storage.index_connection() as conn:
+            rows = [
+                (row.check_name, row.partition, row.execution_status)
+                for row in conn.execute(select(AssetCheckExecutionsTable).order_by("id"))
+            ]
+        logged = [
+            r.event_log_entry.dagster_event_type
+            for r in storage.get_records_for_run("run-1").records
+        ]
+        seen[name] = rows, logged
+    assert seen["flightline"] == seen["stock"]
+    rows, logged = seen["stock"]
+    assert rows.count(("expectations", None, "FAILED")) == 2  # the one day, its last: failed
+    assert logged[-1] == DagsterEventType.ASSET_CHECK_EVALUATION
+
+
 def _asset_event(run_id: str, kind: DagsterEventType, asset: AssetKey, day: str) -> EventLogEntry:
     data = {
         DagsterEventType.ASSET_MATERIALIZATION: lambda: StepMaterializationData(
