@@ -153,8 +153,8 @@ def test_numpy_asks_for_no_huge_pages_in_flightline_unless_the_environment_says(
     code = (
         "import os, subprocess, sys; import orchestration.cli; import numpy; "
         "from numpy._core import multiarray; "
-        # NumPy's own reading of the switch (private; the environment's value otherwise)
-        f"ask = getattr(multiarray, '_get_madvise_hugepage', lambda: {huge_pages}); "
+        # NumPy's own reading of the switch (private: "gone" if a NumPy drops it)
+        "ask = getattr(multiarray, '_get_madvise_hugepage', lambda: 'gone'); "
         "child = subprocess.run([sys.executable, '-c', "
         "'import os; print(os.environ[\"NUMPY_MADVISE_HUGEPAGE\"])'], capture_output=True, "
         "text=True).stdout.strip(); "
@@ -162,4 +162,8 @@ def test_numpy_asks_for_no_huge_pages_in_flightline_unless_the_environment_says(
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == [str(huge_pages), environment or "0"]
+    numpy_reads, child_has = out.stdout.split()
+    assert child_has == (environment or "0")
+    if numpy_reads == "gone":
+        pytest.skip("this NumPy no longer says whether it asks for huge pages")
+    assert numpy_reads == str(huge_pages)
