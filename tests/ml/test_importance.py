@@ -63,7 +63,7 @@ def test_the_copies_scored_together_give_scikit_learns_importances_to_the_last_b
     pipeline on raw rows (pandas columns of strings and missing values), five columns'
     copies at once (not a divisor of 36: the last group is smaller)."""
     rng = np.random.default_rng(11)
-    x = _rows(1500, rng)
+    x = _rows(600, rng)
     y = _signal(x, rng)
     boosted = gradient_boosting(max_iter=20).fit(x, y)
     cases = [
@@ -91,12 +91,12 @@ def test_a_confident_model_is_ranked_by_its_decision_function_as_scikit_learn_ra
     a confident logistic regression's probabilities round to ties (1.0) that it keeps
     apart, so scoring by probabilities would give other importances."""
     rng = np.random.default_rng(3)
-    x = _rows(1500, rng)
+    x = _rows(600, rng)
     y = (x[NUMERIC_FEATURES[0]].fillna(0) + 0.05 * rng.normal(size=len(x)) > 0).astype(int)
     y = y.to_numpy()
     model = logistic_regression(C=1e4).fit(x, y)
     probabilities = model.predict_proba(x)[:, 1]
-    assert (probabilities == 1.0).sum() > 50  # saturated: ties the decision function lacks
+    assert (probabilities == 1.0).sum() > 20  # saturated: ties the decision function lacks
     theirs = permutation_importance(
         model, x, y, scoring="roc_auc", n_repeats=3, random_state=SEED, n_jobs=1
     ).importances_mean
