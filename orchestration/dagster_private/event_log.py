@@ -1,7 +1,8 @@
 """Dagster's SQLite event log, faster: connections kept, the schema probed once, a step's
 batch of asset events in one transaction and one statement run for each row, each asset
 key's row written once, a check's result by statements compiled once; the same rows as
-Dagster's own storage (tests/orchestration/test_event_log.py; docs/performance.md).
+Dagster's own storage (tests/orchestration/test_event_log.py and test_event_log_checks.py;
+docs/performance.md).
 
 Dagster 1.13's private storage classes: imported only by orchestration.dagster_private, whose
 guard decides whether it serves (instance.py writes it into dagster.yaml)."""
