@@ -4,7 +4,6 @@ schedules and actuals files written by Arrow."""
 
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import dataclass
 from datetime import date
@@ -12,9 +11,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.csv as pa_csv
 
-from ingest.provider.export import ACTUAL_COLUMNS, SCHEDULE_COLUMNS
+from ingest.provider.export import ACTUAL_COLUMNS, SCHEDULE_COLUMNS, arrow_csv
 from ingest.provider.synth_weather import AIRPORTS
 
 MAX_FLIGHT_NUMBER = 9999
@@ -180,11 +178,8 @@ def _spread_overflow(origin: np.ndarray, carrier: np.ndarray, n_carriers: int) -
 
 def _csv(columns: dict[str, pa.Array], names: list[str]) -> bytes:
     """CSV bytes identical to ``export.csv_bytes`` of the same frame (no value here ever
-    needs quoting), written by Arrow: pandas' writer is the bottleneck at scale."""
-    buffer = io.BytesIO()
-    options = pa_csv.WriteOptions(quoting_style="none", quoting_header="none")
-    pa_csv.write_csv(pa.table(columns).select(names), buffer, options)
-    return buffer.getvalue()
+    needs quoting): pandas' writer is the bottleneck at scale."""
+    return arrow_csv(pa.table(columns).select(names))
 
 
 def _labels(indices: np.ndarray, values: pa.Array, mask: np.ndarray | None = None) -> pa.Array:

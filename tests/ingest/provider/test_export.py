@@ -122,7 +122,7 @@ def test_the_export_in_a_process_of_its_own_writes_the_same_files_and_raises_its
 def test_each_days_file_is_what_pandas_writes_for_that_days_rows(source, monkeypatch):
     """csv_by_day and jsonl_by_day write all the days at once and cut them by line: each
     day's bytes are those of pandas on that day's rows alone (as the export wrote them before),
-    on a month of the feeds (by DuckDB: pandas is not asked), and on values DuckDB would write
+    on a month of the feeds (by Arrow: pandas is not asked), and on values Arrow would write
     otherwise (quotes, commas, spaces, '#', empty text, floats, booleans, a line break, one
     column with a missing value), which pandas writes; no rows, no days."""
     from ingest.provider import export
