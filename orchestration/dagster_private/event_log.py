@@ -46,12 +46,13 @@ def _is_asset_event(event: EventLogEntry) -> bool:
     )
 
 
+def _is_check_event(event: EventLogEntry) -> bool:
+    return event.is_dagster_event and event.dagster_event_type in ASSET_CHECK_EVENTS
+
+
 def _dispose_all(engines: OrderedDict[str, Engine]) -> None:
     while engines:
         engines.popitem()[1].dispose()
-
-
-FAILED = AssetCheckExecutionRecordStatus.FAILED
 
 
 def _set_verdict(partition_is_null: bool):
@@ -128,12 +129,16 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
     @contextmanager
     def _connect(self, shard: str) -> Iterator[Connection]:
         with self._db_lock:
-            held = getattr(self._held, "connections", None)
+            held = self._connections_held()
             if held is not None and shard in held:
                 yield held[shard]  # inside a batch's transaction
                 return
             with self._engine(shard).connect() as conn, conn.begin():
                 yield conn
+
+    def _connections_held(self) -> dict[str, Connection] | None:
+        """This thread's connections inside `_holding`'s transactions, else None."""
+        return getattr(self._held, "connections", None)
 
     @contextmanager
     def _holding(self, run_id: str) -> Iterator[dict[str, Connection]]:
@@ -156,12 +161,7 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
     def store_event(self, event: EventLogEntry) -> None:
         """Dagster's, but a check's result in one transaction a database on connections
         already open, by statements compiled once (`_store_check_result`)."""
-        if (
-            getattr(self._held, "connections", None) is None
-            and event.is_dagster_event
-            and event.dagster_event_type in ASSET_CHECK_EVENTS
-            and event.run_id
-        ):
+        if self._connections_held() is None and _is_check_event(event) and event.run_id:
             updated = 1
             with self._holding(event.run_id) as held:
                 if event.dagster_event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
@@ -195,9 +195,9 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
         event_id = index.execute(SqlEventLogStorageTable.insert(), row).inserted_primary_key[0]
         evaluation = event.dagster_event.event_specific_data
         target = evaluation.target_materialization_data
-        status = AssetCheckExecutionRecordStatus.SUCCEEDED if evaluation.passed else FAILED
+        status = AssetCheckExecutionRecordStatus
         values = {
-            "execution_status": status.value,
+            "execution_status": (status.SUCCEEDED if evaluation.passed else status.FAILED).value,
             "evaluation_event": row["event"],
             "evaluation_event_timestamp": self._event_insert_timestamp(event),
             "evaluation_event_storage_id": event_id,
@@ -219,7 +219,7 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
         run_ids = {event.run_id for event in events}
-        if len(run_ids) != 1 or getattr(self._held, "connections", None) is not None:
+        if len(run_ids) != 1 or self._connections_held() is not None:
             super().store_event_batch(events)
             return
         run_id = run_ids.pop()
@@ -255,18 +255,18 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
         cold year's ingest step writes 365 materializations of one key in one batch: one
         row write in place of 365 inserts that fail into an update (2.4 s of a cold year)."""
         has_columns = self._has_asset_key_index_cols_on_connection(index)
-        last: dict[tuple[str, object], tuple[int, EventLogEntry, int]] = {}
+        last: dict[tuple[str, object], tuple[EventLogEntry, int]] = {}  # in last-seen order
         writes: dict[tuple[str, object], bool] = {}
-        first: dict[str, int] = {}  # a new key's row is inserted when its first value comes
-        for position, (event, event_id) in enumerate(zip(events, ids, strict=True)):
+        rows: dict[str, dict] = {}  # a new key's row is inserted when its first value comes
+        for event, event_id in zip(events, ids, strict=True):
             kind = (event.dagster_event.asset_key.to_string(), event.dagster_event_type)
             if kind not in writes:
                 writes[kind] = bool(self._get_asset_entry_values(event, event_id, has_columns))
             if writes[kind]:
-                first.setdefault(kind[0], position)
-            last[kind] = (position, event, event_id)
-        rows: dict[str, dict] = {key: {} for key in first}  # in the order they came
-        for (key, _), (_, event, event_id) in sorted(last.items(), key=lambda kv: kv[1][0]):
+                rows.setdefault(kind[0], {})
+            last.pop(kind, None)
+            last[kind] = (event, event_id)
+        for (key, _), (event, event_id) in last.items():
             if key in rows:
                 rows[key].update(self._get_asset_entry_values(event, event_id, has_columns))
         for key, values in rows.items():
