@@ -3,6 +3,7 @@ or flightline's (orchestration/dagster_private/): what the event log's and the i
 tests compare."""
 
 import time
+from pathlib import Path
 
 from dagster import AssetKey, AssetMaterialization, DagsterInstance, DailyPartitionsDefinition
 from dagster._core.definitions.asset_checks.asset_check_evaluation import (
@@ -20,7 +21,14 @@ ASSET = AssetKey(["marts", "fct_flights"])
 CHECKS = ("expectations", "no_duplicates")
 
 
-def entry(run_id: str, event: DagsterEvent) -> EventLogEntry:
+def entry(
+    run_id: str,
+    kind: DagsterEventType,
+    data,
+    step_key: str | None = "dbt_daily_models",
+) -> EventLogEntry:
+    """A Dagster event of `kind` carrying `data`, as a run's log entry (a run's planned
+    check has no step: `step_key=None`)."""
     return EventLogEntry(
         user_message="",
         level=20,
@@ -29,7 +37,12 @@ def entry(run_id: str, event: DagsterEvent) -> EventLogEntry:
         error_info=None,
         timestamp=time.time(),
         step_key="dbt_daily_models",
-        dagster_event=event,
+        dagster_event=DagsterEvent(
+            event_type_value=kind.value,
+            job_name="feature_pipeline",
+            step_key=step_key,
+            event_specific_data=data,
+        ),
     )
 
 
@@ -37,18 +50,14 @@ def materializations(run_id: str, days: list[str]) -> list[EventLogEntry]:
     return [
         entry(
             run_id,
-            DagsterEvent(
-                event_type_value=DagsterEventType.ASSET_MATERIALIZATION.value,
-                job_name="feature_pipeline",
-                step_key="dbt_daily_models",
-                event_specific_data=StepMaterializationData(
-                    AssetMaterialization(
-                        ASSET,
-                        partition=day,
-                        metadata={"dagster/row_count": rows},
-                        tags={"dagster/data_version": f"v{rows}"},
-                    )
-                ),
+            DagsterEventType.ASSET_MATERIALIZATION,
+            StepMaterializationData(
+                AssetMaterialization(
+                    ASSET,
+                    partition=day,
+                    metadata={"dagster/row_count": rows},
+                    tags={"dagster/data_version": f"v{rows}"},
+                )
             ),
         )
         for rows, day in enumerate(days)
@@ -66,33 +75,26 @@ def planned_checks(run_id: str, days: list[str] | None) -> list[EventLogEntry]:
     return [
         entry(
             run_id,
-            DagsterEvent(
-                event_type_value=DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED.value,
-                job_name="feature_pipeline",
-                event_specific_data=AssetCheckEvaluationPlanned(
-                    asset_key=ASSET, check_name=name, partitions_subset=subset
-                ),
-            ),
+            DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED,
+            AssetCheckEvaluationPlanned(asset_key=ASSET, check_name=name, partitions_subset=subset),
+            step_key=None,
         )
         for name in CHECKS
     ]
 
 
 def evaluations(run_id: str, days: list[str] | None) -> list[EventLogEntry]:
+    last = (days or [None])[-1]
     return [
         entry(
             run_id,
-            DagsterEvent(
-                event_type_value=DagsterEventType.ASSET_CHECK_EVALUATION.value,
-                job_name="feature_pipeline",
-                step_key="dbt_daily_models",
-                event_specific_data=AssetCheckEvaluation(
-                    asset_key=ASSET,
-                    check_name=name,
-                    passed=day != (days or [None])[-1],
-                    metadata={"failed_rows": int(day == (days or [None])[-1])},
-                    partition=day,
-                ),
+            DagsterEventType.ASSET_CHECK_EVALUATION,
+            AssetCheckEvaluation(
+                asset_key=ASSET,
+                check_name=name,
+                passed=day != last,
+                metadata={"failed_rows": int(day == last)},
+                partition=day,
             ),
         )
         for name in CHECKS
@@ -107,8 +109,11 @@ def restore_environment(monkeypatch) -> None:
         monkeypatch.delenv(name)
 
 
-def instance_for(home: Settings, stock: bool) -> DagsterInstance:
-    if stock:  # Dagster's own storage, as configured by default
+def instance_for(folder: Path, stock: bool) -> DagsterInstance:
+    """The Dagster instance of a data directory at `folder`: on Dagster's stock storage, as
+    configured by default, or as flightline prepares it."""
+    home = Settings(home=folder)
+    if stock:
         home.dagster_home.mkdir(parents=True)
         (home.dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     else:

@@ -13,13 +13,11 @@ from dagster import (
 from dagster._core.events import (
     AssetMaterializationPlannedData,
     AssetObservationData,
-    DagsterEvent,
     DagsterEventType,
     StepMaterializationData,
 )
 from dagster._core.events.log import EventLogEntry
 
-from ingest.settings import Settings
 from tests.orchestration.dagster_events import (
     ASSET,
     CHECKS,
@@ -96,7 +94,7 @@ def test_events_are_recorded_as_dagsters_own_storage_records_them(tmp_path, monk
     days = ["2013-01-01", "2013-01-02", "2013-01-03"]
     recorded, planned = {}, {}
     for name, batched in (("stock", False), ("single", False), ("batch", True)):
-        instance = instance_for(Settings(home=tmp_path / name), stock=name == "stock")
+        instance = instance_for(tmp_path / name, stock=name == "stock")
         storage = instance.event_log_storage
         for events in (planned_checks("run-1", days), materializations("run-1", days)):
             if batched:
@@ -140,15 +138,7 @@ def _asset_event(run_id: str, kind: DagsterEventType, asset: AssetKey, day: str)
             AssetObservation(asset, partition=day)
         ),
     }[kind]()
-    return entry(
-        run_id,
-        DagsterEvent(
-            event_type_value=kind.value,
-            job_name="feature_pipeline",
-            step_key="dbt_daily_models",
-            event_specific_data=data,
-        ),
-    )
+    return entry(run_id, kind, data)
 
 
 def test_a_batch_leaves_each_asset_keys_row_as_its_events_one_by_one_do(tmp_path, monkeypatch):
@@ -188,9 +178,7 @@ def test_a_batch_leaves_each_asset_keys_row_as_its_events_one_by_one_do(tmp_path
     rows = {}
     for name in ("stock", "batch"):
         restore_environment(monkeypatch)
-        storage = instance_for(
-            Settings(home=tmp_path / name), stock=name == "stock"
-        ).event_log_storage
+        storage = instance_for(tmp_path / name, stock=name == "stock").event_log_storage
         for events in batches:
             storage.store_event_batch(events)
         with storage.index_connection() as conn:
@@ -226,9 +214,7 @@ def test_the_schema_is_probed_once_not_for_every_event(tmp_path, monkeypatch):
     counted = {}
     for name in ("stock", "flightline"):
         restore_environment(monkeypatch)
-        storage = instance_for(
-            Settings(home=tmp_path / name), stock=name == "stock"
-        ).event_log_storage
+        storage = instance_for(tmp_path / name, stock=name == "stock").event_log_storage
         probes.clear()
         storage.store_event_batch(materializations("run-1", days))
         for event in [*evaluations("run-1", days), *materializations("run-2", days)]:
@@ -244,7 +230,7 @@ def test_a_missing_table_is_asked_again_and_a_table_found_stays_found(tmp_path, 
     from sqlalchemy import text
 
     restore_environment(monkeypatch)
-    storage = instance_for(Settings(home=tmp_path / "home"), stock=False).event_log_storage
+    storage = instance_for(tmp_path / "home", stock=False).event_log_storage
     assert not storage.has_table("flightline_later")
     with storage.index_connection() as conn:
         conn.execute(text("create table flightline_later (id integer)"))
@@ -257,7 +243,7 @@ def test_a_batch_that_fails_writes_nothing(tmp_path, monkeypatch):
     """An event that cannot be stored rolls its batch back in both databases (Dagster then
     stores the events one by one), and the storage goes on writing."""
     restore_environment(monkeypatch)
-    instance = instance_for(Settings(home=tmp_path / "home"), stock=False)
+    instance = instance_for(tmp_path / "home", stock=False)
     storage = instance.event_log_storage
     events = materializations("run-1", ["2013-01-01", "2013-01-02"])
 

@@ -7,7 +7,6 @@ from dagster._core.events import DagsterEventType
 from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable
 from sqlalchemy import select
 
-from ingest.settings import Settings
 from tests.orchestration.dagster_events import (
     ASSET,
     CHECKS,
@@ -33,7 +32,7 @@ def test_a_checks_result_is_recorded_as_dagsters_own_storage_records_it(tmp_path
     ]
     seen = {}
     for name in ("stock", "flightline"):
-        instance = instance_for(Settings(home=tmp_path / name), stock=name == "stock")
+        instance = instance_for(tmp_path / name, stock=name == "stock")
         storage = instance.event_log_storage
         for event in events:
             storage.store_event(event)
@@ -87,7 +86,7 @@ def test_a_result_for_a_check_planned_twice_is_kept_and_refused_as_dagster_does(
     restore_environment(monkeypatch)
     seen = {}
     for name in ("stock", "flightline"):
-        instance = instance_for(Settings(home=tmp_path / name), stock=name == "stock")
+        instance = instance_for(tmp_path / name, stock=name == "stock")
         storage = instance.event_log_storage
         for event in [*planned_checks("run-1", None), *planned_checks("run-1", None)]:
             storage.store_event(event)
