@@ -330,11 +330,8 @@ def _child(conn: socket.socket, fds: list[int], request: dict) -> None:
     finally:
         FINISHED.set()
 
-        # What an exiting interpreter runs that matters (the atexit handlers: dbt-duckdb
-        # closes the warehouse, logging flushes, multiprocessing's finalizers release what
-        # dbt made), then out: tearing down dbt's ~3,000 modules cost 0.8 s more, and the
-        # caller's stdout stays open (a pipe reader waits for its end) until this process is
-        # gone. The caller returns once the connection closes, so after all of this.
+        # The exit line goes to the caller after the atexit handlers (dbt-duckdb closes the
+        # warehouse there); the caller returns once the connection closes, after all of it.
         def last_words() -> None:
             with contextlib.suppress(OSError):
                 conn.sendall(f"exit {code}\n".encode())
