@@ -242,11 +242,12 @@ def export_feeds_beside(landing: Path, **options) -> Callable[[], ExportResult]:
         try:
             outcome = receive.recv()
         except EOFError:  # it died without a word (killed, say)
-            child.join()
-            outcome = RuntimeError(f"the feed export stopped (exit code {child.exitcode})")
+            outcome = None
         finally:
             receive.close()
             child.join()
+        if outcome is None:
+            raise RuntimeError(f"the feed export stopped (exit code {child.exitcode})")
         if isinstance(outcome, BaseException):
             raise outcome
         return outcome
